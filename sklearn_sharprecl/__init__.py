@@ -1,0 +1,7 @@
+"""sklearn-sharprecl: transformer text classification that keeps minority classes alive."""
+
+from ._classifier import SharpReCLClassifier
+
+__version__ = "0.1.0"
+
+__all__ = ["SharpReCLClassifier", "__version__"]

@@ -1,0 +1,54 @@
+"""skorch callbacks that drive the SharpReCL schedule and model selection."""
+
+import numpy as np
+from sklearn.metrics import f1_score
+from skorch.callbacks import Callback
+
+
+def silent(*args, **kwargs):
+    """A ``sink`` that prints nothing (picklable, unlike a lambda)."""
+
+
+def macro_f1(net, X, y):
+    """Validation macro-F1; ``X`` is the (cached) validation dataset."""
+    return f1_score(y, net.predict(X), average="macro")
+
+
+class HardShareSchedule(Callback):
+    """Raise the hard-mixup share linearly from ``start`` to 1 over ``max_epochs``.
+
+    Paper Section 3.5: ``0.5 + 0.5 t / T``, so the synthetic sets get harder as
+    the encoder gets better. Early stopping does not change ``T``.
+    """
+
+    def __init__(self, start=0.5):
+        self.start = start
+
+    def on_epoch_begin(self, net, **kwargs):
+        epoch = len(net.history) - 1  # 0-based; the row of this epoch exists
+        progress = epoch / (net.max_epochs - 1) if net.max_epochs > 1 else 1.0
+        net.criterion_.hard_share = self.start + (1.0 - self.start) * min(progress, 1.0)
+        net.history.record("hard_share", net.criterion_.hard_share)
+
+
+class RefreshAugmentedView(Callback):
+    """Re-draw the augmented view of the training texts at each epoch but the first.
+
+    Used when ``augment_each_epoch=True``; the view of the first epoch is the
+    one made in ``fit``.
+    """
+
+    def __init__(self, dataset, texts, make_view, random_state):
+        self.dataset = dataset
+        self.texts = texts
+        self.make_view = make_view
+        self.random_state = random_state
+
+    def on_epoch_begin(self, net, **kwargs):
+        if len(net.history) > 1:
+            seed = np.random.RandomState(self.random_state).randint(2**31 - 1) + len(net.history)
+            self.dataset.views[1] = self.make_view(self.texts, seed)
+
+    def on_train_end(self, net, **kwargs):
+        # Do not pickle the training texts into the fitted model.
+        self.dataset = self.texts = None

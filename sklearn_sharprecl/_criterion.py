@@ -1,0 +1,103 @@
+"""The SharpReCL training objective: ``L_CLS + mu * L_CL`` (paper Eq. 12)."""
+
+import torch
+from torch import nn
+
+from ._loss import HardMixupContrastiveLoss, make_classification_loss, smoothed_class_prior
+from ._sampling import balanced_synthetic_sets
+
+
+class SharpReCLLoss(nn.Module):
+    """Classification loss plus the (balanced) contrastive loss.
+
+    Parameters
+    ----------
+    class_counts : array-like of shape (n_classes,)
+        Training examples per class; gives the priors of both branches.
+    classification_loss : {'logit_adjusted', 'cross_entropy', 'focal', 'dice'}
+        ``'logit_adjusted'`` carries the classification prior delta_CLS;
+        ``'cross_entropy'`` is the paper's "w/o delta_CLS" (Table 7).
+    contrastive : {'sharp', 'supcon'} or None
+        ``'sharp'``: prototypes join the anchors and every class gets its
+        balanced synthetic set. ``'supcon'``: plain SupCon over the views
+        (SCLCE, the "w/o SSHM" ablation). ``None``: classification only.
+    mu, tau : float
+        Contrastive weight and temperature.
+    contrastive_prior : bool
+        Weigh each anchor by ``delta_y = -log pi_y`` (delta_CL, Table 7).
+    n_pos, n_neg, k_hard, mixup_alpha, simple_sampling, hard_mixup
+        See :func:`balanced_synthetic_sets`.
+    cl_normalization : {'positives', 'anchors'}
+        See :class:`HardMixupContrastiveLoss`.
+    focal_gamma : float
+        Focusing parameter of the focal loss.
+
+    Attributes
+    ----------
+    hard_share : float
+        Share of hard mixups in the synthetic sets; set every epoch by
+        :class:`~sklearn_sharprecl._net.HardShareSchedule`.
+    """
+
+    def __init__(
+        self,
+        class_counts,
+        classification_loss="logit_adjusted",
+        contrastive="sharp",
+        mu=1.0,
+        tau=0.3,
+        contrastive_prior=True,
+        n_pos=10,
+        n_neg=500,
+        k_hard=20,
+        mixup_alpha=0.5,
+        simple_sampling=True,
+        hard_mixup=True,
+        cl_normalization="positives",
+        focal_gamma=2.0,
+    ):
+        super().__init__()
+        self.classification = make_classification_loss(
+            classification_loss, class_counts, focal_gamma=focal_gamma
+        )
+        self.contrastive = contrastive
+        self.mu = mu
+        self.contrastive_loss = HardMixupContrastiveLoss(tau=tau, normalization=cl_normalization)
+        self.contrastive_prior = contrastive_prior
+        self.register_buffer("class_weight", -smoothed_class_prior(class_counts).log())
+        self.sampling = dict(
+            n_pos=n_pos,
+            n_neg=n_neg,
+            k_hard=k_hard,
+            mixup_alpha=mixup_alpha,
+            simple_sampling=simple_sampling,
+            hard_mixup=hard_mixup,
+        )
+        self.hard_share = 0.5
+
+    def forward(self, logits, embeddings, prototypes, y):
+        """Return a dict with the total ``loss`` and its two parts.
+
+        ``logits`` and ``embeddings`` hold every view of the batch stacked
+        view-major (``n_views * batch`` rows); ``y`` has ``batch`` rows.
+        """
+        y_all = y.repeat(logits.shape[0] // y.shape[0])
+        cls = self.classification(logits, y_all)
+        if self.contrastive is None or self.mu == 0:
+            return {"loss": cls, "classification": cls, "contrastive": torch.zeros_like(cls)}
+        if self.contrastive == "supcon":
+            cl = self.contrastive_loss(embeddings, y_all)
+        elif self.contrastive == "sharp":
+            n_classes = prototypes.shape[0]
+            pool = torch.cat([embeddings, prototypes])
+            labels = torch.cat([y_all, torch.arange(n_classes, device=y.device)])
+            pos, neg = balanced_synthetic_sets(
+                pool, labels, prototypes, hard_share=self.hard_share, **self.sampling
+            )
+            weight = self.class_weight if self.contrastive_prior else None
+            cl = self.contrastive_loss(pool, labels, pos, neg, weight)
+        else:
+            raise ValueError(
+                f"Unknown contrastive {self.contrastive!r}; expected 'sharp', 'supcon' or None."
+            )
+        return {"loss": cls + self.mu * cl, "classification": cls, "contrastive": cl}

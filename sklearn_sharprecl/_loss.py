@@ -1,0 +1,177 @@
+"""Classification losses and the balanced supervised-contrastive loss of SharpReCL.
+
+Every loss here is a plain ``torch.nn.Module`` working on whole batches; none of
+them loops over samples or classes.
+"""
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def smoothed_class_prior(class_counts):
+    """Class prior ``pi_c = (n_c + 1) / (n + C)``.
+
+    The +1 smoothing keeps ``log pi`` finite for a class that is absent from the
+    training split (possible after a validation split of a one-example class).
+    """
+    counts = torch.as_tensor(class_counts, dtype=torch.float32)
+    return (counts + 1.0) / (counts.sum() + counts.numel())
+
+
+class LogitAdjustedCrossEntropy(nn.Module):
+    """Cross-entropy on prior-compensated logits, ``CE(logits + log pi, y)``.
+
+    Paper Eq. 6 (Menon et al., 2021). Training against ``logits + log pi`` makes
+    the raw ``logits`` estimate the *balanced* posterior, so prediction uses the
+    raw logits.
+
+    Parameters
+    ----------
+    class_counts : array-like of shape (n_classes,)
+        Training examples per class.
+    """
+
+    def __init__(self, class_counts):
+        super().__init__()
+        self.register_buffer("log_prior", smoothed_class_prior(class_counts).log())
+
+    def forward(self, logits, target):
+        return F.cross_entropy(logits + self.log_prior, target)
+
+
+class FocalLoss(nn.Module):
+    """Focal loss ``-(1 - p_y)^gamma log p_y`` (Lin et al., 2017)."""
+
+    def __init__(self, gamma=2.0):
+        super().__init__()
+        self.gamma = gamma
+
+    def forward(self, logits, target):
+        log_p = F.log_softmax(logits, dim=1).gather(1, target[:, None]).squeeze(1)
+        return (-((1.0 - log_p.exp()) ** self.gamma) * log_p).mean()
+
+
+class DiceLoss(nn.Module):
+    """Self-adjusting dice loss for classification (Li et al., 2020, Eq. 12).
+
+    ``1 - (2 (1-p)^alpha p + s) / ((1-p)^alpha p + 1 + s)`` with ``p`` the
+    probability of the true class; ``alpha=0`` gives the plain soft dice.
+    """
+
+    def __init__(self, alpha=1.0, smooth=1.0):
+        super().__init__()
+        self.alpha = alpha
+        self.smooth = smooth
+
+    def forward(self, logits, target):
+        p = F.softmax(logits, dim=1).gather(1, target[:, None]).squeeze(1)
+        p = ((1.0 - p) ** self.alpha) * p
+        return (1.0 - (2.0 * p + self.smooth) / (p + 1.0 + self.smooth)).mean()
+
+
+def make_classification_loss(name, class_counts, focal_gamma=2.0):
+    """Build the classification-branch loss named ``name``."""
+    if name == "logit_adjusted":
+        return LogitAdjustedCrossEntropy(class_counts)
+    if name == "cross_entropy":
+        return nn.CrossEntropyLoss()
+    if name == "focal":
+        return FocalLoss(gamma=focal_gamma)
+    if name == "dice":
+        return DiceLoss()
+    raise ValueError(
+        f"Unknown classification_loss {name!r}; expected one of "
+        "'logit_adjusted', 'cross_entropy', 'focal', 'dice'."
+    )
+
+
+class HardMixupContrastiveLoss(nn.Module):
+    """Balanced supervised-contrastive loss of SharpReCL (paper Eq. 11).
+
+    Each anchor ``i`` (every view of every text, and every class prototype) is
+    contrasted against the other anchors and against the synthetic set of its
+    own class: ``n_pos`` synthetic positives and ``n_neg`` synthetic negatives.
+    Its positives are the other anchors of its class plus the synthetic
+    positives; its term is ``-log softmax(sim / tau)`` over those positives,
+    weighted by the class-prior weight ``delta_y = -log pi_y``.
+
+    With empty synthetic sets, no prototypes among the anchors and no weights
+    this is exactly the SupCon loss of Khosla et al. (2020), which is how the
+    ``contrastive='supcon'`` ablation uses it.
+
+    Parameters
+    ----------
+    tau : float
+        Temperature.
+    normalization : {'positives', 'anchors'}, default='positives'
+        How an anchor's sum over its positives is normalised.
+
+        - ``'positives'`` divides by the anchor's number of positives (the
+          authors' code and SupCon). Every anchor then weighs the same whatever
+          the size of its class in the batch; this is the default because
+          summing instead lets majority-class anchors, which have many more
+          in-batch positives, dominate the loss, the very imbalance the
+          method removes.
+        - ``'anchors'`` divides the sum by the number of anchors, as Eq. 11
+          is printed.
+
+    Notes
+    -----
+    In both cases the loss is the mean over anchors of the weighted per-anchor
+    terms (Eq. 11's ``sum_i 1/|D| ...``).
+    """
+
+    def __init__(self, tau=0.3, normalization="positives"):
+        super().__init__()
+        self.tau = tau
+        self.normalization = normalization
+
+    def forward(self, anchors, labels, pos_sets=None, neg_sets=None, class_weight=None):
+        """Compute the loss.
+
+        Parameters
+        ----------
+        anchors : Tensor of shape (n_anchors, dim)
+            L2-normalised embeddings (views and prototypes).
+        labels : LongTensor of shape (n_anchors,)
+        pos_sets, neg_sets : Tensor of shape (n_classes, n_pos | n_neg, dim) or None
+            L2-normalised synthetic positives / negatives of each class.
+        class_weight : Tensor of shape (n_classes,) or None
+            Per-class anchor weight (``delta``); ``None`` weighs all anchors 1.
+        """
+        n = anchors.shape[0]
+        self_mask = torch.eye(n, dtype=torch.bool, device=anchors.device)
+        sim = (anchors @ anchors.T / self.tau).masked_fill(self_mask, float("-inf"))
+        positive = (labels[:, None] == labels[None, :]) & ~self_mask
+
+        blocks, block_positive = [sim], [positive]
+        for sets, is_positive in ((pos_sets, True), (neg_sets, False)):
+            if sets is None or sets.shape[1] == 0:
+                continue
+            n_classes, size, dim = sets.shape
+            # One matmul against every class's set, then keep the anchor's own
+            # class block: cheaper than gathering an (n, size, dim) copy.
+            s = (anchors @ sets.reshape(-1, dim).T).view(n, n_classes, size)
+            blocks.append(s[torch.arange(n, device=anchors.device), labels] / self.tau)
+            block_positive.append(
+                torch.full((n, size), is_positive, dtype=torch.bool, device=anchors.device)
+            )
+        logits = torch.cat(blocks, dim=1)
+        positive = torch.cat(block_positive, dim=1)
+
+        log_prob = logits - torch.logsumexp(logits, dim=1, keepdim=True)
+        # where(): 0 * -inf on the masked self-similarity would be NaN.
+        pos_log_prob = torch.where(positive, log_prob, torch.zeros_like(log_prob)).sum(1)
+        if self.normalization == "positives":
+            per_anchor = -pos_log_prob / positive.sum(1).clamp(min=1)
+        elif self.normalization == "anchors":
+            per_anchor = -pos_log_prob
+        else:
+            raise ValueError(
+                f"Unknown normalization {self.normalization!r}; "
+                "expected 'positives' or 'anchors'."
+            )
+        if class_weight is not None:
+            per_anchor = per_anchor * class_weight[labels]
+        return per_anchor.mean()

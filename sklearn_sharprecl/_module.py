@@ -1,0 +1,104 @@
+"""The SharpReCL network: encoder, classifier, projection and prototype heads."""
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from transformers import AutoModel
+
+from ._encoder import quiet_transformers
+
+
+class ProjectionMLP(nn.Sequential):
+    """One-hidden-layer ReLU MLP (the paper's projection heads, Appendix A.5)."""
+
+    def __init__(self, in_features, hidden_features, out_features):
+        super().__init__(
+            nn.Linear(in_features, hidden_features),
+            nn.ReLU(),
+            nn.Linear(hidden_features, out_features),
+        )
+
+
+class PrototypeHead(nn.Module):
+    """Class prototypes from the classifier's weights (paper Eq. 5).
+
+    ``proto = normalize(proj_h(W))``: each row of the classifier weight matrix
+    ``W`` (one per class) is projected into the contrastive space, so the two
+    branches share and guide the same class vectors.
+    """
+
+    def __init__(self, in_features, out_features):
+        super().__init__()
+        self.proj_h = ProjectionMLP(in_features, in_features, out_features)
+
+    def forward(self, class_weight):
+        return F.normalize(self.proj_h(class_weight), dim=-1)
+
+
+def pool_hidden_states(hidden, attention_mask, pooling):
+    """Sentence embedding from token states: ``'cls'`` or masked ``'mean'``."""
+    if pooling == "cls":
+        return hidden[:, 0]
+    mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+    return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+
+
+class SharpReCLModule(nn.Module):
+    """Transformer encoder with the two SharpReCL branches.
+
+    Parameters
+    ----------
+    encoder : str or transformers.PreTrainedModel
+        A local directory or hub id for ``AutoModel.from_pretrained``, or an
+        already built model.
+    n_classes : int
+    pooling : {'mean', 'cls'}
+    dropout : float
+        Dropout on the sentence embedding before the classifier.
+    proj_dim : int
+        Dimension of the contrastive space.
+    trust_remote_code : bool
+        Passed to ``from_pretrained``; never True unless the user asks.
+
+    ``forward`` returns ``(logits, embeddings, features)``: the classifier
+    logits, the L2-normalised contrastive embeddings ``normalize(proj_f(f))``
+    and the pooled sentence features ``f``.
+    """
+
+    def __init__(
+        self,
+        encoder,
+        n_classes,
+        pooling="mean",
+        dropout=0.1,
+        proj_dim=128,
+        trust_remote_code=False,
+    ):
+        super().__init__()
+        if isinstance(encoder, nn.Module):
+            self.encoder = encoder
+        else:
+            with quiet_transformers():
+                self.encoder = AutoModel.from_pretrained(
+                    encoder, trust_remote_code=trust_remote_code
+                )
+        hidden = self.encoder.config.hidden_size
+        self.pooling = pooling
+        self.dropout = nn.Dropout(dropout)
+        self.classifier = nn.Linear(hidden, n_classes)
+        self.proj_f = ProjectionMLP(hidden, hidden, proj_dim)
+        self.prototype_head = PrototypeHead(hidden, proj_dim)
+
+    def encode(self, input_ids, attention_mask, **kwargs):
+        out = self.encoder(input_ids=input_ids, attention_mask=attention_mask, **kwargs)
+        return pool_hidden_states(out.last_hidden_state, attention_mask, self.pooling)
+
+    def forward(self, input_ids, attention_mask, **kwargs):
+        features = self.encode(input_ids, attention_mask, **kwargs)
+        logits = self.classifier(self.dropout(features))
+        embeddings = F.normalize(self.proj_f(features), dim=-1)
+        return logits, embeddings, features
+
+    def prototypes(self):
+        """L2-normalised prototypes, shape (n_classes, proj_dim)."""
+        return self.prototype_head(self.classifier.weight)

@@ -1,0 +1,74 @@
+"""The skorch net that trains a :class:`SharpReCLModule` with :class:`SharpReCLLoss`."""
+
+import contextlib
+
+import numpy as np
+import torch
+from skorch import NeuralNet
+from skorch.utils import to_tensor
+
+
+class SharpReCLNet(NeuralNet):
+    """skorch ``NeuralNet`` for the two-branch SharpReCL objective.
+
+    Only the pieces that differ from skorch are overridden:
+
+    - :meth:`get_loss` feeds logits, contrastive embeddings, the module's
+      prototypes and the labels to the criterion in training, and records the
+      two loss parts in the batch history; validation loss is the
+      classification loss of the single view.
+    - :meth:`evaluation_step` runs under ``torch.inference_mode``.
+    - :meth:`infer` runs under autocast when ``precision`` asks for it.
+    - :meth:`predict_proba` is the softmax of the raw logits (the balanced
+      posterior when the classification loss is logit-adjusted).
+
+    Parameters
+    ----------
+    precision : {'fp32', 'bf16'}, default='fp32'
+        ``'bf16'`` runs forward passes under ``torch.autocast`` in bfloat16.
+    **kwargs
+        Everything :class:`skorch.NeuralNet` takes.
+    """
+
+    def __init__(self, *args, precision="fp32", **kwargs):
+        super().__init__(*args, **kwargs)
+        self.precision = precision
+
+    def _autocast(self):
+        if self.precision == "fp32":
+            return contextlib.nullcontext()
+        device_type = torch.device(self.device).type
+        return torch.autocast(device_type=device_type, dtype=torch.bfloat16)
+
+    def infer(self, x, **fit_params):
+        with self._autocast():
+            logits, embeddings, features = super().infer(x, **fit_params)
+        # Losses and probabilities in fp32 whatever the forward ran in.
+        return logits.float(), embeddings.float(), features.float()
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        logits, embeddings, _ = y_pred
+        y_true = to_tensor(y_true, device=self.device)
+        if not training:
+            return self.criterion_.classification(logits, y_true)
+        parts = self.criterion_(logits, embeddings, self.module_.prototypes(), y_true)
+        self.history.record_batch("classification_loss", parts["classification"].item())
+        self.history.record_batch("contrastive_loss", parts["contrastive"].item())
+        return parts["loss"]
+
+    def evaluation_step(self, batch, training=False):
+        if training:
+            return super().evaluation_step(batch, training=True)
+        with torch.inference_mode():
+            return super().evaluation_step(batch, training=False)
+
+    def predict_proba(self, X):
+        logits = [out[0] for out in self.forward_iter(X, training=False)]
+        return torch.softmax(torch.cat(logits), dim=1).numpy()
+
+    def predict(self, X):
+        return np.argmax(self.predict_proba(X), axis=1)
+
+    def transform(self, X):
+        """Pooled sentence features of ``X``."""
+        return torch.cat([out[2] for out in self.forward_iter(X, training=False)]).numpy()

@@ -1,0 +1,83 @@
+"""Input validation for text estimators: 1-D strings in, a clear error otherwise."""
+
+import numbers
+
+import numpy as np
+from sklearn.utils import check_consistent_length
+from sklearn.utils.multiclass import check_classification_targets
+
+
+def check_texts(X, text_column=None):
+    """Return ``X`` as a list of ``str``.
+
+    Accepts a 1-D sequence of strings (list, tuple, ndarray, pandas Series), a
+    single-column 2-D array or DataFrame (what imbalanced-learn samplers hand
+    on), or a wider one with ``text_column`` naming the column. Empty and
+    whitespace-only strings are valid texts.
+    """
+    if X is None:
+        raise ValueError("X must be a collection of strings, got None.")
+    if isinstance(X, (str, bytes)):
+        raise TypeError(
+            "X must be a collection of strings, got a single string; wrap it in a list: [text]."
+        )
+    if hasattr(X, "columns") and hasattr(X, "iloc"):  # pandas DataFrame
+        if text_column is not None:
+            if text_column not in X.columns:
+                raise ValueError(f"text_column={text_column!r} is not a column of X: {list(X.columns)}.")
+            X = X[text_column]
+        elif X.shape[1] == 1:
+            X = X.iloc[:, 0]
+        else:
+            raise ValueError(
+                f"X is a DataFrame with {X.shape[1]} columns; name the text column with "
+                "text_column=... ."
+            )
+    try:
+        arr = np.asarray(X, dtype=object)
+    except ValueError as exc:  # ragged nesting numpy cannot shape
+        raise TypeError(f"X must be a 1-D collection of strings: {exc}") from exc
+    if arr.ndim == 2:
+        if isinstance(text_column, numbers.Integral):
+            arr = arr[:, text_column]
+        elif arr.shape[1] == 1:
+            arr = arr[:, 0]
+        else:
+            raise ValueError(
+                f"X must be 1-D or a single column, got shape {arr.shape}; pass "
+                "text_column=<index> to pick the text column."
+            )
+    if arr.ndim != 1:
+        raise ValueError(f"X must be a 1-D collection of strings, got an array of shape {arr.shape}.")
+    if arr.shape[0] == 0:
+        raise ValueError("Found array with 0 sample(s) while a minimum of 1 is required.")
+    is_str = np.fromiter((isinstance(t, str) for t in arr), dtype=bool, count=arr.shape[0])
+    if not is_str.all():
+        i = int(np.flatnonzero(~is_str)[0])
+        raise TypeError(
+            f"X must contain only strings; element {i} is {arr[i]!r} of type "
+            f"{type(arr[i]).__name__}. Convert or drop non-text values first."
+        )
+    return arr.tolist()
+
+
+def check_labels(y, n_samples):
+    """Return ``y`` as a 1-D array after the checks a classifier needs."""
+    if y is None:
+        raise ValueError("y is required: this classifier is supervised.")
+    y = np.asarray(y.to_numpy() if hasattr(y, "to_numpy") else y, dtype=None)
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y.ravel()
+    if y.ndim != 1:
+        raise ValueError(f"y must be 1-D, got an array of shape {y.shape}.")
+    check_consistent_length(np.empty(n_samples), y)
+    if y.dtype == object:
+        missing = np.fromiter(
+            (v is None or (isinstance(v, float) and v != v) for v in y), dtype=bool, count=len(y)
+        )
+        if missing.any():
+            raise ValueError(f"Input y contains NaN or None (first at index {int(np.flatnonzero(missing)[0])}).")
+    elif np.issubdtype(y.dtype, np.floating) and np.isnan(y).any():
+        raise ValueError("Input y contains NaN.")
+    check_classification_targets(y)
+    return y

@@ -1,0 +1,58 @@
+"""Shared fixtures: a tiny randomly initialised BERT saved to disk, and small corpora."""
+
+import re
+
+import numpy as np
+import pytest
+import torch
+from transformers import BertConfig, BertModel, BertTokenizer
+
+from sklearn_sharprecl._synthetic import make_support_tickets
+
+
+@pytest.fixture(scope="session")
+def tickets():
+    """~240 long-tailed support tickets, six classes."""
+    return make_support_tickets(n_samples=240, imbalance_ratio=10, random_state=0)
+
+
+@pytest.fixture(scope="session")
+def tiny_encoder(tmp_path_factory, tickets):
+    """Directory of a 2-layer, hidden-32 BERT with a WordPiece vocabulary written here."""
+    path = tmp_path_factory.mktemp("tiny-bert")
+    words = sorted({w for t in tickets[0] for w in re.findall(r"\w+|[^\w\s]", t.lower())})
+    extra = ["what", "who", "how", "moon", "far", "is", "the"]
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + sorted(set(words + extra))
+    (path / "vocab.txt").write_text("\n".join(vocab) + "\n")
+    tokenizer = BertTokenizer(vocab=str(path / "vocab.txt"), do_lower_case=True)
+    tokenizer.save_pretrained(path)
+    torch.manual_seed(0)
+    config = BertConfig(
+        vocab_size=len(vocab),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=64,
+    )
+    BertModel(config).save_pretrained(path)
+    return str(path)
+
+
+@pytest.fixture
+def fast_params(tiny_encoder):
+    """Constructor arguments for a fast fit on the tiny encoder."""
+    return dict(
+        encoder=tiny_encoder,
+        max_length=32,
+        batch_size=16,
+        max_epochs=2,
+        n_neg=40,
+        lr=1e-3,
+        random_state=0,
+    )
+
+
+@pytest.fixture
+def rng():
+    return np.random.RandomState(0)
