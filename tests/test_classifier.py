@@ -1,0 +1,195 @@
+import io
+
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+from imblearn.over_sampling import RandomOverSampler
+from imblearn.pipeline import Pipeline as ImbPipeline
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+from sklearn.model_selection import GridSearchCV, StratifiedKFold
+from sklearn.pipeline import Pipeline
+
+from sklearn_sharprecl import SharpReCLClassifier
+
+
+@pytest.fixture(scope="module")
+def fitted(tiny_encoder, tickets):
+    X, y = tickets
+    clf = SharpReCLClassifier(
+        encoder=tiny_encoder, max_length=32, batch_size=16, max_epochs=3, n_neg=40,
+        lr=3e-3, random_state=0,
+    )
+    return clf.fit(X, y)
+
+
+def test_fit_predict_contract(fitted, tickets):
+    X, y = tickets
+    assert list(fitted.classes_) == sorted(set(y))
+    proba = fitted.predict_proba(X[:7])
+    assert proba.shape == (7, 6)
+    np.testing.assert_allclose(proba.sum(1), 1.0, rtol=1e-5)
+    pred = fitted.predict(X[:7])
+    assert set(pred) <= set(fitted.classes_)
+    np.testing.assert_array_equal(pred, fitted.classes_[proba.argmax(1)])
+    assert fitted.score(X, y) > 0.8  # the tickets are learnable even by a tiny random BERT
+    assert fitted.class_counts_.sum() < len(X)  # the validation split was held out
+    assert fitted.prototypes_.shape == (6, 128)
+    assert fitted.transform(X[:3]).shape == (3, 32)
+
+
+def test_predictions_are_in_input_order_whatever_the_lengths(fitted, tickets):
+    X, _ = tickets
+    texts = sorted(X[:20], key=len, reverse=True)
+    one_by_one = np.vstack([fitted.predict_proba([t]) for t in texts])
+    np.testing.assert_allclose(fitted.predict_proba(texts), one_by_one, atol=1e-5)
+
+
+def test_history_records_both_loss_parts(fitted):
+    batch = fitted.net_.history[0]["batches"][0]
+    assert batch["contrastive_loss"] > 0 and batch["classification_loss"] > 0
+    assert fitted.net_.history[:, "hard_share"][0] == 0.5
+    assert "valid_f1_macro" in fitted.net_.history[-1]
+
+
+def test_best_epoch_is_restored(tiny_encoder, tickets):
+    X, y = tickets
+    clf = SharpReCLClassifier(
+        encoder=tiny_encoder, max_length=32, batch_size=16, max_epochs=4, n_neg=20,
+        lr=3e-3, random_state=0, n_iter_no_change=4,
+    ).fit(X, y)
+    history = clf.net_.history
+    best = int(np.argmax(history[:, "valid_f1_macro"]))
+    assert history[best, "valid_f1_macro_best"]
+
+
+def test_same_random_state_gives_identical_models(fast_params, tickets):
+    X, y = tickets
+    a = SharpReCLClassifier(**fast_params).fit(X, y).predict_proba(X[:30])
+    b = SharpReCLClassifier(**fast_params).fit(X, y).predict_proba(X[:30])
+    np.testing.assert_array_equal(a, b)
+    c = SharpReCLClassifier(**{**fast_params, "random_state": 1}).fit(X, y).predict_proba(X[:30])
+    assert not np.allclose(a, c)
+
+
+def test_get_params_clone_set_params(fast_params):
+    clf = SharpReCLClassifier(**fast_params, mu=0.5, tau=0.7)
+    params = clf.get_params()
+    assert params["mu"] == 0.5 and params["tau"] == 0.7 and params["augment"] == "dropout"
+    cloned = clone(clf)
+    assert cloned.get_params() == params and cloned is not clf
+    assert clf.set_params(mu=2.0).mu == 2.0
+
+
+def test_grid_search_over_mu_and_tau(fast_params, tickets):
+    X, y = tickets
+    search = GridSearchCV(
+        SharpReCLClassifier(**{**fast_params, "max_epochs": 1, "validation_fraction": None}),
+        param_grid={"mu": [0.5, 1.0], "tau": [0.3, 1.0]},
+        cv=StratifiedKFold(2, shuffle=True, random_state=0),
+        scoring="f1_macro",
+    ).fit(X, y)
+    assert len(search.cv_results_["params"]) == 4
+    assert search.best_params_["mu"] in (0.5, 1.0)
+    assert np.all(np.isfinite(search.cv_results_["mean_test_score"]))
+
+
+def test_joblib_round_trip_is_identical(fitted, tickets):
+    X, _ = tickets
+    buffer = io.BytesIO()
+    joblib.dump(fitted, buffer)
+    buffer.seek(0)
+    loaded = joblib.load(buffer)
+    np.testing.assert_array_equal(loaded.predict_proba(X[:25]), fitted.predict_proba(X[:25]))
+    np.testing.assert_array_equal(loaded.classes_, fitted.classes_)
+
+
+def test_in_imblearn_pipeline_after_a_sampler(fast_params, tickets):
+    X, y = tickets
+    X2d = np.asarray(X, dtype=object).reshape(-1, 1)  # samplers need 2-D X
+    pipe = ImbPipeline(
+        [("oversample", RandomOverSampler(random_state=0)),
+         ("clf", SharpReCLClassifier(**fast_params))]
+    ).fit(X2d, y)
+    counts = pipe.named_steps["clf"].class_counts_
+    assert counts.max() - counts.min() <= 1  # oversampled to balance, then split stratified
+    assert pipe.predict(X2d[:5]).shape == (5,)
+
+
+def test_sklearn_pipeline_routes_precomputed_views(fast_params, tickets):
+    X, y = tickets
+    augmented = [t.upper() for t in X]
+    pipe = Pipeline([("clf", SharpReCLClassifier(**fast_params))])
+    pipe.fit(X, y, clf__X_aug=augmented)
+    assert pipe.score(X, y) > 0
+
+
+def test_dataframe_and_series_inputs(fast_params, tickets):
+    X, y = tickets
+    frame = pd.DataFrame({"id": range(len(X)), "body": X})
+    clf = SharpReCLClassifier(**fast_params, text_column="body").fit(frame, pd.Series(y))
+    assert clf.predict(frame.head(3)).shape == (3,)
+    single = SharpReCLClassifier(**fast_params).fit(pd.DataFrame({"t": X}), y)
+    assert single.predict(pd.Series(X[:4])).shape == (4,)
+
+
+def test_integer_labels_and_unseen_label_at_score(fast_params, tickets):
+    X, y = tickets
+    codes = {c: i * 10 for i, c in enumerate(sorted(set(y)))}
+    y_int = np.array([codes[c] for c in y])
+    clf = SharpReCLClassifier(**fast_params).fit(X, y_int)
+    assert clf.classes_.dtype.kind == "i"
+    assert set(clf.predict(X[:10])) <= set(codes.values())
+    # A label never seen in fit is simply never predicted: counted as wrong.
+    assert clf.score(X[:10], [999] * 10) == 0.0
+
+
+def test_predict_before_fit_raises():
+    with pytest.raises(NotFittedError):
+        SharpReCLClassifier().predict(["hello"])
+
+
+def test_ablations_switch_the_training_objective(fast_params, tickets):
+    X, y = tickets
+    first_batch = {}
+    for name, params in {
+        "sharp": {},
+        "supcon": {"contrastive": "supcon"},
+        "ce": {"contrastive": None, "classification_loss": "cross_entropy"},
+    }.items():
+        clf = SharpReCLClassifier(**{**fast_params, "max_epochs": 1, **params}).fit(X, y)
+        first_batch[name] = clf.net_.history[0]["batches"][0]
+    assert first_batch["ce"]["contrastive_loss"] == 0
+    assert first_batch["sharp"]["contrastive_loss"] != first_batch["supcon"]["contrastive_loss"]
+
+
+def test_no_validation_split(fast_params, tickets):
+    X, y = tickets
+    clf = SharpReCLClassifier(**{**fast_params, "validation_fraction": None}).fit(X, y)
+    assert clf.class_counts_.sum() == len(X)
+    assert "valid_f1_macro" not in clf.net_.history[-1]
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        ({"tau": 0}, "tau"),
+        ({"mu": -1}, "mu"),
+        ({"k_hard": 0}, "k_hard"),
+        ({"pooling": "max"}, "pooling"),
+        ({"classification_loss": "hinge"}, "classification_loss"),
+        ({"contrastive": "simclr"}, "contrastive"),
+        ({"validation_fraction": 1.5}, "validation_fraction"),
+        ({"precision": "fp8"}, "precision"),
+    ],
+)
+def test_invalid_hyperparameters_raise(params, match, tickets):
+    X, y = tickets
+    with pytest.raises(ValueError, match=match):
+        SharpReCLClassifier(**params).fit(X, y)
+
+
+def test_unknown_keyword_raises():
+    with pytest.raises(TypeError):
+        SharpReCLClassifier(temperature=0.3)

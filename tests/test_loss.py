@@ -1,0 +1,173 @@
+import math
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from sklearn_sharprecl._criterion import SharpReCLLoss
+from sklearn_sharprecl._loss import (
+    DiceLoss,
+    FocalLoss,
+    HardMixupContrastiveLoss,
+    LogitAdjustedCrossEntropy,
+    make_classification_loss,
+    smoothed_class_prior,
+)
+
+
+def reference_balanced_scl(anchors, labels, pos_sets, neg_sets, class_weight, tau, normalization):
+    """Eq. 11 written plainly, one anchor and one target at a time."""
+    a = anchors.double().tolist()
+    pos = pos_sets.double().tolist()
+    neg = neg_sets.double().tolist()
+    labels = labels.tolist()
+
+    def dot(u, v):
+        return sum(x * y for x, y in zip(u, v))
+
+    total = 0.0
+    for i, zi in enumerate(a):
+        c = labels[i]
+        targets, is_pos = [], []
+        for j, zj in enumerate(a):
+            if j != i:
+                targets.append(dot(zi, zj) / tau)
+                is_pos.append(labels[j] == c)
+        for zp in pos[c]:
+            targets.append(dot(zi, zp) / tau)
+            is_pos.append(True)
+        for zn in neg[c]:
+            targets.append(dot(zi, zn) / tau)
+            is_pos.append(False)
+        log_denominator = math.log(sum(math.exp(t) for t in targets))
+        terms = [-(t - log_denominator) for t, p in zip(targets, is_pos) if p]
+        term = sum(terms) / (len(terms) if normalization == "positives" else 1)
+        weight = 1.0 if class_weight is None else float(class_weight[c])
+        total += weight * term
+    return total / len(a)
+
+
+def _normalised(*shape, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return F.normalize(torch.randn(*shape, generator=g, dtype=torch.float64), dim=-1).float()
+
+
+@pytest.mark.parametrize("normalization", ["positives", "anchors"])
+@pytest.mark.parametrize("weighted", [True, False])
+def test_contrastive_loss_matches_reference(normalization, weighted):
+    n_classes, dim = 5, 8
+    labels = torch.tensor([0, 1, 1, 2, 3, 3, 3, 4, 0, 2, 0, 1, 2, 3, 4])
+    anchors = _normalised(len(labels), dim, seed=1)
+    pos, neg = _normalised(n_classes, 3, dim, seed=2), _normalised(n_classes, 7, dim, seed=3)
+    weight = -smoothed_class_prior([10, 5, 3, 2, 1]).log() if weighted else None
+    loss = HardMixupContrastiveLoss(tau=0.3, normalization=normalization)(anchors, labels, pos, neg, weight)
+    expected = reference_balanced_scl(anchors, labels, pos, neg, weight, 0.3, normalization)
+    assert loss.item() == pytest.approx(expected, abs=1e-5)
+
+
+def test_contrastive_loss_without_sets_is_supcon():
+    labels = torch.tensor([0, 0, 1, 1, 2, 2])
+    anchors = _normalised(6, 4, seed=4)
+    empty = anchors.new_zeros(3, 0, 4)
+    loss = HardMixupContrastiveLoss(tau=0.5)(anchors, labels)
+    expected = reference_balanced_scl(anchors, labels, empty, empty, None, 0.5, "positives")
+    assert loss.item() == pytest.approx(expected, abs=1e-5)
+
+
+def test_contrastive_loss_is_finite_for_an_anchor_without_positives():
+    labels = torch.tensor([0, 1, 1])
+    anchors = _normalised(3, 4, seed=5)
+    loss = HardMixupContrastiveLoss(tau=0.1)(anchors, labels)
+    assert torch.isfinite(loss)
+
+
+def test_contrastive_loss_rejects_unknown_normalization():
+    with pytest.raises(ValueError, match="normalization"):
+        HardMixupContrastiveLoss(normalization="mean")(_normalised(2, 3), torch.tensor([0, 1]))
+
+
+def test_logit_adjusted_ce_adds_log_prior():
+    counts = [90, 9, 1]
+    logits = torch.randn(6, 3)
+    target = torch.tensor([0, 1, 2, 0, 1, 2])
+    prior = (torch.tensor(counts, dtype=torch.float32) + 1) / (sum(counts) + 3)
+    expected = F.cross_entropy(logits + prior.log(), target)
+    assert LogitAdjustedCrossEntropy(counts)(logits, target).item() == pytest.approx(expected.item(), abs=1e-6)
+
+
+def test_focal_loss_reduces_to_ce_at_gamma_zero():
+    logits, target = torch.randn(8, 4), torch.randint(0, 4, (8,))
+    assert FocalLoss(gamma=0)(logits, target).item() == pytest.approx(
+        F.cross_entropy(logits, target).item(), abs=1e-6
+    )
+    assert FocalLoss(gamma=2)(logits, target) < F.cross_entropy(logits, target)
+
+
+def test_dice_loss_is_zero_only_for_confident_correct_predictions():
+    target = torch.tensor([0, 1])
+    confident = torch.tensor([[20.0, -20.0], [-20.0, 20.0]])
+    wrong = -confident
+    assert DiceLoss(alpha=0)(confident, target).item() == pytest.approx(0.0, abs=1e-6)
+    assert DiceLoss(alpha=0)(wrong, target).item() > 0.4
+
+
+def test_unknown_classification_loss():
+    with pytest.raises(ValueError, match="classification_loss"):
+        make_classification_loss("hinge", [1, 2])
+
+
+def _criterion_inputs(seed=0, n_classes=4, batch=12, views=2, dim=16):
+    torch.manual_seed(seed)
+    y = torch.arange(batch) % n_classes
+    logits = torch.randn(views * batch, n_classes, requires_grad=True)
+    emb = F.normalize(torch.randn(views * batch, dim), dim=-1).requires_grad_()
+    protos = F.normalize(torch.randn(n_classes, dim), dim=-1).requires_grad_()
+    return logits, emb, protos, y
+
+
+def test_classification_only_criterion_is_the_classification_loss():
+    counts = [30, 10, 5, 1]
+    logits, emb, protos, y = _criterion_inputs()
+    out = SharpReCLLoss(counts, contrastive=None)(logits, emb, protos, y)
+    expected = LogitAdjustedCrossEntropy(counts)(logits, y.repeat(2))
+    assert out["loss"].item() == pytest.approx(expected.item(), abs=1e-6)
+    assert out["contrastive"].item() == 0
+
+
+@pytest.mark.parametrize(
+    "switch",
+    [
+        dict(contrastive="supcon"),
+        dict(simple_sampling=False),
+        dict(hard_mixup=False),
+        dict(contrastive_prior=False),
+        dict(cl_normalization="anchors"),
+        dict(classification_loss="cross_entropy"),
+        dict(classification_loss="focal"),
+        dict(classification_loss="dice"),
+        dict(tau=1.0),
+        dict(mu=0.5),
+    ],
+)
+def test_ablation_switches_change_the_loss(switch):
+    counts = [30, 10, 5, 1]
+    logits, emb, protos, y = _criterion_inputs()
+    torch.manual_seed(1)
+    full = SharpReCLLoss(counts, n_neg=20)(logits, emb, protos, y)["loss"]
+    torch.manual_seed(1)
+    ablated = SharpReCLLoss(counts, n_neg=20, **switch)(logits, emb, protos, y)["loss"]
+    assert not torch.isclose(full, ablated)
+
+
+def test_sharp_loss_sends_gradients_to_logits_embeddings_and_prototypes():
+    logits, emb, protos, y = _criterion_inputs()
+    SharpReCLLoss([3, 3, 3, 3], n_neg=20)(logits, emb, protos, y)["loss"].backward()
+    for t in (logits, emb, protos):
+        assert t.grad is not None and t.grad.abs().sum() > 0
+
+
+def test_contrastive_prior_weights_rare_classes_more():
+    weight = SharpReCLLoss([1000, 10]).class_weight
+    assert weight[1] > weight[0] > 0
+    np.testing.assert_allclose(weight.numpy(), -np.log(np.array([1001, 11]) / 1012), rtol=1e-6)
