@@ -23,6 +23,10 @@ from ._split import stratified_validation_split
 from ._validation import check_labels, check_texts
 
 
+# Randomly initialised parts of SharpReCLModule (fnmatch patterns, skorch param groups).
+_HEAD_PARAMETERS = ("classifier.*", "proj_f.*", "prototype_head.*")
+
+
 def make_augmenter(augment, random_state):
     if augment is None or (isinstance(augment, str) and augment == "dropout"):
         return None
@@ -110,6 +114,13 @@ class SharpReCLClassifier(ClassifierMixin, BaseEstimator):
 
     lr : float, default=5e-5
         AdamW learning rate (paper).
+    head_lr : float or None, default=1e-3
+        Learning rate of the randomly initialised heads (classifier,
+        ``proj_f``, ``proj_h``); ``None`` uses ``lr`` for everything, as the
+        paper does. The paper trains 30 epochs on a GPU; with the few hundred
+        steps a CPU budget allows, heads at 5e-5 lag the pretrained encoder
+        (measured: 0.85 vs 0.95 held-out accuracy after 2 epochs on 240
+        tickets with MiniLM).
     weight_decay : float, default=5e-4
         AdamW weight decay (paper).
     batch_size : int, default=32
@@ -186,6 +197,7 @@ class SharpReCLClassifier(ClassifierMixin, BaseEstimator):
         "augment": [str, HasMethods(["augment"]), None],
         "augment_each_epoch": ["boolean"],
         "lr": [Interval(Real, 0, None, closed="neither")],
+        "head_lr": [Interval(Real, 0, None, closed="neither"), None],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "max_epochs": [Interval(Integral, 1, None, closed="left")],
@@ -223,6 +235,7 @@ class SharpReCLClassifier(ClassifierMixin, BaseEstimator):
         augment="dropout",
         augment_each_epoch=False,
         lr=5e-5,
+        head_lr=1e-3,
         weight_decay=5e-4,
         batch_size=32,
         max_epochs=10,
@@ -256,6 +269,7 @@ class SharpReCLClassifier(ClassifierMixin, BaseEstimator):
         self.augment = augment
         self.augment_each_epoch = augment_each_epoch
         self.lr = lr
+        self.head_lr = head_lr
         self.weight_decay = weight_decay
         self.batch_size = batch_size
         self.max_epochs = max_epochs
@@ -416,6 +430,10 @@ class SharpReCLClassifier(ClassifierMixin, BaseEstimator):
             optimizer=torch.optim.AdamW,
             lr=self.lr,
             optimizer__weight_decay=self.weight_decay,
+            optimizer__param_groups=(
+                [] if self.head_lr is None
+                else [(pattern, {"lr": self.head_lr}) for pattern in _HEAD_PARAMETERS]
+            ),
             batch_size=self.batch_size,
             max_epochs=self.max_epochs,
             train_split=train_split,

@@ -16,7 +16,7 @@ def default_encoder_path():
 
 def resolve_encoder(encoder):
     """``encoder`` as a string for ``from_pretrained``: the packaged MiniLM if None."""
-    return default_encoder_path() if encoder is None else os.fspath(encoder)
+    return os.fspath(default_encoder_path() if encoder is None else encoder)
 
 
 @contextlib.contextmanager
