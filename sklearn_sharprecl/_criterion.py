@@ -92,7 +92,7 @@ class SharpReCLLoss(nn.Module):
             pool = torch.cat([embeddings, prototypes])
             labels = torch.cat([y_all, torch.arange(n_classes, device=y.device)])
             pos, neg = balanced_synthetic_sets(
-                pool, labels, prototypes, hard_share=self.hard_share, **self.sampling
+                prototypes @ pool.T, labels, hard_share=self.hard_share, **self.sampling
             )
             weight = self.class_weight if self.contrastive_prior else None
             cl = self.contrastive_loss(pool, labels, pos, neg, weight)

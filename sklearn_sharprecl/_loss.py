@@ -8,6 +8,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ._sampling import mixup_similarity
+
 
 def smoothed_class_prior(class_counts):
     """Class prior ``pi_c = (n_c + 1) / (n + C)``.
@@ -127,35 +129,36 @@ class HardMixupContrastiveLoss(nn.Module):
         self.tau = tau
         self.normalization = normalization
 
-    def forward(self, anchors, labels, pos_sets=None, neg_sets=None, class_weight=None):
+    def forward(self, anchors, labels, positives=None, negatives=None, class_weight=None):
         """Compute the loss.
 
         Parameters
         ----------
         anchors : Tensor of shape (n_anchors, dim)
-            L2-normalised embeddings (views and prototypes).
+            L2-normalised embeddings (views and prototypes). The synthetic
+            samples are mixups of these very vectors.
         labels : LongTensor of shape (n_anchors,)
-        pos_sets, neg_sets : Tensor of shape (n_classes, n_pos | n_neg, dim) or None
-            L2-normalised synthetic positives / negatives of each class.
+        positives, negatives : MixupSet or None
+            Each class's synthetic positives / negatives as pairs of anchor
+            indices and mixing weights, shape (n_classes, set_size).
         class_weight : Tensor of shape (n_classes,) or None
             Per-class anchor weight (``delta``); ``None`` weighs all anchors 1.
         """
         n = anchors.shape[0]
+        gram = anchors @ anchors.T
         self_mask = torch.eye(n, dtype=torch.bool, device=anchors.device)
-        sim = (anchors @ anchors.T / self.tau).masked_fill(self_mask, float("-inf"))
+        sim = (gram / self.tau).masked_fill(self_mask, float("-inf"))
         positive = (labels[:, None] == labels[None, :]) & ~self_mask
 
         blocks, block_positive = [sim], [positive]
-        for sets, is_positive in ((pos_sets, True), (neg_sets, False)):
-            if sets is None or sets.shape[1] == 0:
+        for mixup_set, is_positive in ((positives, True), (negatives, False)):
+            if mixup_set is None or mixup_set.lam.shape[1] == 0:
                 continue
-            n_classes, size, dim = sets.shape
-            # One matmul against every class's set, then keep the anchor's own
-            # class block: cheaper than gathering an (n, size, dim) copy.
-            s = (anchors @ sets.reshape(-1, dim).T).view(n, n_classes, size)
-            blocks.append(s[torch.arange(n, device=anchors.device), labels] / self.tau)
+            blocks.append(mixup_similarity(gram, mixup_set, labels) / self.tau)
             block_positive.append(
-                torch.full((n, size), is_positive, dtype=torch.bool, device=anchors.device)
+                torch.full(
+                    (n, mixup_set.lam.shape[1]), is_positive, dtype=torch.bool, device=anchors.device
+                )
             )
         logits = torch.cat(blocks, dim=1)
         positive = torch.cat(block_positive, dim=1)

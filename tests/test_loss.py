@@ -6,6 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from sklearn_sharprecl._criterion import SharpReCLLoss
+from sklearn_sharprecl._sampling import MixupSet
 from sklearn_sharprecl._loss import (
     DiceLoss,
     FocalLoss,
@@ -53,17 +54,40 @@ def _normalised(*shape, seed=0):
     return F.normalize(torch.randn(*shape, generator=g, dtype=torch.float64), dim=-1).float()
 
 
+def _random_mixup_set(n_classes, size, n_pool, seed, simple_share=0.3):
+    """Random pairs of pool indices and weights; some entries simple (i == j, lam = 1)."""
+    g = torch.Generator().manual_seed(seed)
+    first = torch.randint(0, n_pool, (n_classes, size), generator=g)
+    second = torch.randint(0, n_pool, (n_classes, size), generator=g)
+    lam = torch.rand(n_classes, size, generator=g)
+    simple = torch.rand(n_classes, size, generator=g) < simple_share
+    return MixupSet(first, torch.where(simple, first, second), torch.where(simple, 1.0, lam))
+
+
 @pytest.mark.parametrize("normalization", ["positives", "anchors"])
 @pytest.mark.parametrize("weighted", [True, False])
 def test_contrastive_loss_matches_reference(normalization, weighted):
     n_classes, dim = 5, 8
     labels = torch.tensor([0, 1, 1, 2, 3, 3, 3, 4, 0, 2, 0, 1, 2, 3, 4])
     anchors = _normalised(len(labels), dim, seed=1)
-    pos, neg = _normalised(n_classes, 3, dim, seed=2), _normalised(n_classes, 7, dim, seed=3)
+    pos = _random_mixup_set(n_classes, 3, len(labels), seed=2)
+    neg = _random_mixup_set(n_classes, 7, len(labels), seed=3)
     weight = -smoothed_class_prior([10, 5, 3, 2, 1]).log() if weighted else None
     loss = HardMixupContrastiveLoss(tau=0.3, normalization=normalization)(anchors, labels, pos, neg, weight)
-    expected = reference_balanced_scl(anchors, labels, pos, neg, weight, 0.3, normalization)
+    # The reference meets the synthetic samples as explicit vectors: this also
+    # checks the Gram-matrix identity the loss uses instead.
+    expected = reference_balanced_scl(
+        anchors, labels, pos.vectors(anchors), neg.vectors(anchors), weight, 0.3, normalization
+    )
     assert loss.item() == pytest.approx(expected, abs=1e-5)
+
+
+def test_mixup_set_vectors_are_normalised_convex_pairs():
+    pool = _normalised(6, 4, seed=7)
+    mixup_set = MixupSet(torch.tensor([[0, 2]]), torch.tensor([[1, 2]]), torch.tensor([[0.25, 1.0]]))
+    vectors = mixup_set.vectors(pool)
+    torch.testing.assert_close(vectors[0, 0], F.normalize(0.25 * pool[0] + 0.75 * pool[1], dim=0))
+    torch.testing.assert_close(vectors[0, 1], pool[2])
 
 
 def test_contrastive_loss_without_sets_is_supcon():

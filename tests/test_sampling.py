@@ -35,8 +35,9 @@ def test_sets_are_balanced_and_class_pure(hard_share):
     protos = pool[torch.tensor([0, 40, 52, 55, 56])]
     torch.manual_seed(0)
     pos, neg = balanced_synthetic_sets(
-        pool, labels, protos, n_pos=10, n_neg=50, k_hard=5, hard_share=hard_share
+        protos @ pool.T, labels, n_pos=10, n_neg=50, k_hard=5, hard_share=hard_share
     )
+    pos, neg = pos.vectors(pool), neg.vectors(pool)
     assert pos.shape == (5, 10, pool.shape[1]) and neg.shape == (5, 50, pool.shape[1])
     torch.testing.assert_close(pos.norm(dim=-1), torch.ones(5, 10))
     owner_pos, owner_neg = support_class(pos, 5), support_class(neg, 5)
@@ -50,10 +51,9 @@ def test_hard_samples_are_the_least_and_most_prototype_like():
     # The prototype of class 0 straddles both blocks, so other-class members
     # differ in how similar they are to it.
     protos = F.normalize(torch.tensor([[1.0, 0.2, 0.1, 0.5, 0.0, 0.3], [0.0, 0.0, 0.0, 1.0, 1.0, 1.0]]), dim=1)
-    pos, neg = balanced_synthetic_sets(
-        pool, labels, protos, n_pos=4, n_neg=4, k_hard=1, hard_share=1.0
-    )
     sim = protos @ pool.T
+    pos, neg = balanced_synthetic_sets(sim, labels, n_pos=4, n_neg=4, k_hard=1, hard_share=1.0)
+    pos, neg = pos.vectors(pool), neg.vectors(pool)
     least_similar_same = pool[torch.where(labels == 0, sim[0], torch.inf).argmin()]
     most_similar_other = pool[torch.where(labels != 0, sim[0], -torch.inf).argmax()]
     # k_hard=1: every mixup mixes the single hard candidate with itself.
@@ -63,11 +63,24 @@ def test_hard_samples_are_the_least_and_most_prototype_like():
 
 def test_simple_sampling_only_draws_pool_members():
     pool, labels = block_pool([5, 5, 5])
-    pos, neg = balanced_synthetic_sets(pool, labels, pool[[0, 5, 10]], n_pos=6, n_neg=6, hard_mixup=False)
-    members = pool[None, None]  # (1, 1, n_pool, dim)
-    for sets in (pos, neg):
-        distance = (sets[:, :, None] - members).norm(dim=-1).min(-1).values
-        assert (distance < 1e-6).all()
+    pos, neg = balanced_synthetic_sets(pool[[0, 5, 10]] @ pool.T, labels, n_pos=6, n_neg=6, hard_mixup=False)
+    for mixup_set in (pos, neg):
+        assert torch.equal(mixup_set.first, mixup_set.second)
+        assert (mixup_set.lam == 1).all()
+    same_class = labels[pos.first] == torch.arange(3)[:, None]
+    assert same_class.all() and (labels[neg.first] != torch.arange(3)[:, None]).all()
+
+
+def test_mixup_weights_follow_the_beta_distribution():
+    pool, labels = block_pool([30, 30])
+    torch.manual_seed(0)
+    pos, _ = balanced_synthetic_sets(
+        pool[[0, 30]] @ pool.T, labels, n_pos=4000, n_neg=1, hard_share=1.0, mixup_alpha=0.5
+    )
+    lam = pos.lam.flatten()
+    # Beta(0.5, 0.5): mean 1/2, variance 1/8, U-shaped (mass near 0 and 1).
+    assert lam.mean().item() == pytest.approx(0.5, abs=0.02)
+    assert lam.var().item() == pytest.approx(0.125, abs=0.01)
 
 
 def test_hard_count_follows_the_switches():

@@ -1,0 +1,223 @@
+"""What SharpReCL's criterion costs beside the encoder, measured side by side.
+
+Writes ``benchmarks/results/speed.json`` and ``speed.md``.
+
+Measured in one run, on the same encoder (the packaged all-MiniLM-L6-v2), batch
+and views:
+
+- a full training step (two-view forward, loss, backward, AdamW step) with the
+  SharpReCL criterion, with plain SupCon + CE (SCLCE) and with logit-adjusted CE
+  alone, at C=6 (TREC texts) and C=52 (R52 texts);
+- the criterion alone (prototype head, sampling, mixup, loss; forward and
+  backward) and its share of the SharpReCL step;
+- the vectorised criterion against a per-class-loop reference of the same
+  computation (the way the authors' code loops over classes), with the
+  deterministic parts checked equal to 1e-5.
+
+Usage: ``python benchmarks/speed.py [--steps 4] [--data ../shared/datasets]``
+"""
+
+import argparse
+import json
+import platform
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from sklearn_sharprecl._criterion import SharpReCLLoss
+from sklearn_sharprecl._data import PadCollator, tokenize
+from sklearn_sharprecl._encoder import load_tokenizer, resolve_encoder
+from sklearn_sharprecl._loss import HardMixupContrastiveLoss
+from sklearn_sharprecl._module import SharpReCLModule
+from sklearn_sharprecl._sampling import balanced_synthetic_sets
+from sklearn_sharprecl.datasets import load_text_dataset
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def timed(fn, repeats, warmup=1):
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def batch_of(dataset_name, n_classes, batch_size, max_length, tokenizer, data_home, seed=0):
+    """``batch_size`` texts of ``dataset_name`` and labels spread over ``n_classes``."""
+    texts, _ = load_text_dataset(dataset_name, data_home=data_home, return_X_y=True)
+    rng = np.random.RandomState(seed)
+    texts = [texts[i] for i in rng.choice(len(texts), batch_size, replace=False)]
+    ids = tokenize(tokenizer, texts, max_length)
+    X, _ = PadCollator(tokenizer.pad_token_id)([([t, t], torch.tensor(0)) for t in ids])
+    y = torch.as_tensor(rng.randint(0, n_classes, batch_size))
+    return X, y
+
+
+# ---------------------------------------------------------------- reference
+def loop_reference_criterion(embeddings, prototypes, y, class_weight, *, n_pos, n_neg, k_hard,
+                             hard_share, alpha, tau):
+    """The SharpReCL contrastive loss computed class by class, as the authors' code does."""
+    n_classes = prototypes.shape[0]
+    labels = torch.cat([y.repeat(embeddings.shape[0] // y.shape[0]), torch.arange(n_classes)])
+    pool = torch.cat([embeddings, prototypes])
+    syn_pos, syn_neg = [], []
+    for c in range(n_classes):
+        for n, same in ((n_pos, True), (n_neg, False)):
+            idx = torch.where((labels == c) if same else (labels != c))[0]
+            sim = prototypes[c] @ pool[idx].T
+            top = torch.topk(-sim if same else sim, min(k_hard, len(idx))).indices
+            n_hard = int(round(hard_share * n))
+            i, j = torch.randint(len(top), (2, n_hard))
+            lam = torch.distributions.Beta(alpha, alpha).sample((n_hard, 1))
+            hard = F.normalize(lam * pool[idx[top[i]]] + (1 - lam) * pool[idx[top[j]]], dim=1)
+            easy = pool[idx[torch.randint(len(idx), (n - n_hard,))]]
+            (syn_pos if same else syn_neg).append(torch.cat([hard, easy]))
+    return loop_reference_loss(pool, labels, torch.stack(syn_pos), torch.stack(syn_neg),
+                               class_weight, tau)
+
+
+def loop_reference_loss(pool, labels, syn_pos, syn_neg, class_weight, tau):
+    """Eq. 11 anchors grouped class by class (positives-normalised)."""
+    n = pool.shape[0]
+    total = pool.new_zeros(())
+    for c in range(syn_pos.shape[0]):
+        anchors = torch.where(labels == c)[0]
+        for i in anchors.tolist():
+            others = torch.arange(n) != i
+            logits = torch.cat([pool[i] @ pool[others].T, pool[i] @ syn_pos[c].T,
+                                pool[i] @ syn_neg[c].T]) / tau
+            positive = torch.cat([labels[others] == c, torch.ones(syn_pos.shape[1], dtype=torch.bool),
+                                  torch.zeros(syn_neg.shape[1], dtype=torch.bool)])
+            log_prob = logits - torch.logsumexp(logits, 0)
+            total = total + class_weight[c] * -log_prob[positive].mean()
+    return total / n
+
+
+def equality_checks(n_classes, dim=128, n_rows=64, seed=0):
+    """Vectorised vs class-loop reference on the same draws.
+
+    Returns the absolute loss difference (the vectorised loss works from the
+    Gram matrix, the reference from explicit mixed vectors) and whether the
+    hard candidates picked by the masked top-k equal one top-k per class.
+    """
+    g = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)
+    pool = F.normalize(torch.randn(n_rows + n_classes, dim, generator=g), dim=1)
+    labels = torch.cat([torch.randint(0, n_classes, (n_rows,), generator=g), torch.arange(n_classes)])
+    weight = torch.rand(n_classes, generator=g) + 0.5
+    protos = pool[-n_classes:]
+    pos, neg = balanced_synthetic_sets(protos @ pool.T, labels, hard_share=0.75)
+    fast = HardMixupContrastiveLoss(tau=0.3)(pool, labels, pos, neg, weight)
+    slow = loop_reference_loss(pool, labels, pos.vectors(pool), neg.vectors(pool), weight, 0.3)
+    sim = protos @ pool.T
+    member = labels[None] == torch.arange(n_classes)[:, None]
+    k = 20
+    masked = (-sim).masked_fill(~member, float("-inf")).topk(k, dim=1)
+    same = True
+    for c in range(n_classes):
+        idx = torch.where(member[c])[0]
+        ref = torch.topk(-sim[c, idx], min(k, len(idx))).indices
+        same &= set(idx[ref].tolist()) == set(masked.indices[c, : len(idx)].tolist())
+    return abs(fast.item() - slow.item()), bool(same)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=4)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--max-length", type=int, default=32)
+    parser.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "shared" / "datasets"))
+    args = parser.parse_args(argv)
+    torch.manual_seed(0)
+    encoder = resolve_encoder(None)
+    tokenizer = load_tokenizer(encoder)
+    results = {
+        "machine": f"{platform.machine()}, {torch.get_num_threads()} torch threads",
+        "torch": torch.__version__,
+        "encoder": "all-MiniLM-L6-v2 (packaged)",
+        "batch_size": args.batch_size,
+        "views": 2,
+        "max_length": args.max_length,
+        "steps_timed": args.steps,
+        "cells": [],
+    }
+    paper = dict(n_pos=10, n_neg=500, k_hard=20)
+    for name, n_classes in (("trec", 6), ("r52", 52)):
+        X, y = batch_of(name, n_classes, args.batch_size, args.max_length, tokenizer, args.data)
+        counts = np.bincount(y.numpy(), minlength=n_classes) + 5
+        module = SharpReCLModule(encoder, n_classes)
+        optimizer = torch.optim.AdamW(module.parameters(), lr=1e-5)
+        cell = {"dataset": name, "n_classes": n_classes, "tokens": int(X["input_ids"].shape[1])}
+        for label, kwargs in (("sharp", {}), ("supcon", {"contrastive": "supcon"}), ("ce", {"contrastive": None})):
+            criterion = SharpReCLLoss(counts, **kwargs, **paper)
+            criterion.hard_share = 0.75
+
+            def step():
+                module.train()
+                optimizer.zero_grad()
+                logits, emb, _ = module(**X)
+                criterion(logits, emb, module.prototypes(), y)["loss"].backward()
+                optimizer.step()
+
+            cell[f"step_s_{label}"] = timed(step, args.steps)
+        # The criterion alone, on embeddings of the right shape.
+        criterion = SharpReCLLoss(counts, **paper)
+        criterion.hard_share = 0.75
+        with torch.no_grad():
+            logits0, emb0, _ = module(**X)
+
+        def criterion_only():
+            logits = logits0.clone().requires_grad_()
+            emb = emb0.clone().requires_grad_()
+            criterion(logits, emb, module.prototypes(), y)["loss"].backward()
+
+        def loop_only():
+            emb = emb0.clone().requires_grad_()
+            loop_reference_criterion(emb, module.prototypes(), y, criterion.class_weight,
+                                     hard_share=0.75, alpha=0.5, tau=0.3, **paper).backward()
+
+        cell["criterion_s"] = timed(criterion_only, 10)
+        cell["criterion_loop_reference_s"] = timed(loop_only, 3)
+        cell["criterion_share_of_step"] = cell["criterion_s"] / cell["step_s_sharp"]
+        cell["step_ratio_sharp_over_supcon"] = cell["step_s_sharp"] / cell["step_s_supcon"]
+        cell["step_ratio_sharp_over_ce"] = cell["step_s_sharp"] / cell["step_s_ce"]
+        cell["vectorised_speedup_over_loop"] = cell["criterion_loop_reference_s"] / cell["criterion_s"]
+        cell["loss_abs_diff_vs_loop"], cell["hard_candidates_equal"] = equality_checks(n_classes)
+        results["cells"].append(cell)
+        print(json.dumps(cell, indent=1), flush=True)
+
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "speed.json").write_text(json.dumps(results, indent=1))
+    lines = [
+        "# Criterion cost beside the encoder",
+        "",
+        f"{results['encoder']}, batch {args.batch_size} texts x 2 views, {args.max_length} tokens max, "
+        f"{results['machine']}, torch {results['torch']}; median of {args.steps} steps. "
+        "Generated by `python benchmarks/speed.py`.",
+        "",
+        "| C | step SharpReCL (s) | step SupCon+CE (s) | step CE (s) | SharpReCL / SupCon+CE | "
+        "criterion alone (s) | criterion share of step | class-loop reference (s) | vectorised speed-up | "
+        "loss diff vs loop |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for c in results["cells"]:
+        lines.append(
+            f"| {c['n_classes']} | {c['step_s_sharp']:.3f} | {c['step_s_supcon']:.3f} | {c['step_s_ce']:.3f} | "
+            f"{c['step_ratio_sharp_over_supcon']:.3f} | {c['criterion_s']:.4f} | "
+            f"{100 * c['criterion_share_of_step']:.1f}% | {c['criterion_loop_reference_s']:.3f} | "
+            f"{c['vectorised_speedup_over_loop']:.0f}x | {c['loss_abs_diff_vs_loop']:.1e} |"
+        )
+    (RESULTS / "speed.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
