@@ -19,6 +19,7 @@ from ._data import PadCollator, TokenizedTexts, tokenize
 from ._encoder import load_tokenizer, resolve_encoder
 from ._module import SharpReCLModule
 from ._net import SharpReCLNet
+from ._persistence import library_versions, load_pretrained, save_pretrained, warn_on_version_mismatch
 from ._split import stratified_validation_split
 from ._validation import check_labels, check_texts
 
@@ -150,6 +151,12 @@ class SharpReCLClassifier(ClassifierMixin, BaseEstimator):
         encoder's code.
     text_column : str, int or None, default=None
         Column of a multi-column DataFrame or 2-D array that holds the text.
+    callbacks : list of skorch callbacks or (name, callback) tuples, default=None
+        Extra skorch callbacks, e.g. ``Checkpoint`` and ``LoadInitState`` to
+        save every epoch and resume an interrupted fit from a directory::
+
+            cp = Checkpoint(dirname="ckpt", monitor="valid_f1_macro_best")
+            SharpReCLClassifier(callbacks=[cp, LoadInitState(cp)])
 
     Attributes
     ----------
@@ -162,6 +169,9 @@ class SharpReCLClassifier(ClassifierMixin, BaseEstimator):
     tokenizer_ : transformers tokenizer
     encoder_name_ : str
         What ``encoder`` resolved to.
+    versions_ : dict
+        Versions of this library, torch, transformers, skorch and scikit-learn
+        at fit time; loading a model under other versions warns.
 
     Examples
     --------
@@ -209,6 +219,7 @@ class SharpReCLClassifier(ClassifierMixin, BaseEstimator):
         "random_state": ["random_state"],
         "trust_remote_code": ["boolean"],
         "text_column": [str, Integral, None],
+        "callbacks": [list, None],
     }
 
     def __init__(
@@ -247,6 +258,7 @@ class SharpReCLClassifier(ClassifierMixin, BaseEstimator):
         random_state=None,
         trust_remote_code=False,
         text_column=None,
+        callbacks=None,
     ):
         self.encoder = encoder
         self.pooling = pooling
@@ -281,6 +293,7 @@ class SharpReCLClassifier(ClassifierMixin, BaseEstimator):
         self.random_state = random_state
         self.trust_remote_code = trust_remote_code
         self.text_column = text_column
+        self.callbacks = callbacks
 
     # ------------------------------------------------------------------ fit
     @_fit_context(prefer_skip_nested_validation=True)
@@ -381,8 +394,10 @@ class SharpReCLClassifier(ClassifierMixin, BaseEstimator):
                 )
         if self.verbose:
             callbacks.append(("progress_bar", ProgressBar()))
+        callbacks.extend(self.callbacks or [])
 
         self.class_counts_ = np.bincount(y_enc[train_idx], minlength=len(self.classes_))
+        self.versions_ = library_versions()
         self.net_ = self._build_net(train_split, callbacks)
         self.net_.fit(train_set, y=None)
         return self
@@ -403,10 +418,10 @@ class SharpReCLClassifier(ClassifierMixin, BaseEstimator):
             return "cuda" if torch.cuda.is_available() else "cpu"
         return self.device
 
-    def _build_net(self, train_split, callbacks):
+    def _build_net(self, train_split, callbacks, encoder=None):
         return SharpReCLNet(
             module=SharpReCLModule,
-            module__encoder=self.encoder_name_,
+            module__encoder=self.encoder_name_ if encoder is None else encoder,
             module__n_classes=len(self.classes_),
             module__pooling=self.pooling,
             module__dropout=self.dropout,
@@ -508,6 +523,53 @@ class SharpReCLClassifier(ClassifierMixin, BaseEstimator):
         check_is_fitted(self)
         with torch.inference_mode():
             return self.net_.module_.prototypes().float().cpu().numpy()
+
+    # ---------------------------------------------------------- persistence
+    def save_pretrained(self, directory):
+        """Save the fitted model without pickle: safetensors weights + JSON.
+
+        Loading it back (:meth:`load_pretrained`) executes no code from the
+        files, so models can be shared safely. Training-time objects
+        (``callbacks``, an augmenter object, a RandomState) are not saved.
+
+        Parameters
+        ----------
+        directory : str or path-like
+            Created if needed; existing files of a saved model are replaced.
+
+        Returns
+        -------
+        directory : pathlib.Path
+        """
+        check_is_fitted(self)
+        return save_pretrained(self, directory)
+
+    @classmethod
+    def load_pretrained(cls, directory, device=None):
+        """Load a model written by :meth:`save_pretrained`.
+
+        The weights are checked against the SHA-256 recorded at save time: a
+        truncated or modified file raises ``ValueError``. A model saved under
+        other library versions loads with a ``UserWarning``.
+
+        Parameters
+        ----------
+        directory : str or path-like
+        device : str, default=None
+            Device to load onto; ``None`` keeps the saved ``device`` setting,
+            falling back to CPU when it names CUDA and none is present.
+
+        Returns
+        -------
+        estimator : SharpReCLClassifier
+        """
+        return load_pretrained(cls, directory, device=device)
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        # scikit-learn warns about its own version in BaseEstimator.__setstate__.
+        saved = {k: v for k, v in state.get("versions_", {}).items() if k != "scikit-learn"}
+        warn_on_version_mismatch(saved)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

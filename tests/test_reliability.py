@@ -1,0 +1,166 @@
+"""Hard data shapes train, interrupted fits keep their best weights, saved models are safe."""
+
+import json
+import warnings
+
+import joblib
+import numpy as np
+import pytest
+from skorch.callbacks import Callback, Checkpoint, LoadInitState
+
+from sklearn_sharprecl import SharpReCLClassifier
+
+
+def assert_every_step_finite(clf):
+    for epoch in clf.net_.history:
+        for batch in epoch["batches"]:
+            if "train_loss" in batch:
+                assert np.isfinite(batch["train_loss"]), epoch["epoch"]
+                assert np.isfinite(batch["contrastive_loss"])
+
+
+def test_one_example_class_and_many_classes(fast_params):
+    rng = np.random.RandomState(0)
+    vocab = "billing shipping technical account refund security moon far what who how is the".split()
+    n_classes = 100
+    # Class c has a few examples (one for the rarest); texts share a vocabulary.
+    sizes = np.maximum(1, (8 * 200.0 ** (-np.arange(n_classes) / (n_classes - 1))).astype(int))
+    y = np.repeat(np.arange(n_classes), sizes)
+    X = [" ".join(rng.choice(vocab, 5)) + f" {vocab[c % len(vocab)]}" for c in y]
+    assert sizes.min() == 1 and sizes.max() / sizes.min() >= 8
+    with pytest.warns(UserWarning, match="kept in training only"):
+        clf = SharpReCLClassifier(**{**fast_params, "max_epochs": 2, "n_neg": 30}).fit(X, y)
+    assert_every_step_finite(clf)
+    assert len(clf.classes_) == n_classes
+    assert clf.prototypes_.shape[0] == n_classes
+    assert clf.predict_proba(X[:3]).shape == (3, n_classes)
+    assert clf.class_counts_.min() >= 1  # every class is in training
+
+
+def test_imbalance_ratio_200(fast_params, tickets):
+    X, y = tickets
+    y = np.asarray(y)
+    keep = np.concatenate([np.flatnonzero(y != "security"), np.flatnonzero(y == "security")[:1]])
+    X2 = [X[i] for i in keep] * 3
+    y2 = np.concatenate([y[keep]] * 3)
+    head = np.flatnonzero(y2 == "billing")
+    X2 += [X2[i] for i in head] * 2  # billing: ~600 vs security: 3
+    y2 = np.concatenate([y2, y2[head], y2[head]])
+    counts = np.unique(y2, return_counts=True)[1]
+    assert counts.max() / counts.min() >= 100
+    clf = SharpReCLClassifier(**{**fast_params, "max_epochs": 1, "batch_size": 32}).fit(X2, y2)
+    assert_every_step_finite(clf)
+    assert "security" in clf.classes_
+
+
+def test_empty_whitespace_and_very_long_texts_are_valid(fast_params, tickets):
+    X, y = tickets
+    clf = SharpReCLClassifier(**{**fast_params, "max_epochs": 1}).fit(X, y)
+    huge = "refund " * 200_000
+    proba = clf.predict_proba(["", "   ", "\n\t", huge])
+    assert proba.shape == (4, len(clf.classes_)) and np.isfinite(proba).all()
+
+
+class InterruptAfter(Callback):
+    def __init__(self, epoch):
+        self.epoch = epoch
+
+    def on_epoch_end(self, net, **kwargs):
+        if len(net.history) == self.epoch:
+            raise KeyboardInterrupt
+
+
+def test_interrupted_fit_keeps_the_best_weights(fast_params, tickets):
+    X, y = tickets
+    clf = SharpReCLClassifier(
+        **{**fast_params, "max_epochs": 10}, callbacks=[InterruptAfter(3)]
+    ).fit(X, y)
+    history = clf.net_.history
+    assert len(history) == 3
+    best = int(np.argmax(history[:, "valid_f1_macro"]))
+    # The restored weights reproduce the best epoch's validation score.
+    assert clf.predict(X).shape == (len(X),)
+    assert history[best, "valid_f1_macro_best"]
+
+
+def test_fit_resumes_from_a_checkpoint_directory(fast_params, tickets, tmp_path):
+    X, y = tickets
+
+    def callbacks():
+        checkpoint = Checkpoint(dirname=str(tmp_path), monitor=None)
+        return [checkpoint, LoadInitState(checkpoint)]
+
+    first = SharpReCLClassifier(**{**fast_params, "max_epochs": 2}, callbacks=callbacks()).fit(X, y)
+    assert (tmp_path / "params.pt").is_file()
+    resumed = SharpReCLClassifier(**{**fast_params, "max_epochs": 1}, callbacks=callbacks()).fit(X, y)
+    # The history of the first two epochs was loaded and one more epoch ran.
+    assert len(resumed.net_.history) == 3
+    assert resumed.net_.history[:2, "train_loss"] == first.net_.history[:, "train_loss"]
+
+
+@pytest.fixture(scope="module")
+def fitted(tiny_encoder, tickets):
+    X, y = tickets
+    return SharpReCLClassifier(
+        encoder=tiny_encoder, max_length=32, batch_size=16, max_epochs=1, n_neg=20, random_state=0
+    ).fit(X, y)
+
+
+def test_safe_format_round_trip_is_identical(fitted, tickets, tmp_path):
+    X, _ = tickets
+    fitted.save_pretrained(tmp_path / "model")
+    assert sorted(p.name for p in (tmp_path / "model").iterdir()) == [
+        "config.json", "encoder", "history.json", "model.safetensors", "tokenizer",
+    ]
+    loaded = SharpReCLClassifier.load_pretrained(tmp_path / "model")
+    np.testing.assert_array_equal(loaded.predict_proba(X[:20]), fitted.predict_proba(X[:20]))
+    np.testing.assert_array_equal(loaded.classes_, fitted.classes_)
+    assert loaded.get_params()["tau"] == fitted.tau
+    assert len(loaded.net_.history) == len(fitted.net_.history)
+
+
+def test_truncated_or_tampered_weights_are_refused(fitted, tmp_path):
+    path = fitted.save_pretrained(tmp_path / "model")
+    weights = path / "model.safetensors"
+    data = weights.read_bytes()
+    weights.write_bytes(data[: len(data) // 2])
+    with pytest.raises(ValueError, match="truncated or modified"):
+        SharpReCLClassifier.load_pretrained(path)
+    tampered = bytearray(data)
+    tampered[-10] ^= 0xFF
+    weights.write_bytes(bytes(tampered))
+    with pytest.raises(ValueError, match="truncated or modified"):
+        SharpReCLClassifier.load_pretrained(path)
+
+
+def test_damaged_config_is_refused(fitted, tmp_path):
+    path = fitted.save_pretrained(tmp_path / "model")
+    (path / "config.json").write_text("{not json")
+    with pytest.raises(ValueError, match="not valid JSON"):
+        SharpReCLClassifier.load_pretrained(path)
+    (path / "config.json").write_text(json.dumps({"format": "pickle"}))
+    with pytest.raises(ValueError, match="not a sklearn-sharprecl"):
+        SharpReCLClassifier.load_pretrained(path)
+    with pytest.raises(FileNotFoundError, match="config.json is missing"):
+        SharpReCLClassifier.load_pretrained(tmp_path / "nowhere")
+
+
+def test_version_mismatch_warns_for_both_formats(fitted, tmp_path):
+    path = fitted.save_pretrained(tmp_path / "model")
+    config = json.loads((path / "config.json").read_text())
+    config["versions"]["torch"] = "0.0.1"
+    (path / "config.json").write_text(json.dumps(config))
+    with pytest.warns(UserWarning, match="saved with torch 0.0.1"):
+        SharpReCLClassifier.load_pretrained(path)
+
+    joblib.dump(fitted, tmp_path / "model.joblib")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        joblib.load(tmp_path / "model.joblib")  # same versions: silent
+    fitted.versions_["transformers"] = "1.0"
+    try:
+        joblib.dump(fitted, tmp_path / "old.joblib")
+    finally:
+        fitted.versions_["transformers"] = __import__("transformers").__version__
+    with pytest.warns(UserWarning, match="saved with transformers 1.0"):
+        joblib.load(tmp_path / "old.joblib")

@@ -1,0 +1,98 @@
+"""Bad input gets a clear, scikit-learn-style error."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sklearn_sharprecl import SharpReCLClassifier
+from sklearn_sharprecl._validation import check_labels, check_texts
+
+texts = st.lists(st.text(), min_size=1, max_size=30)
+non_text = st.one_of(
+    st.none(), st.integers(), st.floats(), st.binary(), st.booleans(), st.lists(st.text(), max_size=2)
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(texts)
+def test_any_unicode_text_list_is_accepted_unchanged(values):
+    assert check_texts(values) == values
+    assert check_texts(np.asarray(values, dtype=object)) == values
+    assert check_texts(pd.Series(values, dtype=object)) == values
+
+
+@settings(max_examples=200, deadline=None)
+@given(texts, non_text, st.integers(min_value=0))
+def test_one_non_string_anywhere_is_refused_with_its_position(values, bad, where):
+    i = where % (len(values) + 1)
+    mixed = values[:i] + [bad] + values[i:]
+    with pytest.raises((TypeError, ValueError)) as info:
+        check_texts(mixed)
+    message = str(info.value)
+    assert "string" in message
+    if isinstance(info.value, TypeError) and "element" in message:
+        assert f"element {i} " in message
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.text(), min_size=1, max_size=5), st.integers(min_value=2, max_value=4))
+def test_single_column_2d_accepted_wider_refused(values, width):
+    column = np.asarray(values, dtype=object).reshape(-1, 1)
+    assert check_texts(column) == values
+    wide = np.repeat(column, width, axis=1)
+    with pytest.raises(ValueError, match="text_column"):
+        check_texts(wide)
+    assert check_texts(wide, text_column=1) == values
+
+
+@pytest.mark.parametrize(
+    "X, error, match",
+    [
+        ([1, 2, 3], TypeError, "element 0 is 1 of type int"),
+        (["ok", None], TypeError, "element 1 is None"),
+        (["ok", float("nan")], TypeError, "element 1 is nan of type float"),
+        ([b"bytes", "ok"], TypeError, "of type bytes"),
+        ("a single string", TypeError, "single string"),
+        (None, ValueError, "got None"),
+        ([], ValueError, "0 sample"),
+        (np.empty((2, 2, 2), dtype=object), ValueError, "shape"),
+        (pd.DataFrame({"a": ["x"], "b": ["y"]}), ValueError, "2 columns"),
+    ],
+)
+def test_bad_texts(X, error, match):
+    with pytest.raises(error, match=match):
+        check_texts(X)
+
+
+def test_named_text_column_must_exist():
+    with pytest.raises(ValueError, match="not a column"):
+        check_texts(pd.DataFrame({"a": ["x"]}), text_column="body")
+
+
+@pytest.mark.parametrize(
+    "y, match",
+    [
+        ([0, np.nan, 1], "NaN"),
+        (np.array(["a", None, "b"], dtype=object), "NaN or None"),
+        ([0.5, 1.5, 2.5], "Unknown label type"),
+        ([[0, 1], [1, 0], [0, 1]], "1-D"),
+        ([0, 1], "inconsistent numbers of samples"),
+    ],
+)
+def test_bad_labels(y, match):
+    with pytest.raises(ValueError, match=match):
+        check_labels(y, 3)
+
+
+def test_fit_errors_reach_the_user(tiny_encoder):
+    clf = SharpReCLClassifier(encoder=tiny_encoder)
+    with pytest.raises(ValueError, match="greater than one"):
+        clf.fit(["a", "b", "c"], ["x", "x", "x"])
+    with pytest.raises(ValueError, match="inconsistent"):
+        clf.fit(["a", "b", "c"], ["x", "y"])
+    with pytest.raises(ValueError, match="X_aug has 1 texts"):
+        clf.fit(["a", "b"], ["x", "y"], X_aug=["a"])
+    with pytest.raises(TypeError, match="element 1"):
+        clf.fit(["a", 3], ["x", "y"])
