@@ -1,0 +1,153 @@
+"""The methods of the benchmark: our estimator's settings and the peers a practitioner tries.
+
+Every method is built by :func:`make_method` from its name, a seed and the
+dataset's ``max_length``; all neural methods share the encoder, batch size,
+learning rates, epochs and early stopping.
+"""
+
+import numpy as np
+import torch
+from imblearn.over_sampling import SMOTE, RandomOverSampler
+from imblearn.pipeline import make_pipeline as make_imb_pipeline
+from imblearn.under_sampling import RandomUnderSampler
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+
+from sklearn_sharprecl import SharpReCLClassifier
+from sklearn_sharprecl._data import PadCollator, TokenizedTexts, tokenize
+from sklearn_sharprecl._encoder import load_tokenizer, quiet_transformers, resolve_encoder
+from sklearn_sharprecl._module import pool_hidden_states
+
+# Our estimator's switches: the paper's Table 2 peers and Table 4 ablations.
+NEURAL = {
+    "SharpReCL": {},
+    "w/o SS": {"simple_sampling": False},
+    "w/o HM": {"hard_mixup": False},
+    "SCLCE (w/o SSHM)": {"contrastive": "supcon", "classification_loss": "cross_entropy"},
+    "LA-CE (w/o CL)": {"contrastive": None},
+    "CE": {"contrastive": None, "classification_loss": "cross_entropy"},
+    "Focal": {"contrastive": None, "classification_loss": "focal"},
+    "Dice": {"contrastive": None, "classification_loss": "dice"},
+}
+CLASSIC = [
+    "TF-IDF+LR (balanced)",
+    "TF-IDF+ROS+LR",
+    "TF-IDF+SMOTE+LR",
+    "TF-IDF+RUS+LR",
+    "Frozen MiniLM+LR",
+]
+OTHER = ["SetFit"]
+
+
+class FrozenEncoderEmbedder(TransformerMixin, BaseEstimator):
+    """Mean-pooled sentence embeddings of a pretrained encoder, no fine-tuning."""
+
+    def __init__(self, encoder=None, max_length=128, batch_size=64):
+        self.encoder = encoder
+        self.max_length = max_length
+        self.batch_size = batch_size
+
+    def fit(self, X, y=None):
+        from transformers import AutoModel
+
+        name = resolve_encoder(self.encoder)
+        self.tokenizer_ = load_tokenizer(name)
+        with quiet_transformers():
+            self.model_ = AutoModel.from_pretrained(name).eval()
+        return self
+
+    def transform(self, X):
+        ids = tokenize(self.tokenizer_, list(X), self.max_length)
+        order = np.argsort([len(t) for t in ids], kind="stable")
+        data = TokenizedTexts([ids]).subset(order)
+        loader = torch.utils.data.DataLoader(
+            data, batch_size=self.batch_size, collate_fn=PadCollator(self.tokenizer_.pad_token_id)
+        )
+        out = []
+        with torch.inference_mode():
+            for batch, _ in loader:
+                hidden = self.model_(**batch).last_hidden_state
+                out.append(pool_hidden_states(hidden, batch["attention_mask"], "mean"))
+        return torch.cat(out).numpy()[np.argsort(order)]
+
+
+def neural_params(max_length, seed, encoder=None, max_epochs=4, freeze_layers=0):
+    params = dict(
+        encoder=encoder,
+        max_length=max_length,
+        max_epochs=max_epochs,
+        n_iter_no_change=2,
+        batch_size=32,
+        random_state=seed,
+    )
+    if freeze_layers:
+        from skorch.callbacks import Freezer
+
+        patterns = ["encoder.embeddings.*"] + [
+            f"encoder.encoder.layer.{i}.*" for i in range(freeze_layers)
+        ]
+        params["callbacks"] = [("freeze", Freezer(patterns))]
+    return params
+
+
+def make_method(name, seed, max_length, encoder=None, max_epochs=4, freeze_layers=0):
+    """An unfitted estimator for method ``name``."""
+    if name in NEURAL:
+        return SharpReCLClassifier(
+            **neural_params(max_length, seed, encoder, max_epochs, freeze_layers), **NEURAL[name]
+        )
+    lr = LogisticRegression(max_iter=2000, class_weight="balanced", random_state=seed)
+    tfidf = TfidfVectorizer(sublinear_tf=True, ngram_range=(1, 2), min_df=1)
+    if name == "TF-IDF+LR (balanced)":
+        return make_pipeline(tfidf, lr)
+    plain_lr = LogisticRegression(max_iter=2000, random_state=seed)
+    if name == "TF-IDF+ROS+LR":
+        return make_imb_pipeline(tfidf, RandomOverSampler(random_state=seed), plain_lr)
+    if name == "TF-IDF+SMOTE+LR":
+        # k_neighbors=1 keeps SMOTE usable for tail classes of two examples.
+        return make_imb_pipeline(tfidf, SMOTE(k_neighbors=1, random_state=seed), plain_lr)
+    if name == "TF-IDF+RUS+LR":
+        return make_imb_pipeline(tfidf, RandomUnderSampler(random_state=seed), plain_lr)
+    if name == "Frozen MiniLM+LR":
+        return make_pipeline(FrozenEncoderEmbedder(encoder, max_length), lr)
+    if name == "SetFit":
+        return SetFitClassifier(encoder=encoder, seed=seed, max_length=max_length)
+    raise ValueError(f"Unknown method {name!r}")
+
+
+class SetFitClassifier(BaseEstimator):
+    """SetFit (contrastive sentence-pair fine-tuning + logistic head) on the same encoder.
+
+    One sampling iteration per text and one epoch: the library's default of 20
+    iterations is ~40x the pairs and does not fit a CPU budget.
+    """
+
+    def __init__(self, encoder=None, seed=0, max_length=64, num_iterations=1, batch_size=16):
+        self.encoder = encoder
+        self.seed = seed
+        self.max_length = max_length
+        self.num_iterations = num_iterations
+        self.batch_size = batch_size
+
+    def fit(self, X, y):
+        from datasets import Dataset
+        from setfit import SetFitModel, Trainer, TrainingArguments
+
+        self.classes_ = np.unique(y)
+        self.model_ = SetFitModel.from_pretrained(resolve_encoder(self.encoder), labels=list(self.classes_))
+        args = TrainingArguments(
+            batch_size=self.batch_size,
+            num_epochs=1,
+            num_iterations=self.num_iterations,
+            seed=self.seed,
+            max_length=self.max_length,
+            show_progress_bar=False,
+        )
+        data = Dataset.from_dict({"text": list(X), "label": [str(v) for v in y]})
+        Trainer(model=self.model_, args=args, train_dataset=data).train()
+        return self
+
+    def predict(self, X):
+        return np.asarray(self.model_.predict(list(X)))

@@ -1,0 +1,204 @@
+"""Benchmark harness: the paper's Table 2 / Table 4 protocol, every method side by side.
+
+One command runs a named profile; every finished run is written at once to
+``benchmarks/results/runs/<key>.json`` (key: dataset, ratio, method, seed and a
+hash of the config), and a rerun skips what is done, so a long grid accumulates
+across sessions and machines.
+
+    python benchmarks/run.py --profile quick            # TREC and CR at ir=50
+    python benchmarks/run.py --profile full             # + ir 20/10, R52, Ohsumed
+    python benchmarks/run.py --profile quick --dry-run  # list what would run
+
+Protocol: the training split is long-tailed with the exponential profile (test
+split untouched); R52 and Ohsumed are used as they are. Model selection uses a
+stratified validation split of the training data only. For a seed, every
+method sees the same long-tailed subset, validation split and initialisation
+seed (paired seeds).
+"""
+
+import argparse
+import hashlib
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_support
+from tqdm import tqdm
+
+from peers import CLASSIC, NEURAL, OTHER, make_method
+from sklearn_sharprecl import CALoRAClassifier
+from sklearn_sharprecl._encoder import load_tokenizer, resolve_encoder
+from sklearn_sharprecl.datasets import load_text_dataset, make_long_tailed
+
+RESULTS = Path(__file__).resolve().parent / "results"
+DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets"
+
+MAIN = ["SharpReCL", "CE", "LA-CE (w/o CL)", "SCLCE (w/o SSHM)"]
+ONE_SEED = ["w/o SS", "w/o HM", "Focal", "Dice", "SetFit"]
+# CALoRA's stage 2 runs on the fitted base of the same cell (seconds).
+CALORA_BASES = {"CALoRA on SharpReCL": "SharpReCL", "CALoRA on CE": "CE"}
+
+PROFILES = {
+    "quick": {"cells": [("trec", 50), ("cr", 50)], "seeds": 3, "max_epochs": 4, "freeze_layers": 0},
+    "full": {
+        "cells": [("trec", 50), ("cr", 50), ("trec", 20), ("cr", 20), ("trec", 10), ("cr", 10),
+                  ("r52", None), ("ohsumed", None)],
+        "seeds": 3,
+        "max_epochs": 4,
+        # Long texts on a CPU: train the top two of MiniLM's six layers (recorded per run).
+        "freeze_layers": {"r52": 4, "ohsumed": 4},
+    },
+}
+
+
+def choose_max_length(texts, tokenizer, quantile=0.95, cap=128):
+    """Token length covering ``quantile`` of the training texts, capped."""
+    lengths = [len(ids) for ids in tokenizer(list(texts), truncation=False)["input_ids"]]
+    return int(min(cap, np.quantile(lengths, quantile)))
+
+
+def run_key(dataset, ratio, method, seed, config):
+    digest = hashlib.sha1(json.dumps(config, sort_keys=True).encode()).hexdigest()[:8]
+    slug = method.lower().replace(" ", "-").replace("/", "").replace("(", "").replace(")", "").replace("+", "-")
+    return f"{dataset}__ir{ratio or 'org'}__{slug}__seed{seed}__{digest}"
+
+
+def grid(profile, methods):
+    # Seeds outermost: seed 0 of every method and cell finishes first.
+    spec = PROFILES[profile]
+    for seed in range(spec["seeds"]):
+        for dataset, ratio in spec["cells"]:
+            for method in methods:
+                multi_seed = method in MAIN or method in CLASSIC or method in CALORA_BASES
+                if seed == 0 or multi_seed:
+                    yield dataset, ratio, method, seed
+
+
+def evaluate(y_true, y_pred, classes):
+    precision, recall, f1, support = precision_recall_fscore_support(
+        y_true, y_pred, labels=classes, zero_division=0
+    )
+    return {
+        "accuracy": float(accuracy_score(y_true, y_pred)),
+        "macro_f1": float(f1_score(y_true, y_pred, labels=classes, average="macro", zero_division=0)),
+        "per_class": {
+            str(c): {"f1": float(f), "recall": float(r), "precision": float(p), "test_support": int(s)}
+            for c, f, r, p, s in zip(classes, f1, recall, precision, support)
+        },
+    }
+
+
+def load_cell(dataset, ratio, seed, data_home):
+    X_train, y_train = load_text_dataset(dataset, "train", data_home=data_home, return_X_y=True)
+    X_test, y_test = load_text_dataset(dataset, "test", data_home=data_home, return_X_y=True)
+    if ratio is not None:
+        X_train, y_train = make_long_tailed(X_train, y_train, ratio, random_state=seed)
+    return X_train, np.asarray(y_train), X_test, np.asarray(y_test)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--profile", choices=sorted(PROFILES), default="quick")
+    parser.add_argument("--methods", nargs="*", help="subset of methods (default: all)")
+    parser.add_argument("--encoder", default=None, help="local encoder directory (default: packaged MiniLM)")
+    parser.add_argument("--data", default=os.environ.get("SHARPRECL_DATA", str(DEFAULT_DATA)))
+    parser.add_argument("--dry-run", action="store_true")
+    args = parser.parse_args(argv)
+
+    spec = PROFILES[args.profile]
+    methods = args.methods or (list(NEURAL) + list(CALORA_BASES) + CLASSIC + OTHER)
+    # CALoRA rows need their base in the same cell: run bases first.
+    methods = sorted(methods, key=lambda m: m in CALORA_BASES)
+    todo = []
+    runs_dir = RESULTS / "runs"
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    tokenizer = load_tokenizer(resolve_encoder(args.encoder))
+    cache, lengths = {}, {}
+    for dataset, ratio, method, seed in grid(args.profile, methods):
+        freeze = spec["freeze_layers"].get(dataset, 0) if isinstance(spec["freeze_layers"], dict) else 0
+        config = {"encoder": args.encoder or "all-MiniLM-L6-v2", "max_epochs": spec["max_epochs"],
+                  "freeze_layers": freeze, "protocol": 1}
+        key = run_key(dataset, ratio, method, seed, config)
+        if not (runs_dir / f"{key}.json").exists():
+            todo.append((dataset, ratio, method, seed, config, key))
+    print(f"{len(todo)} runs to do for profile {args.profile!r}")
+    if args.dry_run:
+        for item in todo:
+            print("  ", item[-1])
+        return
+
+    fitted_bases = {}
+    started = time.perf_counter()
+    for dataset, ratio, method, seed, config, key in tqdm(todo, desc="benchmark", unit="run"):
+        cell = (dataset, ratio, seed)
+        if cell not in cache:
+            cache.clear()
+            fitted_bases.clear()
+            cache[cell] = load_cell(dataset, ratio, seed, args.data)
+        X_train, y_train, X_test, y_test = cache[cell]
+        if dataset not in lengths:
+            lengths[dataset] = choose_max_length(X_train, tokenizer)
+        max_length = lengths[dataset]
+        classes = np.unique(y_train)
+        record = {
+            "dataset": dataset, "imbalance_ratio": ratio, "method": method, "seed": seed,
+            "config": config, "max_length": max_length,
+            "n_train": len(X_train), "n_test": len(X_test),
+            "train_class_counts": {str(c): int((y_train == c).sum()) for c in classes},
+            "machine": f"{platform.machine()} {os.cpu_count()} cores",
+        }
+        try:
+            record = run_one(record, method, seed, cell, X_train, y_train, X_test, y_test, classes,
+                             max_length, config, args, spec, fitted_bases)
+        except Exception as exc:  # one broken peer must not stop the grid; rerun retries it
+            tqdm.write(f"FAILED {key}: {type(exc).__name__}: {exc}")
+            with open(RESULTS / "failures.log", "a") as log:
+                log.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {key}: {type(exc).__name__}: {exc}\n")
+            continue
+        if record is None:
+            continue
+        (runs_dir / f"{key}.json").write_text(json.dumps(record, indent=1))
+        tqdm.write(f"{key}: macro-F1 {record['macro_f1']:.4f} acc {record['accuracy']:.4f} "
+                   f"({record['fit_seconds']:.0f} s)")
+    print(f"done in {time.perf_counter() - started:.0f} s")
+
+
+def run_one(record, method, seed, cell, X_train, y_train, X_test, y_test, classes, max_length,
+            config, args, spec, fitted_bases):
+    """Fit and evaluate one method; returns the filled record (None to skip)."""
+    tic = time.perf_counter()
+    if method in CALORA_BASES:
+        base = fitted_bases.get((cell, CALORA_BASES[method]))
+        if base is None:
+            tqdm.write(f"skip {method}: its base {CALORA_BASES[method]} was not fitted in this run")
+            return None
+        model = CALoRAClassifier(base, rank=8, top_k=2, random_state=seed).fit(X_train, y_train)
+        record["calora"] = {"rank": 8, "top_k": 2,
+                            "n_trainable_parameters": int(model.n_trainable_parameters_),
+                            "seconds_per_epoch": float(np.mean(model.net_.history[:, "dur"]))}
+    else:
+        model = make_method(method, seed, max_length, args.encoder, spec["max_epochs"],
+                            config["freeze_layers"])
+        model.fit(X_train, y_train)
+    record["fit_seconds"] = time.perf_counter() - tic
+    tic = time.perf_counter()
+    y_pred = model.predict(X_test)
+    record["predict_seconds"] = time.perf_counter() - tic
+    if hasattr(model, "net_") and method not in CALORA_BASES:
+        history = model.net_.history
+        record["epochs"] = len(history)
+        record["seconds_per_epoch"] = float(np.mean(history[:, "dur"]))
+        if "valid_f1_macro" in history[-1]:
+            record["best_epoch"] = int(np.argmax(history[:, "valid_f1_macro"])) + 1
+            record["valid_f1_macro"] = [float(v) for v in history[:, "valid_f1_macro"]]
+        if method in CALORA_BASES.values():
+            fitted_bases[(cell, method)] = model
+    record.update(evaluate(y_test, y_pred, classes))
+    return record
+
+
+if __name__ == "__main__":
+    main()
