@@ -21,13 +21,17 @@ def resolve_encoder(encoder):
 
 @contextlib.contextmanager
 def quiet_transformers():
-    """Silence transformers' load reports (unused weights etc.) while loading."""
+    """Silence transformers' load reports and progress bars while loading."""
     previous = hf_logging.get_verbosity()
+    bars = hf_logging.is_progress_bar_enabled()
     hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
     try:
         yield
     finally:
         hf_logging.set_verbosity(previous)
+        if bars:
+            hf_logging.enable_progress_bar()
 
 
 def load_tokenizer(name_or_path, trust_remote_code=False):
