@@ -163,8 +163,8 @@ def main(argv=None):
             def step():
                 module.train()
                 optimizer.zero_grad()
-                logits, emb, _ = module(**X)
-                criterion(logits, emb, module.prototypes(), y)["loss"].backward()
+                logits, emb, _, prototypes = module(**X)
+                criterion(logits, emb, prototypes, y)["loss"].backward()
                 optimizer.step()
 
             cell[f"step_s_{label}"] = timed(step, args.steps)
@@ -172,7 +172,7 @@ def main(argv=None):
         criterion = SharpReCLLoss(counts, **paper)
         criterion.hard_share = 0.75
         with torch.no_grad():
-            logits0, emb0, _ = module(**X)
+            logits0, emb0, *_ = module(**X)
 
         def criterion_only():
             logits = logits0.clone().requires_grad_()

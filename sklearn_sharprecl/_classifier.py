@@ -18,7 +18,7 @@ from ._criterion import SharpReCLLoss
 from ._data import PadCollator, TokenizedTexts, tokenize
 from ._encoder import load_tokenizer, resolve_encoder
 from ._module import SharpReCLModule
-from ._net import SharpReCLNet
+from ._net import AcceleratedSharpReCLNet, SharpReCLNet
 from ._persistence import library_versions, load_pretrained, save_pretrained, warn_on_version_mismatch
 from ._split import stratified_validation_split
 from ._validation import check_labels, check_texts
@@ -140,6 +140,13 @@ class SharpReCLClassifier(ClassifierMixin, BaseEstimator):
         ``'auto'`` picks CUDA when available, else CPU; or any torch device.
     precision : {'fp32', 'bf16'}, default='fp32'
         ``'bf16'`` runs the forward passes under bfloat16 autocast.
+    accelerate : bool, dict or None, default=None
+        Train through Hugging Face Accelerate (skorch's ``AccelerateMixin``):
+        ``True`` or a dict of ``accelerate.Accelerator`` arguments, e.g.
+        ``{"mixed_precision": "bf16", "gradient_accumulation_steps": 4}``.
+        Run the script with ``accelerate launch`` for several GPUs; the
+        Accelerator places the model, so ``device`` is not used. Mixed
+        precision is then the Accelerator's (leave ``precision='fp32'``).
     verbose : int, default=0
         ``>0`` prints skorch's per-epoch log and a progress bar.
     random_state : int, RandomState instance or None, default=None
@@ -215,6 +222,7 @@ class SharpReCLClassifier(ClassifierMixin, BaseEstimator):
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left"), None],
         "device": [str],
         "precision": [StrOptions({"fp32", "bf16"})],
+        "accelerate": ["boolean", dict, None],
         "verbose": ["verbose"],
         "random_state": ["random_state"],
         "trust_remote_code": ["boolean"],
@@ -254,6 +262,7 @@ class SharpReCLClassifier(ClassifierMixin, BaseEstimator):
         n_iter_no_change=3,
         device="auto",
         precision="fp32",
+        accelerate=None,
         verbose=0,
         random_state=None,
         trust_remote_code=False,
@@ -289,6 +298,7 @@ class SharpReCLClassifier(ClassifierMixin, BaseEstimator):
         self.n_iter_no_change = n_iter_no_change
         self.device = device
         self.precision = precision
+        self.accelerate = accelerate
         self.verbose = verbose
         self.random_state = random_state
         self.trust_remote_code = trust_remote_code
@@ -400,6 +410,9 @@ class SharpReCLClassifier(ClassifierMixin, BaseEstimator):
         self.versions_ = library_versions()
         self.net_ = self._build_net(train_split, callbacks)
         self.net_.fit(train_set, y=None)
+        # AdamW's moment estimates are twice the model's size and only serve
+        # further training: a fitted estimator does not carry them.
+        self.net_.initialize_optimizer()
         return self
 
     def _augmenter(self, random_state):
@@ -419,7 +432,19 @@ class SharpReCLClassifier(ClassifierMixin, BaseEstimator):
         return self.device
 
     def _build_net(self, train_split, callbacks, encoder=None):
-        return SharpReCLNet(
+        net_class, placement = SharpReCLNet, {"device": self._resolve_device()}
+        if self.accelerate:
+            if self.precision != "fp32":
+                raise ValueError(
+                    "With accelerate, set mixed precision through the Accelerator, e.g. "
+                    "accelerate={'mixed_precision': 'bf16'}, and leave precision='fp32'."
+                )
+            from accelerate import Accelerator
+
+            kwargs = self.accelerate if isinstance(self.accelerate, dict) else {}
+            net_class = AcceleratedSharpReCLNet
+            placement = {"device": None, "accelerator": Accelerator(**kwargs)}
+        return net_class(
             module=SharpReCLModule,
             module__encoder=self.encoder_name_ if encoder is None else encoder,
             module__n_classes=len(self.classes_),
@@ -456,8 +481,8 @@ class SharpReCLClassifier(ClassifierMixin, BaseEstimator):
             iterator_train__collate_fn=PadCollator(self.tokenizer_.pad_token_id),
             iterator_valid__collate_fn=PadCollator(self.tokenizer_.pad_token_id),
             callbacks=callbacks,
-            device=self._resolve_device(),
             precision=self.precision,
+            **placement,
             verbose=self.verbose,
         )
 

@@ -62,7 +62,9 @@ class SharpReCLModule(nn.Module):
 
     ``forward`` returns ``(logits, embeddings, features)``: the classifier
     logits, the L2-normalised contrastive embeddings ``normalize(proj_f(f))``
-    and the pooled sentence features ``f``.
+    and the pooled sentence features ``f``; in training mode the prototypes
+    follow as a fourth item, so that every parameter the loss touches is used
+    inside ``forward`` (which DistributedDataParallel requires).
     """
 
     def __init__(
@@ -97,6 +99,8 @@ class SharpReCLModule(nn.Module):
         features = self.encode(input_ids, attention_mask, **kwargs)
         logits = self.classifier(self.dropout(features))
         embeddings = F.normalize(self.proj_f(features), dim=-1)
+        if self.training:
+            return logits, embeddings, features, self.prototypes()
         return logits, embeddings, features
 
     def prototypes(self):

@@ -5,7 +5,7 @@ import contextlib
 import numpy as np
 import torch
 from skorch import NeuralNet
-from skorch.utils import to_tensor
+from skorch.hf import AccelerateMixin
 
 
 class SharpReCLNet(NeuralNet):
@@ -42,16 +42,17 @@ class SharpReCLNet(NeuralNet):
 
     def infer(self, x, **fit_params):
         with self._autocast():
-            logits, embeddings, features = super().infer(x, **fit_params)
+            outputs = super().infer(x, **fit_params)
         # Losses and probabilities in fp32 whatever the forward ran in.
-        return logits.float(), embeddings.float(), features.float()
+        return tuple(out.float() for out in outputs)
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
-        logits, embeddings, _ = y_pred
-        y_true = to_tensor(y_true, device=self.device)
+        logits, embeddings = y_pred[0], y_pred[1]
+        y_true = torch.as_tensor(y_true).to(logits.device)
         if not training:
             return self.criterion_.classification(logits, y_true)
-        parts = self.criterion_(logits, embeddings, self.module_.prototypes(), y_true)
+        prototypes = y_pred[3]
+        parts = self.criterion_(logits, embeddings, prototypes, y_true)
         self.history.record_batch("classification_loss", parts["classification"].item())
         self.history.record_batch("contrastive_loss", parts["contrastive"].item())
         return parts["loss"]
@@ -72,3 +73,28 @@ class SharpReCLNet(NeuralNet):
     def transform(self, X):
         """Pooled sentence features of ``X``."""
         return torch.cat([out[2] for out in self.forward_iter(X, training=False)]).numpy()
+
+
+class AcceleratedSharpReCLNet(AccelerateMixin, SharpReCLNet):
+    """:class:`SharpReCLNet` driven by a Hugging Face ``accelerate.Accelerator``.
+
+    Multi-GPU (DDP), mixed precision and gradient accumulation come from the
+    Accelerator; launch the script with ``accelerate launch``.
+    """
+
+    def __getstate__(self):
+        # The Accelerator holds process-group state: a fitted (unwrapped)
+        # net is pickled without it and then predicts as a plain net.
+        state = super().__getstate__()
+        state["accelerator"] = None
+        return state
+
+    def get_iterator(self, *args, **kwargs):
+        if self.accelerator is None:
+            return SharpReCLNet.get_iterator(self, *args, **kwargs)
+        return super().get_iterator(*args, **kwargs)
+
+    def evaluation_step(self, batch, training=False):
+        if self.accelerator is None:
+            return SharpReCLNet.evaluation_step(self, batch, training=training)
+        return super().evaluation_step(batch, training=training)

@@ -20,6 +20,10 @@ def test_prototypes_are_one_normalised_vector_per_class():
 def test_module_outputs(tiny_encoder):
     module = SharpReCLModule(tiny_encoder, n_classes=4, proj_dim=6)
     ids = torch.tensor([[2, 7, 8, 3], [2, 9, 3, 0]])
+    # Training mode: the prototypes come out of forward (one pass for DDP).
+    *_, protos = module(ids, (ids != 0).long())
+    torch.testing.assert_close(protos, module.prototypes())
+    module.eval()
     logits, emb, feats = module(ids, (ids != 0).long())
     assert logits.shape == (2, 4) and emb.shape == (2, 6) and feats.shape == (2, 32)
     torch.testing.assert_close(emb.norm(dim=1), torch.ones(2))

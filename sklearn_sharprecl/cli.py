@@ -1,0 +1,653 @@
+"""The ``sharprecl`` command: fit, predict, evaluate and inspect models from the shell.
+
+::
+
+    sharprecl fit train.csv --model model/
+    sharprecl predict model/ new.csv --output predictions.csv
+    sharprecl evaluate model/ test.csv --output-dir report/
+    sharprecl info model/
+
+Data files are CSV (``.csv``), tab-separated (``.tsv``) or JSON lines
+(``.jsonl``; ``.json`` is read as JSON lines, or else as one JSON array of
+records), with one text per row. :func:`main` returns the exit status: 0 on
+success, 1 on a data or model error (a one-line ``sharprecl: error: ...`` on
+stderr), 2 on a usage error.
+"""
+
+# License: BSD 3 clause
+
+import argparse
+import contextlib
+import json
+import os
+import sys
+import time
+import warnings
+from pathlib import Path
+
+__all__ = ["CLIError", "load_model", "main", "read_data", "save_model"]
+
+PROG = "sharprecl"
+
+
+class CLIError(Exception):
+    """An error to report to the user in one line, without a traceback."""
+
+
+def _one_line(exc, limit=500):
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# ------------------------------------------------------------- persistence
+# Two small functions so that the file format can change in one place.
+_PICKLE_SUFFIXES = (".joblib", ".pkl", ".pickle")
+
+
+def save_model(estimator, path):
+    """Write a fitted estimator to ``path``.
+
+    A path ending in ``.joblib``/``.pkl`` gets a joblib pickle; any other path
+    becomes a directory in the pickle-free format of
+    :meth:`SharpReCLClassifier.save_pretrained` (safetensors + JSON), which is
+    safe to share. Either is written next to ``path`` first and then renamed,
+    so an interrupted save never leaves a truncated model behind.
+    """
+    import shutil
+
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    if path.suffix in _PICKLE_SUFFIXES:
+        import joblib
+
+        joblib.dump(estimator, tmp)
+        os.replace(tmp, path)
+        return
+    shutil.rmtree(tmp, ignore_errors=True)
+    estimator.save_pretrained(tmp)
+    old = path.with_name(path.name + ".old")
+    if path.exists():
+        os.replace(path, old)
+    os.replace(tmp, path)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def load_model(path):
+    """Read an estimator written by :func:`save_model`.
+
+    Directories load without running code from the files; joblib files are
+    pickles: loading one runs code from the file, so load only models you trust.
+    """
+    path = Path(path)
+    if path.is_dir():
+        from ._classifier import SharpReCLClassifier
+
+        return SharpReCLClassifier.load_pretrained(path)
+    import joblib
+
+    return joblib.load(path)
+
+
+def _load_fitted(path):
+    from sklearn.exceptions import NotFittedError
+    from sklearn.utils.validation import check_is_fitted
+
+    from ._classifier import SharpReCLClassifier
+
+    path = Path(path)
+    if not path.exists():
+        raise CLIError(f"model file not found: {path}")
+    try:
+        estimator = load_model(path)
+    except Exception as exc:  # unpickling raises anything the file's bytes lead to
+        raise CLIError(
+            f"could not load a model from {path} (is it a file written by '{PROG} fit'?): "
+            f"{_one_line(exc)}"
+        ) from exc
+    if not isinstance(estimator, SharpReCLClassifier):
+        raise CLIError(
+            f"{path} holds a {type(estimator).__name__}, not a SharpReCLClassifier."
+        )
+    try:
+        check_is_fitted(estimator)
+    except NotFittedError as exc:
+        raise CLIError(f"the model in {path} is not fitted.") from exc
+    return estimator
+
+
+# -------------------------------------------------------------------- data
+_FORMATS = {".csv": "CSV", ".tsv": "TSV", ".jsonl": "JSON lines", ".json": "JSON"}
+
+
+def read_data(path):
+    """Read a data file into a DataFrame.
+
+    CSV and TSV cells are read as strings, exactly as written (no NA
+    guessing, no number parsing: ``007`` stays ``007``); JSON values keep
+    their JSON types.
+
+    Raises
+    ------
+    CLIError
+        When the file is missing or cannot be parsed, its suffix is not one
+        of ``.csv``, ``.tsv``, ``.jsonl``, ``.json``, or it has no rows.
+    """
+    import pandas as pd
+
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in _FORMATS:
+        raise CLIError(
+            f"cannot tell the format of {path} from its suffix {suffix!r}: "
+            "use .csv, .tsv, .jsonl or .json."
+        )
+    if not path.exists():
+        raise CLIError(f"data file not found: {path}")
+    if path.is_dir():
+        raise CLIError(f"data path is a directory, not a file: {path}")
+    try:
+        if suffix in (".csv", ".tsv"):
+            frame = pd.read_csv(
+                path, sep="," if suffix == ".csv" else "\t", dtype=str, keep_default_na=False
+            )
+        else:
+            # Values as written: no dtype guessing (pandas >= 3: this also
+            # stops date parsing; before, that needs convert_dates=False).
+            options = {"dtype": False}
+            if int(pd.__version__.split(".")[0]) < 3:
+                options["convert_dates"] = False
+            try:
+                frame = pd.read_json(path, lines=True, **options)
+            except ValueError:
+                if suffix == ".jsonl":
+                    raise
+                frame = pd.read_json(path, **options)
+    except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
+        # EmptyDataError is a ValueError too.
+        raise CLIError(f"could not read {path} as {_FORMATS[suffix]}: {_one_line(exc)}") from exc
+    if len(frame) == 0:
+        raise CLIError(f"{path} has no data rows.")
+    return frame
+
+
+def _column(frame, name, option, path):
+    if name not in frame.columns:
+        present = ", ".join(repr(c) for c in frame.columns)
+        raise CLIError(
+            f"column {name!r} ({option}) not found in {path}; columns present: {present}"
+        )
+    values = frame[name]
+    missing = values.isna().to_numpy()
+    if missing.any():
+        raise CLIError(
+            f"column {name!r} of {path} has {int(missing.sum())} missing value(s) "
+            f"(first in data row {int(missing.argmax()) + 1})."
+        )
+    return values
+
+
+def _texts(frame, name, option, path):
+    return _column(frame, name, option, path).astype(str).tolist()
+
+
+def _labels(frame, name, option, path):
+    values = _column(frame, name, option, path)
+    empty = (values.astype(str).str.strip() == "").to_numpy()
+    if empty.any():
+        raise CLIError(
+            f"column {name!r} of {path} has {int(empty.sum())} empty label(s) "
+            f"(first in data row {int(empty.argmax()) + 1})."
+        )
+    return values.to_numpy()
+
+
+def _write_table(frame, output):
+    """Write ``frame`` by the suffix of ``output``; ``-`` is CSV on stdout."""
+    if output == "-":
+        frame.to_csv(sys.stdout, index=False)
+        return
+    path = Path(output)
+    suffix = path.suffix.lower()
+    if suffix not in (".csv", ".tsv", ".jsonl"):
+        raise CLIError(f"cannot write {path}: use an output ending in .csv, .tsv or .jsonl, or -")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if suffix == ".jsonl":
+        frame.to_json(path, orient="records", lines=True, force_ascii=False)
+    else:
+        frame.to_csv(path, index=False, sep="," if suffix == ".csv" else "\t")
+
+
+@contextlib.contextmanager
+def _quiet_progress_bars(verbose):
+    """Hide transformers' weight-loading progress bars unless ``verbose``."""
+    from transformers.utils import logging as hf_logging
+
+    enabled = hf_logging.is_progress_bar_enabled()
+    if not verbose:
+        hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if enabled:  # main() may run in-process: leave the setting as it was
+            hf_logging.enable_progress_bar()
+
+
+# ---------------------------------------------------------------- commands
+# fit options that map onto SharpReCLClassifier parameters: (flag, parameter).
+_FIT_PARAMETERS = (
+    ("encoder", "encoder"),
+    ("max_epochs", "max_epochs"),
+    ("mu", "mu"),
+    ("tau", "tau"),
+    ("max_length", "max_length"),
+    ("batch_size", "batch_size"),
+    ("lr", "lr"),
+    ("validation_fraction", "validation_fraction"),
+    ("random_state", "random_state"),
+    ("augment", "augment"),
+    ("device", "device"),
+)
+_NONE = "none"
+
+
+def _check_encoder(encoder):
+    """``encoder`` with ``~`` expanded; a clear error for a path that does not exist.
+
+    A name that is not an existing path is passed on as a hub id, unless it
+    can only be a path (absolute, relative with ``./``, or more than one
+    ``/``): transformers would report a confusing "repo id" error for it.
+    """
+    path = Path(encoder).expanduser()
+    if path.exists():
+        if not path.is_dir():
+            raise CLIError(f"--encoder must be a directory or a hub id, got a file: {encoder}")
+        return str(path)
+    if path.is_absolute() or encoder.startswith((".", "~")) or encoder.count("/") > 1:
+        raise CLIError(f"encoder directory not found: {encoder}")
+    return encoder
+
+
+def _cmd_fit(args):
+    from ._classifier import SharpReCLClassifier
+
+    model = Path(args.model)
+    if model.is_dir() and not (model / "config.json").is_file():
+        raise CLIError(f"--model {model} is a directory that holds no saved model; "
+                       "refusing to overwrite it")
+    frame = read_data(args.data)
+    texts = _texts(frame, args.text_column, "--text-column", args.data)
+    labels = _labels(frame, args.label_column, "--label-column", args.data)
+    aug = None
+    if args.aug_column is not None:
+        aug = _texts(frame, args.aug_column, "--aug-column", args.data)
+
+    if args.encoder is not None:
+        args.encoder = _check_encoder(args.encoder)
+    params = {}
+    for option, parameter in _FIT_PARAMETERS:
+        value = getattr(args, option)
+        if value is not None:
+            params[parameter] = None if value == _NONE else value
+    params["verbose"] = int(args.verbose > 0)
+    estimator = SharpReCLClassifier(**params)
+
+    model.parent.mkdir(parents=True, exist_ok=True)  # fail before training, not after
+    start = time.perf_counter()
+    estimator.fit(texts, labels, X_aug=aug)
+    seconds = time.perf_counter() - start
+    save_model(estimator, model)
+
+    history = estimator.net_.history
+    n_train = int(estimator.class_counts_.sum())
+    held_out = len(texts) - n_train
+    print(
+        f"fitted on {n_train} texts"
+        + (f" ({held_out} more held out for validation)" if held_out else "")
+        + f", {len(estimator.classes_)} classes, {len(history)} epoch(s) in {seconds:.1f} s"
+    )
+    f1 = [(row["epoch"], row["valid_f1_macro"]) for row in history if "valid_f1_macro" in row]
+    if f1:
+        epoch, best = max(f1, key=lambda pair: pair[1])
+        print(f"best validation macro-F1: {best:.4f} (epoch {epoch})")
+    print(f"model written to {model}")
+    return 0
+
+
+def _cmd_predict(args):
+    estimator = _load_fitted(args.model)
+    frame = read_data(args.data)
+    texts = _texts(frame, args.text_column, "--text-column", args.data)
+    proba = estimator.predict_proba(texts)
+
+    out = frame.copy()
+    new = {"prediction": estimator.classes_[proba.argmax(axis=1)]}
+    for j, label in enumerate(estimator.classes_):
+        new[f"proba_{label}"] = proba[:, j]
+    clash = [name for name in new if name in out.columns]
+    if clash:
+        print(f"{PROG}: warning: overwriting input column(s) {', '.join(clash)}", file=sys.stderr)
+    for name, values in new.items():
+        out[name] = values
+    _write_table(out, args.output)
+    message = f"wrote {len(out)} predictions to {args.output}"
+    print(message, file=sys.stderr if args.output == "-" else sys.stdout)
+    return 0
+
+
+def _cmd_evaluate(args):
+    try:
+        import matplotlib
+    except ImportError as exc:
+        raise CLIError(
+            "evaluate draws plots with matplotlib: pip install 'sklearn-sharprecl[plots]'"
+        ) from exc
+    matplotlib.use("Agg")  # files only; never open a window
+    from .plotting import evaluation_report
+
+    estimator = _load_fitted(args.model)
+    frame = read_data(args.data)
+    texts = _texts(frame, args.text_column, "--text-column", args.data)
+    labels = _labels(frame, args.label_column, "--label-column", args.data)
+    classes = list(estimator.classes_)
+    if all(isinstance(c, str) for c in classes):
+        labels = labels.astype(str)  # e.g. JSON numbers against CSV-trained string labels
+    unseen = sorted({str(v) for v in labels} - {str(c) for c in classes})
+    if len(unseen) == len({str(v) for v in labels}):
+        raise CLIError(
+            f"none of the labels in column {args.label_column!r} are classes of the model "
+            f"(model classes: {', '.join(map(str, classes))})"
+        )
+    if unseen:
+        print(
+            f"{PROG}: warning: label(s) not seen in training, never predicted: "
+            f"{', '.join(unseen)}",
+            file=sys.stderr,
+        )
+
+    paths = evaluation_report(
+        estimator, texts, labels, args.output_dir, embeddings_method=args.embeddings
+    )
+    metrics = json.loads(paths["metrics"].read_text(encoding="utf-8"))
+    print(paths["report"].read_text(encoding="utf-8"))
+    print(
+        f"macro-F1: {metrics['f1_macro']:.4f}   accuracy: {metrics['accuracy']:.4f}   "
+        f"balanced accuracy: {metrics['balanced_accuracy']:.4f}   ({metrics['n_samples']} texts)"
+    )
+    print(f"files written to {args.output_dir}: " + ", ".join(p.name for p in paths.values()))
+    return 0
+
+
+def _versions():
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {}
+    for dist in ("sklearn-sharprecl", "torch", "transformers", "skorch", "scikit-learn",
+                 "imbalanced-learn", "numpy"):
+        try:
+            found[dist] = version(dist)
+        except PackageNotFoundError:
+            found[dist] = None
+    if found["sklearn-sharprecl"] is None:  # run from a source tree, not installed
+        from . import __version__
+
+        found["sklearn-sharprecl"] = __version__
+    return found
+
+
+def _cmd_info(args):
+    estimator = _load_fitted(args.model)
+    history = estimator.net_.history
+    f1 = [(row["epoch"], row["valid_f1_macro"]) for row in history if "valid_f1_macro" in row]
+    params = estimator.get_params(deep=False)
+    info = {
+        "model": str(args.model),
+        "encoder": estimator.encoder_name_,
+        "classes": [c.item() if hasattr(c, "item") else c for c in estimator.classes_],
+        "class_counts": [int(n) for n in estimator.class_counts_],
+        "epochs": len(history),
+        "best_valid_f1_macro": max(value for _, value in f1) if f1 else None,
+        "parameters": {key: params[key] if isinstance(params[key], (int, float, str, bool,
+                                                                     type(None)))
+                       else repr(params[key]) for key in sorted(params)},
+        "versions": _versions(),
+    }
+    if args.json:
+        print(json.dumps(info, indent=2))
+        return 0
+    width = max(len(str(c)) for c in info["classes"])
+    print(f"model:    {info['model']}")
+    print(f"encoder:  {info['encoder']}")
+    print(f"epochs:   {info['epochs']}")
+    if f1:
+        print(f"best validation macro-F1: {info['best_valid_f1_macro']:.4f}")
+    print(f"classes ({len(info['classes'])}), with training examples "
+          "(after the validation split):")
+    for label, count in zip(info["classes"], info["class_counts"]):
+        print(f"  {str(label):<{width}}  {count}")
+    print("parameters:")
+    for key, value in info["parameters"].items():
+        print(f"  {key} = {value!r}")
+    print("installed versions:")
+    for dist, ver in info["versions"].items():
+        print(f"  {dist} {ver or '(not installed)'}")
+    return 0
+
+
+# ------------------------------------------------------------------ parser
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _positive_float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be greater than 0, got {text}")
+    return value
+
+
+def _non_negative_float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
+    return value
+
+
+def _fraction_or_none(text):
+    if text.lower() == _NONE:
+        return _NONE
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a number between 0 and 1 or 'none', got {text!r}"
+        ) from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1 (exclusive), got {text}")
+    return value
+
+
+def _add_data_arguments(parser, *, labels, text_help="column holding the texts"):
+    parser.add_argument("--text-column", default="text", metavar="COL",
+                        help=f"{text_help} (default: %(default)s)")
+    if labels:
+        parser.add_argument("--label-column", default="label", metavar="COL",
+                            help="column holding the labels (default: %(default)s)")
+
+
+def build_parser():
+    """The ``sharprecl`` argument parser."""
+    from . import __version__
+    from ._classifier import SharpReCLClassifier
+
+    defaults = SharpReCLClassifier().get_params()
+    data_help = ("data file: .csv, .tsv, .jsonl (JSON lines) or .json (JSON lines, "
+                 "or an array of records), one text per row")
+
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="SharpReCL transformer text classification for imbalanced classes: "
+                    "fit a model on labelled texts, predict, evaluate, inspect.",
+        epilog=f"Run '{PROG} COMMAND --help' for the options of a command. Exit status: "
+               "0 success, 1 data or model error, 2 usage error.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--traceback", action="store_true",
+                        help="on a data or model error, show the full Python traceback")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    # fit
+    fit = commands.add_parser(
+        "fit", help="fine-tune a classifier on a labelled data file and save it",
+        description="Fine-tune a SharpReCLClassifier on the texts and labels of DATA and "
+                    "write the fitted model to --model. Options left out keep the "
+                    "estimator's defaults (shown). Model files are joblib pickles: "
+                    "load only files you trust.",
+    )
+    fit.add_argument("data", metavar="DATA", help=data_help)
+    fit.add_argument("--model", "-o", required=True, metavar="OUT",
+                     help="where to write the fitted model: a directory in the safe "
+                          "safetensors+JSON format (e.g. model/), or a joblib pickle if the "
+                          "name ends in .joblib")
+    _add_data_arguments(fit, labels=True)
+    fit.add_argument("--aug-column", metavar="COL",
+                     help="column with a precomputed augmented view of each text "
+                          "(the contrastive second view; overrides --augment)")
+    hyper = fit.add_argument_group("model options")
+    hyper.add_argument("--encoder", metavar="PATH",
+                       help="local transformer directory or hub id (default: the "
+                            "packaged all-MiniLM-L6-v2, offline)")
+    hyper.add_argument("--max-epochs", type=_positive_int, metavar="N",
+                       help=f"maximum training epochs (default: {defaults['max_epochs']})")
+    hyper.add_argument("--mu", type=_non_negative_float,
+                       help=f"weight of the contrastive loss (default: {defaults['mu']})")
+    hyper.add_argument("--tau", type=_positive_float,
+                       help=f"contrastive temperature (default: {defaults['tau']})")
+    hyper.add_argument("--max-length", type=_positive_int, metavar="TOKENS",
+                       help=f"truncate texts to this many tokens (default: "
+                            f"{defaults['max_length']})")
+    hyper.add_argument("--batch-size", type=_positive_int, metavar="N",
+                       help=f"texts per training step (default: {defaults['batch_size']})")
+    hyper.add_argument("--lr", type=_positive_float,
+                       help=f"encoder learning rate (default: {defaults['lr']})")
+    hyper.add_argument("--validation-fraction", type=_fraction_or_none, metavar="FRACTION",
+                       help="share of each class held out for early stopping and best-epoch "
+                            f"selection, or 'none' (default: {defaults['validation_fraction']})")
+    hyper.add_argument("--random-state", type=int, metavar="SEED",
+                       help="seed for a reproducible fit (default: none)")
+    hyper.add_argument("--augment", metavar="PRESET",
+                       help="second view: dropout, wordnet, random_swap, random_delete or "
+                            f"contextual:<mlm-path> (default: {defaults['augment']})")
+    hyper.add_argument("--device", help=f"torch device, e.g. cpu or cuda (default: "
+                                        f"{defaults['device']})")
+    fit.add_argument("-v", "--verbose", action="count", default=0,
+                     help="print the per-epoch training log and progress bars")
+    fit.set_defaults(handler=_cmd_fit)
+
+    # predict
+    predict = commands.add_parser(
+        "predict", help="predict the classes of the texts of a data file",
+        description="Write the rows of DATA with a 'prediction' column and one "
+                    "'proba_<class>' column per class (the columns sum to 1).",
+    )
+    predict.add_argument("model", metavar="MODEL", help="model file written by 'fit'")
+    predict.add_argument("data", metavar="DATA", help=data_help)
+    predict.add_argument("--output", "-o", required=True, metavar="OUT",
+                         help="output file: .csv, .tsv or .jsonl; '-' writes CSV to stdout")
+    _add_data_arguments(predict, labels=False)
+    predict.set_defaults(handler=_cmd_predict)
+
+    # evaluate
+    evaluate = commands.add_parser(
+        "evaluate", help="score a model on a labelled data file; write plots and metrics",
+        # Wrapped by hand: argparse would break the pip line at its hyphen.
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Predict the texts of DATA, print imbalanced-learn's per-class report\n"
+                    "and the macro-F1, and write f1_by_class.png, confusion_matrix.png,\n"
+                    "training_curves.png, embeddings.png, report.txt and metrics.json\n"
+                    "to --output-dir.\n\n"
+                    "Needs matplotlib: pip install 'sklearn-sharprecl[plots]'",
+    )
+    evaluate.add_argument("model", metavar="MODEL", help="model file written by 'fit'")
+    evaluate.add_argument("data", metavar="DATA",
+                          help=data_help + "; use texts the model was not trained on")
+    evaluate.add_argument("--output-dir", "-o", required=True, metavar="DIR",
+                          help="folder for the report files (created if needed)")
+    _add_data_arguments(evaluate, labels=True)
+    evaluate.add_argument("--embeddings", choices=("pca", "tsne"), default="pca",
+                          help="2-D projection of embeddings.png (default: %(default)s)")
+    evaluate.set_defaults(handler=_cmd_evaluate)
+
+    # info
+    info = commands.add_parser(
+        "info", help="show a model's classes, encoder, parameters and library versions",
+        description="Show the classes and their training counts, the encoder, the "
+                    "training epochs, the estimator parameters and the installed "
+                    "library versions.",
+    )
+    info.add_argument("model", metavar="MODEL", help="model file written by 'fit'")
+    info.add_argument("--json", action="store_true", help="print the information as JSON")
+    info.set_defaults(handler=_cmd_info)
+    return parser
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    """Warnings (e.g. from the estimator) as one ``sharprecl: warning:`` line."""
+    print(f"{PROG}: warning: {_one_line(message)}", file=sys.stderr)
+
+
+def main(argv=None):
+    """Run the ``sharprecl`` command line; return the exit status.
+
+    Parameters
+    ----------
+    argv : list of str, default=None
+        Arguments without the program name; ``sys.argv[1:]`` when None.
+
+    Returns
+    -------
+    status : int
+        0 on success, 1 on a data or model error. Usage errors and
+        ``--help`` exit through :class:`SystemExit` (status 2 and 0), as
+        :mod:`argparse` does.
+    """
+    args = build_parser().parse_args(argv)
+    try:
+        with warnings.catch_warnings(), _quiet_progress_bars(getattr(args, "verbose", 0)):
+            warnings.showwarning = _show_warning
+            return args.handler(args)
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # Output piped into e.g. `head`, which stopped reading: not an error
+        # worth a message. Point stdout at devnull so the interpreter's final
+        # flush does not raise again.
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
+        return 141
+    except (CLIError, ValueError, TypeError, OSError, ImportError) as exc:
+        # CLIError: our checks. The others: the estimator's parameter and data
+        # validation, unreadable encoders, missing optional dependencies.
+        if args.traceback:
+            raise
+        print(f"{PROG}: error: {_one_line(exc)}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

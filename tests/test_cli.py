@@ -1,0 +1,275 @@
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import f1_score
+
+from sklearn_sharprecl import SharpReCLClassifier
+from sklearn_sharprecl.cli import CLIError, load_model, main
+
+pytest.importorskip("matplotlib")
+
+REPORT_FILES = {"f1_by_class.png", "confusion_matrix.png", "training_curves.png",
+                "embeddings.png", "report.txt", "metrics.json"}
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory, tickets):
+    """train.csv (with a zero-padded id column) and test.jsonl written from the tickets."""
+    path = tmp_path_factory.mktemp("cli-data")
+    X, y = tickets
+    ids = [f"{i:04d}" for i in range(len(X))]
+    pd.DataFrame({"id": ids, "text": X, "label": y}).to_csv(path / "train.csv", index=False)
+    pd.DataFrame({"text": X[:60], "label": y[:60]}).to_json(
+        path / "test.jsonl", orient="records", lines=True)
+    return path
+
+
+@pytest.fixture(scope="module")
+def model_path(data_dir, tiny_encoder):
+    path = data_dir / "models" / "tiny.joblib"  # the models/ folder does not exist yet
+    status = main([
+        "fit", str(data_dir / "train.csv"), "--model", str(path), "--encoder", tiny_encoder,
+        "--max-epochs", "1", "--max-length", "32", "--batch-size", "16", "--lr", "1e-3",
+        "--random-state", "0",
+    ])
+    assert status == 0
+    return path
+
+
+def _run(capsys, argv):
+    status = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def test_fit_writes_a_loadable_model(model_path, tiny_encoder, tickets):
+    assert model_path.is_file()
+    assert not model_path.with_name(model_path.name + ".tmp").exists()
+    model = load_model(model_path)
+    assert isinstance(model, SharpReCLClassifier)
+    assert list(model.classes_) == sorted(set(tickets[1]))
+    params = model.get_params()
+    assert (params["max_epochs"], params["max_length"], params["batch_size"]) == (1, 32, 16)
+    assert params["lr"] == 1e-3 and params["random_state"] == 0
+    assert params["encoder"] == tiny_encoder and params["verbose"] == 0
+    assert params["mu"] == SharpReCLClassifier().mu  # options left out keep the defaults
+    assert len(model.net_.history) == 1
+
+
+def test_fit_prints_a_summary(data_dir, tiny_encoder, tmp_path, capsys):
+    status, out, _ = _run(capsys, [
+        "fit", data_dir / "test.jsonl", "-o", tmp_path / "m.joblib", "--encoder", tiny_encoder,
+        "--max-epochs", "1", "--max-length", "16", "--validation-fraction", "none",
+        "--aug-column", "text",
+    ])
+    assert status == 0
+    assert "fitted on 60 texts, 6 classes, 1 epoch(s)" in out  # nothing held out
+    assert f"model written to {tmp_path / 'm.joblib'}" in out
+    assert load_model(tmp_path / "m.joblib").validation_fraction is None
+
+
+def test_predict_writes_input_columns_prediction_and_probabilities(
+        model_path, data_dir, tmp_path, capsys):
+    output = tmp_path / "out" / "pred.csv"
+    status, out, _ = _run(capsys, ["predict", model_path, data_dir / "train.csv",
+                                   "--output", output])
+    assert status == 0 and f"wrote 241 predictions to {output}" in out
+    model = load_model(model_path)
+    pred = pd.read_csv(output, dtype={"id": str}, keep_default_na=False)
+    proba_columns = [f"proba_{c}" for c in model.classes_]
+    assert list(pred.columns) == ["id", "text", "label", "prediction", *proba_columns]
+    assert pred["id"].iloc[7] == "0007"  # input cells are written back as they were read
+    proba = pred[proba_columns].to_numpy()
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-5)
+    np.testing.assert_array_equal(pred["prediction"], model.classes_[proba.argmax(axis=1)])
+    np.testing.assert_array_equal(pred["prediction"], model.predict(pred["text"].tolist()))
+
+
+def test_predict_to_stdout(model_path, data_dir, capsys):
+    status, out, err = _run(capsys, ["predict", model_path, data_dir / "test.jsonl",
+                                     "--output", "-"])
+    assert status == 0 and "wrote 60 predictions to -" in err
+    lines = out.splitlines()
+    assert lines[0].startswith("text,label,prediction,proba_") and len(lines) == 61
+
+
+def test_evaluate_writes_the_report(model_path, data_dir, tmp_path, capsys):
+    out_dir = tmp_path / "eval"
+    status, out, _ = _run(capsys, ["evaluate", model_path, data_dir / "test.jsonl",
+                                   "--output-dir", out_dir])
+    assert status == 0
+    assert {p.name for p in out_dir.iterdir()} == REPORT_FILES
+    test = pd.read_json(data_dir / "test.jsonl", lines=True)
+    macro = f1_score(test["label"], load_model(model_path).predict(test["text"].tolist()),
+                     average="macro")
+    assert json.loads((out_dir / "metrics.json").read_text())["f1_macro"] == pytest.approx(macro)
+    assert f"macro-F1: {macro:.4f}" in out
+    assert (out_dir / "report.txt").read_text() in out  # the imbalanced report is printed
+
+
+def test_info_prints_classes_counts_and_versions(model_path, capsys):
+    model = load_model(model_path)
+    status, out, _ = _run(capsys, ["info", model_path])
+    assert status == 0
+    for label, count in zip(model.classes_, model.class_counts_):
+        assert any(line.split() == [label, str(count)] for line in out.splitlines())
+    assert f"encoder:  {model.encoder_name_}" in out
+    assert "max_length = 32" in out and "torch " in out and "transformers " in out
+
+    status, out, _ = _run(capsys, ["info", model_path, "--json"])
+    info = json.loads(out)
+    assert info["classes"] == list(model.classes_)
+    assert info["class_counts"] == model.class_counts_.tolist()
+    assert info["parameters"]["max_epochs"] == 1 and info["epochs"] == 1
+    assert set(info["versions"]) >= {"sklearn-sharprecl", "torch", "transformers"}
+
+
+# ------------------------------------------------------------------- errors
+def _assert_one_line_error(status, err, *fragments):
+    assert status == 1
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("sharprecl: error: "), err
+    assert "Traceback" not in err
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+def test_missing_data_file(tmp_path, capsys):
+    status, _, err = _run(capsys, ["fit", tmp_path / "nope.csv", "--model", tmp_path / "m"])
+    _assert_one_line_error(status, err, "data file not found", "nope.csv")
+
+
+def test_missing_column_names_the_columns_present(data_dir, tmp_path, capsys):
+    status, _, err = _run(capsys, ["fit", data_dir / "train.csv", "--model", tmp_path / "m",
+                                   "--text-column", "body"])
+    _assert_one_line_error(status, err, "'body'", "--text-column", "'id', 'text', 'label'")
+    assert not (tmp_path / "m").exists()
+
+
+def test_missing_label_column_in_evaluate(model_path, data_dir, tmp_path, capsys):
+    status, _, err = _run(capsys, ["evaluate", model_path, data_dir / "train.csv",
+                                   "--output-dir", tmp_path, "--label-column", "y"])
+    _assert_one_line_error(status, err, "'y'", "--label-column", "columns present")
+
+
+@pytest.mark.parametrize("content, suffix, message", [
+    ("text,label\na,x\nb,\n", ".csv", "1 empty label(s) (first in data row 2)"),
+    ('{"text": "a", "label": "x"}\n{"text": null, "label": "y"}\n', ".jsonl",
+     "'text' of"),
+    ("text,label\n", ".csv", "no data rows"),
+    ("{not json\n", ".jsonl", "could not read"),
+    ("text,label\na,x\nb,x\n", ".txt", "use .csv, .tsv, .jsonl or .json"),
+    ("text,label\na,x\nb,x\n", ".csv", "number of classes has to be greater than one"),
+])
+def test_bad_data_files(tmp_path, capsys, content, suffix, message):
+    data = tmp_path / f"data{suffix}"
+    data.write_text(content)
+    status, _, err = _run(capsys, ["fit", data, "--model", tmp_path / "m"])
+    _assert_one_line_error(status, err, message)
+
+
+def test_bad_model_files(data_dir, tmp_path, capsys):
+    status, _, err = _run(capsys, ["predict", tmp_path / "nope.joblib", data_dir / "train.csv",
+                                   "-o", tmp_path / "p.csv"])
+    _assert_one_line_error(status, err, "model file not found")
+    status, _, err = _run(capsys, ["info", data_dir / "train.csv"])
+    _assert_one_line_error(status, err, "could not load a model from")
+    import joblib
+
+    joblib.dump({"not": "a model"}, tmp_path / "dict.joblib")
+    status, _, err = _run(capsys, ["info", tmp_path / "dict.joblib"])
+    _assert_one_line_error(status, err, "holds a dict, not a SharpReCLClassifier")
+
+
+def test_bad_encoder_and_augment(data_dir, tiny_encoder, tmp_path, capsys):
+    status, _, err = _run(capsys, ["fit", data_dir / "train.csv", "--model", tmp_path / "m",
+                                   "--encoder", tmp_path / "no-such-encoder"])
+    _assert_one_line_error(status, err, "encoder directory not found")
+    # An error of the estimator itself, raised inside fit.
+    status, _, err = _run(capsys, ["fit", data_dir / "test.jsonl", "--model", tmp_path / "m",
+                                   "--encoder", tiny_encoder, "--augment", "nope"])
+    warning = [line for line in err.splitlines() if line.startswith("sharprecl: warning:")]
+    assert warning == ["sharprecl: warning: 3 class(es) have too few examples for a "
+                       "validation_fraction of 0.1 and are kept in training only "
+                       "(encoded labels [0, 2, 3])."]  # one line, no source location
+    err = "\n".join(line for line in err.splitlines() if line not in warning)
+    _assert_one_line_error(status, err, "augment='nope' is not valid")
+    assert not (tmp_path / "m").exists()
+
+
+def test_evaluate_without_matplotlib_says_what_to_install(
+        model_path, data_dir, tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    status, _, err = _run(capsys, ["evaluate", model_path, data_dir / "test.jsonl",
+                                   "--output-dir", tmp_path])
+    _assert_one_line_error(status, err, "pip install 'sklearn-sharprecl[plots]'")
+
+
+def test_progress_bar_setting_is_restored(model_path, capsys):
+    from transformers.utils import logging as hf_logging
+
+    before = hf_logging.is_progress_bar_enabled()
+    hf_logging.enable_progress_bar()
+    try:
+        assert main(["info", str(model_path)]) == 0
+        assert hf_logging.is_progress_bar_enabled()  # main() runs in-process here
+    finally:
+        if not before:
+            hf_logging.disable_progress_bar()
+
+
+def test_traceback_flag_shows_the_exception(tmp_path):
+    with pytest.raises(CLIError, match="data file not found"):
+        main(["--traceback", "fit", str(tmp_path / "nope.csv"), "--model", "m"])
+
+
+@pytest.mark.parametrize("command", [[], ["fit"], ["predict"], ["evaluate"], ["info"]])
+def test_help_exits_0(command, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main([*command, "--help"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"usage: sharprecl {' '.join(command)}".rstrip())
+
+
+@pytest.mark.parametrize("argv", [
+    [],
+    ["fit", "data.csv"],  # --model is required
+    ["fit", "data.csv", "--model", "m", "--max-epochs", "0"],
+    ["fit", "data.csv", "--model", "m", "--validation-fraction", "1.5"],
+    ["evaluate", "m", "d.csv", "-o", "dir", "--embeddings", "umap"],
+])
+def test_usage_errors_exit_2(argv, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 2
+    assert "usage: sharprecl" in capsys.readouterr().err
+
+
+def test_console_script_runs_as_a_module():
+    result = subprocess.run([sys.executable, "-m", "sklearn_sharprecl.cli", "--help"],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    for command in ("fit", "predict", "evaluate", "info"):
+        assert command in result.stdout
+
+
+def test_default_model_format_is_the_safe_directory(capsys, data_dir, tiny_encoder, tmp_path):
+    model = tmp_path / "model"
+    status, _, err = _run(capsys, [
+        "fit", data_dir / "train.csv", "--model", model, "--encoder", tiny_encoder,
+        "--max-epochs", "1", "--max-length", "32",
+    ])
+    assert status == 0, err
+    assert (model / "model.safetensors").is_file() and (model / "config.json").is_file()
+    status, out, err = _run(capsys, ["info", model])
+    assert status == 0, err
+    # Refitting replaces the saved model; a directory that is not a model is refused.
+    (tmp_path / "photos").mkdir()
+    status, _, err = _run(capsys, ["fit", data_dir / "train.csv", "--model", tmp_path / "photos",
+                                   "--encoder", tiny_encoder, "--max-epochs", "1"])
+    assert status == 1 and "holds no saved model" in err

@@ -1,0 +1,54 @@
+"""Beyond one device: Hugging Face Accelerate and joblib's Dask backend."""
+
+import io
+
+import joblib
+import numpy as np
+import pytest
+from sklearn.model_selection import GridSearchCV, StratifiedKFold
+
+from sklearn_sharprecl import SharpReCLClassifier
+from sklearn_sharprecl._net import AcceleratedSharpReCLNet
+
+
+def test_accelerate_path_trains_on_cpu_in_one_process(fast_params, tickets):
+    X, y = tickets
+    clf = SharpReCLClassifier(**fast_params, accelerate={"cpu": True}).fit(X, y)
+    assert isinstance(clf.net_, AcceleratedSharpReCLNet)
+    batch = clf.net_.history[0]["batches"][0]
+    assert batch["contrastive_loss"] > 0
+    proba = clf.predict_proba(X[:10])
+    assert proba.shape == (10, 6) and np.allclose(proba.sum(1), 1, atol=1e-5)
+    # Same seed, same math: the Accelerate path matches the plain one on CPU.
+    plain = SharpReCLClassifier(**fast_params).fit(X, y)
+    np.testing.assert_allclose(plain.predict_proba(X[:10]), proba, atol=1e-5)
+    buffer = io.BytesIO()
+    joblib.dump(clf, buffer)
+    buffer.seek(0)
+    np.testing.assert_array_equal(joblib.load(buffer).predict_proba(X[:10]), proba)
+
+
+def test_accelerate_rejects_a_second_precision_setting(fast_params, tickets):
+    X, y = tickets
+    with pytest.raises(ValueError, match="mixed_precision"):
+        SharpReCLClassifier(**fast_params, accelerate=True, precision="bf16").fit(X, y)
+
+
+def test_grid_search_on_a_dask_cluster(fast_params, tickets):
+    distributed = pytest.importorskip("dask.distributed")
+    X, y = tickets
+    search = GridSearchCV(
+        SharpReCLClassifier(**{**fast_params, "max_epochs": 1, "validation_fraction": None}),
+        param_grid={"mu": [0.5, 1.0], "tau": [0.3, 1.0]},
+        cv=StratifiedKFold(2, shuffle=True, random_state=0),
+        scoring="f1_macro",
+    )
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        with joblib.parallel_backend("dask"):
+            search.fit(X, y)
+        # The fits really ran on the cluster's workers.
+        assert len(client.scheduler_info()["workers"]) == 2
+    assert len(search.cv_results_["params"]) == 4
+    assert np.isfinite(search.cv_results_["mean_test_score"]).all()
