@@ -193,3 +193,37 @@ def test_invalid_hyperparameters_raise(params, match, tickets):
 def test_unknown_keyword_raises():
     with pytest.raises(TypeError):
         SharpReCLClassifier(temperature=0.3)
+
+
+class CountingAugmenter:
+    """A user augmenter (nlpaug's interface) that records how often it is asked."""
+
+    def __init__(self):
+        self.calls = 0
+
+    def augment(self, texts):
+        self.calls += 1
+        return [" ".join(reversed(t.split())) for t in texts]
+
+
+def test_views_are_made_once_per_fit_unless_asked_each_epoch(fast_params, tickets):
+    X, y = tickets
+    once = CountingAugmenter()
+    SharpReCLClassifier(**{**fast_params, "max_epochs": 3}, augment=once).fit(X, y)
+    assert once.calls == 1
+    each = CountingAugmenter()
+    SharpReCLClassifier(**{**fast_params, "max_epochs": 3}, augment=each, augment_each_epoch=True).fit(X, y)
+    assert each.calls == 3
+
+
+@pytest.mark.parametrize("preset", ["random_swap", "random_delete"])
+def test_augmentation_presets_train(fast_params, tickets, preset):
+    X, y = tickets
+    clf = SharpReCLClassifier(**{**fast_params, "max_epochs": 1}, augment=preset).fit(X, y)
+    assert clf.net_.history[0]["batches"][0]["contrastive_loss"] > 0
+
+
+def test_unknown_augment_preset_is_refused(fast_params, tickets):
+    X, y = tickets
+    with pytest.raises(ValueError, match="wordnet"):
+        SharpReCLClassifier(**fast_params, augment="backtranslate").fit(X, y)

@@ -164,3 +164,26 @@ def test_version_mismatch_warns_for_both_formats(fitted, tmp_path):
         fitted.versions_["transformers"] = __import__("transformers").__version__
     with pytest.warns(UserWarning, match="saved with transformers 1.0"):
         joblib.load(tmp_path / "old.joblib")
+
+
+def test_model_saved_on_cuda_loads_on_cpu(fitted, tickets, tmp_path, monkeypatch):
+    """skorch maps a net pickled with device='cuda' to the CPU when no GPU is present.
+
+    No GPU is available to fit a real CUDA model here, so the fitted net is
+    marked as a CUDA net before pickling: loading must fall back to the CPU
+    with a DeviceWarning and predict exactly as before.
+    """
+    import torch
+    from skorch.exceptions import DeviceWarning
+
+    X, _ = tickets
+    expected = fitted.predict_proba(X[:10])
+    monkeypatch.setattr(fitted.net_, "device", "cuda")
+    joblib.dump(fitted, tmp_path / "cuda.joblib")
+    monkeypatch.undo()
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.warns(DeviceWarning, match="cuda"):
+        loaded = joblib.load(tmp_path / "cuda.joblib")
+    assert loaded.net_.device == "cpu"
+    np.testing.assert_array_equal(loaded.predict_proba(X[:10]), expected)
+    assert SharpReCLClassifier(device="cuda").set_params(device="cpu").device == "cpu"
