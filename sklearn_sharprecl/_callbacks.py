@@ -1,6 +1,5 @@
 """skorch callbacks that drive the SharpReCL schedule and model selection."""
 
-import numpy as np
 from sklearn.metrics import f1_score
 from skorch.callbacks import Callback
 
@@ -11,7 +10,7 @@ def silent(*args, **kwargs):
 
 def macro_f1(net, X, y):
     """Validation macro-F1; ``X`` is the (cached) validation dataset."""
-    return f1_score(y, net.predict(X), average="macro")
+    return f1_score(y, net.predict(X), average="macro", zero_division=0)
 
 
 class HardShareSchedule(Callback):
@@ -35,20 +34,18 @@ class RefreshAugmentedView(Callback):
     """Re-draw the augmented view of the training texts at each epoch but the first.
 
     Used when ``augment_each_epoch=True``; the view of the first epoch is the
-    one made in ``fit``.
+    one made in ``fit``. ``augmenter`` gives a new draw at every call.
     """
 
-    def __init__(self, dataset, texts, make_view, random_state):
-        self.dataset = dataset
+    def __init__(self, texts, augmenter, to_ids):
         self.texts = texts
-        self.make_view = make_view
-        self.random_state = random_state
+        self.augmenter = augmenter
+        self.to_ids = to_ids
 
-    def on_epoch_begin(self, net, **kwargs):
+    def on_epoch_begin(self, net, dataset_train=None, **kwargs):
         if len(net.history) > 1:
-            seed = np.random.RandomState(self.random_state).randint(2**31 - 1) + len(net.history)
-            self.dataset.views[1] = self.make_view(self.texts, seed)
+            dataset_train.views[1] = self.to_ids(self.augmenter.augment(self.texts))
 
     def on_train_end(self, net, **kwargs):
         # Do not pickle the training texts into the fitted model.
-        self.dataset = self.texts = None
+        self.texts = None

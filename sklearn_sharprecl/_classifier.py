@@ -1,6 +1,8 @@
 """SharpReCLClassifier: the scikit-learn estimator."""
 
+import copy
 import functools
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -35,11 +37,6 @@ def make_augmenter(augment, random_state):
     from ._augment import make_augmenter
 
     return make_augmenter(augment, random_state=random_state)
-
-
-def _augmented_ids(augment, tokenizer, max_length, texts, seed):
-    """Token ids of a fresh augmented view of ``texts`` (picklable for callbacks)."""
-    return tokenize(tokenizer, make_augmenter(augment, seed).augment(texts), max_length)
 
 
 class SharpReCLClassifier(ClassifierMixin, BaseEstimator):
@@ -159,11 +156,15 @@ class SharpReCLClassifier(ClassifierMixin, BaseEstimator):
     text_column : str, int or None, default=None
         Column of a multi-column DataFrame or 2-D array that holds the text.
     callbacks : list of skorch callbacks or (name, callback) tuples, default=None
-        Extra skorch callbacks, e.g. ``Checkpoint`` and ``LoadInitState`` to
-        save every epoch and resume an interrupted fit from a directory::
+        Extra skorch callbacks (copied at each fit), e.g. ``Checkpoint`` and
+        ``LoadInitState`` to save every epoch and resume an interrupted fit
+        from a directory::
 
             cp = Checkpoint(dirname="ckpt", monitor="valid_f1_macro_best")
             SharpReCLClassifier(callbacks=[cp, LoadInitState(cp)])
+
+        Do not use one checkpoint directory inside a search or a
+        cross-validation: every fit would resume from the previous fold.
 
     Attributes
     ----------
@@ -211,7 +212,7 @@ class SharpReCLClassifier(ClassifierMixin, BaseEstimator):
         "hard_mixup": ["boolean"],
         "cl_normalization": [StrOptions({"positives", "anchors"})],
         "focal_gamma": [Interval(Real, 0, None, closed="left")],
-        "augment": [str, HasMethods(["augment"]), None],
+        "augment": [str, tuple, HasMethods(["augment"]), None],
         "augment_each_epoch": ["boolean"],
         "lr": [Interval(Real, 0, None, closed="neither")],
         "head_lr": [Interval(Real, 0, None, closed="neither"), None],
@@ -220,7 +221,7 @@ class SharpReCLClassifier(ClassifierMixin, BaseEstimator):
         "max_epochs": [Interval(Integral, 1, None, closed="left")],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither"), None],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left"), None],
-        "device": [str],
+        "device": [str, torch.device],
         "precision": [StrOptions({"fp32", "bf16"})],
         "accelerate": ["boolean", dict, None],
         "verbose": ["verbose"],
@@ -351,80 +352,82 @@ class SharpReCLClassifier(ClassifierMixin, BaseEstimator):
 
         train_idx, valid_idx = stratified_validation_split(y_enc, self.validation_fraction, rng)
         ids = tokenize(self.tokenizer_, texts, self.max_length)
-        views = [ids]
+        train_views = [[ids[i] for i in train_idx]]
         callbacks = [("hard_share", HardShareSchedule())]
-        if self.contrastive is not None:
-            views.append(self._second_view(texts, aug_texts, ids, rng))
-        dataset = TokenizedTexts(views, y_enc)
-        train_set = dataset.subset(train_idx)
-        if self.augment_each_epoch and self.contrastive is not None and aug_texts is None:
-            augmenter = self._augmenter(self.random_state)
-            if augmenter is not None:
-                train_texts = [texts[i] for i in train_idx]
-                callbacks.append(
-                    (
-                        "refresh_view",
-                        RefreshAugmentedView(
-                            train_set,
-                            train_texts,
-                            functools.partial(
-                                _augmented_ids,
-                                self.augment,
-                                self.tokenizer_,
-                                self.max_length,
-                            ),
-                            self.random_state,
-                        ),
-                    )
-                )
+        two_views = self.contrastive is not None and self.mu > 0
+        if aug_texts is not None and not two_views:
+            warnings.warn(
+                "X_aug is ignored: the second view only feeds the contrastive branch, which is "
+                f"off (contrastive={self.contrastive!r}, mu={self.mu}).",
+                UserWarning,
+                stacklevel=2,
+            )
+        if two_views:
+            train_views.append(self._second_view(texts, aug_texts, train_idx, train_views[0], rng, callbacks))
+        train_set = TokenizedTexts(train_views, y_enc[train_idx])
 
         train_split = None
         if len(valid_idx):
             # One view, sorted by length: validation order does not matter and
             # sorted batches pad least.
-            valid_set = TokenizedTexts([ids], y_enc).subset(
-                valid_idx[np.argsort(dataset.lengths()[valid_idx], kind="stable")]
-            )
-            train_split = predefined_split(valid_set)
+            order = valid_idx[np.argsort([len(ids[i]) for i in valid_idx], kind="stable")]
+            train_split = predefined_split(TokenizedTexts([[ids[i] for i in order]], y_enc[order]))
             callbacks.append(
                 ("valid_f1_macro", EpochScoring(macro_f1, lower_is_better=False, name="valid_f1_macro"))
             )
-            if self.n_iter_no_change is not None:
-                callbacks.append(
-                    (
-                        "early_stopping",
-                        EarlyStopping(
-                            monitor="valid_f1_macro",
-                            lower_is_better=False,
-                            patience=self.n_iter_no_change,
-                            load_best=True,
-                            sink=print if self.verbose else silent,
-                        ),
-                    )
+            # Without early stopping, a patience longer than the fit still
+            # restores the best epoch's weights at the end.
+            patience = self.n_iter_no_change or self.max_epochs + 1
+            callbacks.append(
+                (
+                    "early_stopping",
+                    EarlyStopping(
+                        monitor="valid_f1_macro",
+                        lower_is_better=False,
+                        patience=patience,
+                        load_best=True,
+                        sink=print if self.verbose else silent,
+                    ),
                 )
+            )
         if self.verbose:
             callbacks.append(("progress_bar", ProgressBar()))
-        callbacks.extend(self.callbacks or [])
+        # Copies: skorch initialises and mutates its callbacks.
+        callbacks.extend(copy.deepcopy(self.callbacks or []))
 
         self.class_counts_ = np.bincount(y_enc[train_idx], minlength=len(self.classes_))
         self.versions_ = library_versions()
         self.net_ = self._build_net(train_split, callbacks)
         self.net_.fit(train_set, y=None)
-        # AdamW's moment estimates are twice the model's size and only serve
-        # further training: a fitted estimator does not carry them.
-        self.net_.initialize_optimizer()
+        self._drop_training_state()
         return self
 
-    def _augmenter(self, random_state):
-        return make_augmenter(self.augment, random_state=random_state)
+    def _second_view(self, texts, aug_texts, train_idx, train_ids, rng, callbacks):
+        """Token ids of the training texts' second view (and its refresh callback)."""
+        seed = rng.randint(2**31 - 1)
+        if aug_texts is not None:
+            return tokenize(self.tokenizer_, [aug_texts[i] for i in train_idx], self.max_length)
+        augmenter = make_augmenter(self.augment, random_state=seed)
+        if augmenter is None:  # the dropout view: same ids, different dropout noise
+            return train_ids
+        train_texts = [texts[i] for i in train_idx]
+        if self.augment_each_epoch:
+            to_ids = functools.partial(tokenize, self.tokenizer_, max_length=self.max_length)
+            callbacks.append(("refresh_view", RefreshAugmentedView(train_texts, augmenter, to_ids)))
+        return tokenize(self.tokenizer_, augmenter.augment(train_texts), self.max_length)
 
-    def _second_view(self, texts, aug_texts, ids, rng):
-        if aug_texts is None:
-            augmenter = self._augmenter(rng.randint(2**31 - 1))
-            if augmenter is None:
-                return ids
-            aug_texts = augmenter.augment(texts)
-        return tokenize(self.tokenizer_, aug_texts, self.max_length)
+    def _drop_training_state(self):
+        """Forget what only training needed, so a saved model holds no training data.
+
+        The validation texts (skorch keeps them in ``train_split``), the best
+        epoch's weight copy of early stopping and AdamW's moment estimates
+        (twice the model's size) serve further training only.
+        """
+        self.net_.train_split = None
+        for _, callback in self.net_.callbacks_:
+            if isinstance(callback, EarlyStopping):
+                callback.best_model_weights_ = None
+        self.net_.initialize_optimizer()
 
     def _resolve_device(self):
         if self.device == "auto":

@@ -61,7 +61,9 @@ class PadCollator:
     """
 
     def __init__(self, pad_token_id):
-        self.pad_token_id = pad_token_id
+        # Decoder-style tokenizers have no pad token; the attention mask hides
+        # padding anyway, so any id will do.
+        self.pad_token_id = 0 if pad_token_id is None else pad_token_id
 
     def __call__(self, batch):
         views, labels = zip(*batch)

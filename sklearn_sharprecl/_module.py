@@ -81,8 +81,10 @@ class SharpReCLModule(nn.Module):
             self.encoder = encoder
         else:
             with quiet_transformers():
+                # fp32 whatever the checkpoint stores: the heads are fp32, and
+                # mixed precision is the job of autocast / Accelerate.
                 self.encoder = AutoModel.from_pretrained(
-                    encoder, trust_remote_code=trust_remote_code
+                    encoder, trust_remote_code=trust_remote_code, dtype=torch.float32
                 )
         hidden = self.encoder.config.hidden_size
         self.pooling = pooling

@@ -2,9 +2,12 @@
 
 Loading never executes code from the files: weights are read with safetensors,
 the configuration with ``json``, the encoder is rebuilt from its saved
-``config.json`` with ``trust_remote_code=False``, and the weights file is
-checked against the SHA-256 recorded at save time, so a truncated or edited
-file is refused with a clear error instead of half-loading.
+``config.json`` with ``trust_remote_code=False``, and settings that could
+later fetch or run code (``trust_remote_code``, ``accelerate``, ``callbacks``)
+are never restored from a file. Every file is checked against the SHA-256
+recorded at save time, so a truncated or damaged model is refused with a clear
+error instead of half-loading. The hashes live in ``config.json`` itself: they
+catch corruption, not a deliberate forgery (sign the directory for that).
 
 Layout of a saved model directory::
 
@@ -26,6 +29,9 @@ FORMAT = "sklearn-sharprecl"
 FORMAT_VERSION = 1
 _WEIGHTS = "model.safetensors"
 _JSON_SCALARS = (str, int, float, bool, type(None))
+# Parameters that only shape training, and that could fetch or run code if a
+# file could set them: saved as None, never restored.
+_TRAINING_ONLY = ("augment", "callbacks", "random_state", "accelerate", "trust_remote_code")
 
 
 def library_versions():
@@ -72,10 +78,13 @@ def _json_params(estimator):
     """``get_params()`` as JSON, refusing values that cannot be stored as data."""
     params = {}
     for name, value in estimator.get_params(deep=False).items():
+        if name in _TRAINING_ONLY:
+            params[name] = None
+            continue
         if hasattr(value, "__fspath__"):
             value = str(value)
         if not isinstance(value, _JSON_SCALARS):
-            if name in ("augment", "callbacks", "random_state"):
+            if name in _TRAINING_ONLY:
                 # Training-time objects: the fitted model does not need them.
                 value = None
             else:
@@ -106,6 +115,11 @@ def save_pretrained(estimator, directory):
     module.encoder.config.save_pretrained(directory / "encoder")
     estimator.tokenizer_.save_pretrained(directory / "tokenizer")
     estimator.net_.history.to_file(str(directory / "history.json"))
+    hashes = {
+        path.relative_to(directory).as_posix(): _sha256(path)
+        for path in sorted(directory.rglob("*"))
+        if path.is_file() and path != directory / "config.json"
+    }
     config = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -116,7 +130,7 @@ def save_pretrained(estimator, directory):
         "class_counts": estimator.class_counts_.tolist(),
         "encoder_name": estimator.encoder_name_,
         "versions": library_versions(),
-        "sha256": {_WEIGHTS: _sha256(directory / _WEIGHTS)},
+        "sha256": hashes,
     }
     (directory / "config.json").write_text(json.dumps(config, indent=2))
     return directory
@@ -144,7 +158,7 @@ def load_pretrained(cls, directory, device=None):
     """Rebuild a fitted ``cls`` from :func:`save_pretrained`'s output."""
     import torch
     from safetensors import SafetensorError
-    from safetensors.torch import load_file
+    from safetensors.torch import load
     from skorch.history import History
     from transformers import AutoConfig, AutoModel
 
@@ -155,18 +169,28 @@ def load_pretrained(cls, directory, device=None):
     weights = directory / _WEIGHTS
     if not weights.is_file():
         raise FileNotFoundError(f"No weights in {directory}: {_WEIGHTS} is missing.")
-    expected = config.get("sha256", {}).get(_WEIGHTS)
-    if expected != _sha256(weights):
-        raise ValueError(
-            f"{weights} does not match the SHA-256 recorded when the model was saved: "
-            "the file was truncated or modified. Refusing to load it."
-        )
+    hashes = config.get("sha256") or {}
+    if _WEIGHTS not in hashes:
+        raise ValueError(f"{directory / 'config.json'} records no hash for {_WEIGHTS}.")
+    for name, expected in hashes.items():
+        path = directory / name
+        if name == _WEIGHTS:
+            data = weights.read_bytes()  # hash and parse the very same bytes
+            actual = hashlib.sha256(data).hexdigest()
+        else:
+            actual = _sha256(path) if path.is_file() else None
+        if actual != expected:
+            raise ValueError(
+                f"{path} does not match the SHA-256 recorded when the model was saved: "
+                "the file is missing, truncated or modified. Refusing to load the model."
+            )
     try:
-        state = load_file(weights)
+        state = load(data)
     except SafetensorError as exc:
         raise ValueError(f"{weights} is not a readable safetensors file: {exc}") from exc
 
-    estimator = cls(**config["params"])
+    params = {k: v for k, v in config["params"].items() if k not in _TRAINING_ONLY}
+    estimator = cls(**params)
     estimator._validate_params()
     if device is not None:
         estimator.set_params(device=device)
@@ -176,7 +200,9 @@ def load_pretrained(cls, directory, device=None):
 
     with quiet_transformers():
         encoder_config = AutoConfig.from_pretrained(directory / "encoder", trust_remote_code=False)
-        encoder = AutoModel.from_config(encoder_config, trust_remote_code=False)
+        encoder = AutoModel.from_config(
+            encoder_config, trust_remote_code=False, dtype=torch.float32
+        )
     estimator.classes_ = np.asarray(config["classes"], dtype=np.dtype(config["classes_dtype"]))
     estimator.class_counts_ = np.asarray(config["class_counts"])
     estimator.encoder_name_ = config["encoder_name"]

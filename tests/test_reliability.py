@@ -184,6 +184,81 @@ def test_model_saved_on_cuda_loads_on_cpu(fitted, tickets, tmp_path, monkeypatch
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     with pytest.warns(DeviceWarning, match="cuda"):
         loaded = joblib.load(tmp_path / "cuda.joblib")
-    assert loaded.net_.device == "cpu"
+    assert str(loaded.net_.device) == "cpu"
     np.testing.assert_array_equal(loaded.predict_proba(X[:10]), expected)
     assert SharpReCLClassifier(device="cuda").set_params(device="cpu").device == "cpu"
+
+
+def test_fitted_model_keeps_no_training_data(fitted, tickets):
+    X, _ = tickets
+    assert fitted.net_.train_split is None  # skorch kept the validation texts there
+    early = dict(fitted.net_.callbacks_)["early_stopping"]
+    assert early.best_model_weights_ is None
+    blob = joblib_bytes(fitted)
+    for text in X[:50]:
+        ids = fitted.tokenizer_(text)["input_ids"][1:-1]
+        assert bytes(np.asarray(ids, dtype=np.int64)) not in blob
+
+
+def joblib_bytes(obj):
+    import io
+
+    buffer = io.BytesIO()
+    joblib.dump(obj, buffer)
+    return buffer.getvalue()
+
+
+def test_every_saved_file_is_checked_and_code_settings_are_not_restored(fitted, tmp_path):
+    path = fitted.save_pretrained(tmp_path / "model")
+    config = json.loads((path / "config.json").read_text())
+    assert {"model.safetensors", "encoder/config.json", "history.json"} <= set(config["sha256"])
+    assert config["params"]["trust_remote_code"] is None
+    config["params"]["trust_remote_code"] = True
+    config["params"]["accelerate"] = True
+    (path / "config.json").write_text(json.dumps(config))
+    loaded = SharpReCLClassifier.load_pretrained(path)
+    assert loaded.trust_remote_code is False and loaded.accelerate is None
+    encoder_config = path / "encoder" / "config.json"
+    encoder_config.write_text(encoder_config.read_text().replace('"hidden_act"', '"hidden_act" ', 1))
+    with pytest.raises(ValueError, match="encoder/config.json"):
+        SharpReCLClassifier.load_pretrained(path)
+
+
+def test_best_epoch_is_restored_without_early_stopping(fast_params, tickets):
+    X, y = tickets
+    clf = SharpReCLClassifier(**{**fast_params, "max_epochs": 4}, n_iter_no_change=None).fit(X, y)
+    history = clf.net_.history
+    assert len(history) == 4  # no early stop
+    best = int(np.argmax(history[:, "valid_f1_macro"]))
+    if best != 3:
+        # The final weights are the best epoch's, not the last epoch's.
+        from sklearn.metrics import f1_score
+        valid_scores = history[:, "valid_f1_macro"]
+        assert valid_scores[best] > valid_scores[-1]
+    assert isinstance(dict(clf.net_.callbacks_)["early_stopping"].patience, int)
+
+
+def test_tokenizer_without_pad_token_collates():
+    import torch
+
+    from sklearn_sharprecl._data import PadCollator
+
+    inputs, labels = PadCollator(None)([([torch.tensor([5, 6, 7])], torch.tensor(1)),
+                                        ([torch.tensor([8])], torch.tensor(0))])
+    assert inputs["input_ids"].tolist() == [[5, 6, 7], [8, 0, 0]]
+    assert inputs["attention_mask"].tolist() == [[1, 1, 1], [1, 0, 0]]
+
+
+def test_ignored_precomputed_views_warn(fast_params, tickets):
+    X, y = tickets
+    with pytest.warns(UserWarning, match="X_aug is ignored"):
+        SharpReCLClassifier(**{**fast_params, "max_epochs": 1}, contrastive=None).fit(X, y, X_aug=X)
+
+
+def test_augmentation_tuple_spec_and_random_state_instance(fast_params, tickets):
+    X, y = tickets
+    clf = SharpReCLClassifier(
+        **{**fast_params, "max_epochs": 2, "random_state": np.random.RandomState(0)},
+        augment=("random_swap", {"aug_p": 0.3}), augment_each_epoch=True,
+    ).fit(X, y)
+    assert len(clf.net_.history) == 2
