@@ -56,3 +56,16 @@ def fast_params(tiny_encoder):
 @pytest.fixture
 def rng():
     return np.random.RandomState(0)
+
+
+@pytest.fixture(autouse=True)
+def _torch_threads(request):
+    """One torch thread for the tiny-encoder tests (thread start-up dominates such
+    small matmuls); the integration tests on MiniLM keep every core."""
+    if request.node.get_closest_marker("integration"):
+        yield
+        return
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
