@@ -12,6 +12,9 @@ from sklearn_sharprecl import SharpReCLClassifier
 
 
 def assert_every_step_finite(clf):
+    last = clf.net_.history[-1]
+    print(f"\n{len(clf.classes_)} classes, counts {clf.class_counts_.min()}..{clf.class_counts_.max()}: "
+          f"final train loss {last['train_loss']:.4f}, valid loss {last.get('valid_loss', float('nan')):.4f}")
     for epoch in clf.net_.history:
         for batch in epoch["batches"]:
             if "train_loss" in batch:
