@@ -774,13 +774,17 @@ def readme_markdown(records, grid, out_dir):
             "tokenisation for `max_length` are not counted; CALoRA rows count stage 2 only, their base "
             "is the SharpReCL / CE run of the same cell).", "",
             md_table(["cell", "runs", "fit + predict"], body), ""]
-    out += reading_section()
+    out += reading_section(out_dir)
     return "\n".join(line for line in out if line is not None) + "\n"
 
 
-def reading_section():
+def reading_section(out_dir):
+    """The hand-written reading of the results (``reading.md``), kept across regenerations."""
+    hand_written = Path(out_dir) / "reading.md"
+    if hand_written.is_file():
+        return ["## Reading", "", hand_written.read_text().strip(), ""]
     return ["## Reading", "",
-            "TODO(reading): to be written by hand: what the tables say and what they do not.", ""]
+            "TODO(reading): write `reading.md` beside this file: what the tables say and what they do not.", ""]
 
 
 # --------------------------------------------------------------------------- main
