@@ -726,7 +726,7 @@ def readme_markdown(records, grid, out_dir):
             "Datasets are read from `$SHARPRECL_DATA` (default `../shared/datasets`).", "",
             "## Configuration (from the records)", ""]
     if not records:
-        return "\n".join(out + ["No runs yet.", "", *reading_section()]) + "\n"
+        return "\n".join(out + ["No runs yet.", "", *reading_section(out_dir)]) + "\n"
     configs = sorted({json.dumps(r.get("config", {}), sort_keys=True) for r in records})
     max_epochs = "/".join(str(e) for e in sorted({json.loads(c).get("max_epochs") for c in configs}, key=str))
     machines = sorted({r.get("machine", "?") for r in records})
