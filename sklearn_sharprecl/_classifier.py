@@ -12,7 +12,7 @@ from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
-from skorch.callbacks import EarlyStopping, EpochScoring, PrintLog, ProgressBar
+from skorch.callbacks import EarlyStopping, EpochScoring, ProgressBar
 from skorch.helper import predefined_split
 
 from ._callbacks import HardShareSchedule, RefreshAugmentedView, macro_f1, silent

@@ -1,6 +1,5 @@
 """Integration tests with the packaged pretrained all-MiniLM-L6-v2."""
 
-import numpy as np
 import pytest
 
 from sklearn_sharprecl import SharpReCLClassifier

@@ -235,7 +235,6 @@ def test_best_epoch_is_restored_without_early_stopping(fast_params, tickets):
     best = int(np.argmax(history[:, "valid_f1_macro"]))
     if best != 3:
         # The final weights are the best epoch's, not the last epoch's.
-        from sklearn.metrics import f1_score
         valid_scores = history[:, "valid_f1_macro"]
         assert valid_scores[best] > valid_scores[-1]
     assert isinstance(dict(clf.net_.callbacks_)["early_stopping"].patience, int)
