@@ -34,6 +34,7 @@ from sklearn_sharprecl._encoder import load_tokenizer, resolve_encoder
 from sklearn_sharprecl.datasets import load_text_dataset, make_long_tailed
 
 RESULTS = Path(__file__).resolve().parent / "results"
+STOP_FILE = RESULTS / "STOP"
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 
 MAIN = ["SharpReCL", "CE", "LA-CE (w/o CL)", "SCLCE (w/o SSHM)"]
@@ -140,6 +141,10 @@ def main(argv=None):
     fitted_bases = {}
     started = time.perf_counter()
     for dataset, ratio, method, seed, config, key in tqdm(todo, desc="benchmark", unit="run"):
+        if STOP_FILE.exists():  # lets a session free the CPU between runs without losing one
+            STOP_FILE.unlink()
+            tqdm.write(f"stopped before {key}: {STOP_FILE.name} found")
+            break
         cell = (dataset, ratio, seed)
         if cell not in cache:
             cache.clear()
@@ -194,6 +199,13 @@ def run_one(record, method, seed, cell, X_train, y_train, X_test, y_test, classe
     tic = time.perf_counter()
     y_pred = model.predict(X_test)
     record["predict_seconds"] = time.perf_counter() - tic
+    if getattr(model, "classification_loss", None) == "logit_adjusted":
+        # Diagnostic only, never used for selection: the same model's decisions
+        # under the *training* prior (Bayes rule p(y|x) ~ p_bal(y|x) * pi_y)
+        # instead of the balanced posterior the logit-adjusted branch predicts.
+        prior = np.array([record["train_class_counts"][str(c)] for c in model.classes_], float)
+        scores = model.predict_proba(X_test) * (prior / prior.sum())
+        record["train_prior_decision"] = evaluate(y_test, model.classes_[scores.argmax(1)], classes)
     if hasattr(model, "net_") and method not in CALORA_BASES:
         history = model.net_.history
         record["epochs"] = len(history)
