@@ -14,13 +14,28 @@ and views:
   computation (the way the authors' code loops over classes), with the
   deterministic parts checked equal to 1e-5.
 
-Usage: ``python benchmarks/speed.py [--steps 4] [--data ../shared/datasets]``
+- inference: ``predict_proba`` against the bare encoder forward on the same
+  texts (timings alternated, medians), length grouping, tokenisation share;
+- memory: peak resident memory of a one-epoch ``fit`` (fresh process each) on
+  TREC and on R52 with the default (paper) set sizes, SharpReCL against SCLCE
+  and plain CE;
+- scaling: seconds per epoch and peak memory against training-set size (1k to
+  8k texts, C=6) and against the number of classes (6, 23, 52 at 1k texts),
+  with ``max_length`` fixed so only the named factor moves.
+
+Usage: ``python benchmarks/speed.py [--parts criterion inference memory scaling]
+[--steps 4] [--data ../shared/datasets]``. Parts not run keep their previous
+results in ``speed.json``.
 """
 
 import argparse
 import json
+import os
 import platform
+import resource
 import statistics
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -129,63 +144,11 @@ def equality_checks(n_classes, dim=128, n_rows=64, seed=0):
     return abs(fast.item() - slow.item()), bool(same)
 
 
-def inference_cell(data_home, n_texts=256, max_length=128, batch_size=32):
-    """predict_proba against the bare encoder on the same texts (R52: mixed lengths)."""
-    from sklearn_sharprecl import SharpReCLClassifier
-
-    texts, labels = load_text_dataset("r52", "test", data_home=data_home, return_X_y=True)
-    rng = np.random.RandomState(0)
-    pick = rng.choice(len(texts), n_texts, replace=False)
-    texts, labels = [texts[i] for i in pick], np.asarray(labels)[pick]
-    clf = SharpReCLClassifier(max_length=max_length, batch_size=batch_size, max_epochs=1,
-                              validation_fraction=None, contrastive=None, random_state=0)
-    # A fitted estimator without training cost: fit one step on a handful of texts.
-    clf.fit(texts[:8], ["a", "b"] * 4)
-    module = clf.net_.module_.eval()
-    tokenizer = clf.tokenizer_
-    ids = tokenize(tokenizer, texts, max_length)
-    collate = PadCollator(tokenizer.pad_token_id)
-
-    def bare(order):
-        with torch.inference_mode():
-            for start in range(0, len(order), batch_size):
-                batch, _ = collate([([ids[i]], torch.tensor(0)) for i in order[start:start + batch_size]])
-                module.encoder(**batch)
-
-    by_length = np.argsort([len(t) for t in ids], kind="stable")
-    unsorted = np.arange(len(ids))
-    cell = {"dataset": "r52 test", "n_texts": n_texts, "max_length": max_length,
-            "mean_tokens": float(np.mean([len(t) for t in ids]))}
-    cell["bare_encoder_sorted_s"] = timed(lambda: bare(by_length), 3)
-    cell["bare_encoder_unsorted_s"] = timed(lambda: bare(unsorted), 3)
-    cell["predict_proba_s"] = timed(lambda: clf.predict_proba(texts), 3)
-    cell["tokenize_s"] = timed(lambda: tokenize(tokenizer, texts, max_length), 3)
-    cell["predict_proba_throughput_vs_bare_sorted"] = cell["bare_encoder_sorted_s"] / cell["predict_proba_s"]
-    cell["length_grouping_gain"] = cell["bare_encoder_unsorted_s"] / cell["bare_encoder_sorted_s"]
-    cell["tokenize_share_of_predict"] = cell["tokenize_s"] / cell["predict_proba_s"]
-    return cell
-
-
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=4)
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--max-length", type=int, default=32)
-    parser.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "shared" / "datasets"))
-    args = parser.parse_args(argv)
-    torch.manual_seed(0)
+def criterion_part(args):
+    """Training steps with each criterion and the criterion alone, at C=6 and C=52."""
     encoder = resolve_encoder(None)
     tokenizer = load_tokenizer(encoder)
-    results = {
-        "machine": f"{platform.machine()}, {torch.get_num_threads()} torch threads",
-        "torch": torch.__version__,
-        "encoder": "all-MiniLM-L6-v2 (packaged)",
-        "batch_size": args.batch_size,
-        "views": 2,
-        "max_length": args.max_length,
-        "steps_timed": args.steps,
-        "cells": [],
-    }
+    cells = []
     paper = dict(n_pos=10, n_neg=500, k_hard=20)
     for name, n_classes in (("trec", 6), ("r52", 52)):
         X, y = batch_of(name, n_classes, args.batch_size, args.max_length, tokenizer, args.data)
@@ -228,48 +191,259 @@ def main(argv=None):
         cell["step_ratio_sharp_over_ce"] = cell["step_s_sharp"] / cell["step_s_ce"]
         cell["vectorised_speedup_over_loop"] = cell["criterion_loop_reference_s"] / cell["criterion_s"]
         cell["loss_abs_diff_vs_loop"], cell["hard_candidates_equal"] = equality_checks(n_classes)
-        results["cells"].append(cell)
+        cells.append(cell)
         print(json.dumps(cell, indent=1), flush=True)
+    return cells
 
-    results["inference"] = inference_cell(args.data)
-    print(json.dumps(results["inference"], indent=1), flush=True)
 
+def inference_cell(data_home, n_texts=256, max_length=128, batch_size=32, repeats=5):
+    """predict_proba against the bare encoder on the same texts (R52: mixed lengths)."""
+    from sklearn_sharprecl import SharpReCLClassifier
+
+    texts, labels = load_text_dataset("r52", "test", data_home=data_home, return_X_y=True)
+    rng = np.random.RandomState(0)
+    pick = rng.choice(len(texts), n_texts, replace=False)
+    texts, labels = [texts[i] for i in pick], np.asarray(labels)[pick]
+    clf = SharpReCLClassifier(max_length=max_length, batch_size=batch_size, max_epochs=1,
+                              validation_fraction=None, contrastive=None, random_state=0)
+    # A fitted estimator without training cost: fit one step on a handful of texts.
+    clf.fit(texts[:8], ["a", "b"] * 4)
+    module = clf.net_.module_.eval()
+    tokenizer = clf.tokenizer_
+    ids = tokenize(tokenizer, texts, max_length)
+    collate = PadCollator(tokenizer.pad_token_id)
+
+    def bare(order):
+        with torch.inference_mode():
+            for start in range(0, len(order), batch_size):
+                batch, _ = collate([([ids[i]], torch.tensor(0)) for i in order[start:start + batch_size]])
+                module.encoder(**batch)
+
+    by_length = np.argsort([len(t) for t in ids], kind="stable")
+    unsorted = np.arange(len(ids))
+    cell = {"dataset": "r52 test", "n_texts": n_texts, "max_length": max_length,
+            "mean_tokens": float(np.mean([len(t) for t in ids]))}
+    # Alternate the two timings so that drift on a shared machine hits both alike.
+    bare(by_length), clf.predict_proba(texts)
+    sorted_s, proba_s = [], []
+    for _ in range(repeats):
+        sorted_s.append(timed(lambda: bare(by_length), 1, warmup=0))
+        proba_s.append(timed(lambda: clf.predict_proba(texts), 1, warmup=0))
+    cell["repeats"] = repeats
+    cell["bare_encoder_sorted_s"] = statistics.median(sorted_s)
+    cell["predict_proba_s"] = statistics.median(proba_s)
+    cell["bare_encoder_unsorted_s"] = timed(lambda: bare(unsorted), 3)
+    cell["tokenize_s"] = timed(lambda: tokenize(tokenizer, texts, max_length), 3)
+    cell["predict_proba_throughput_vs_bare_sorted"] = cell["bare_encoder_sorted_s"] / cell["predict_proba_s"]
+    cell["length_grouping_gain"] = cell["bare_encoder_unsorted_s"] / cell["bare_encoder_sorted_s"]
+    cell["tokenize_share_of_predict"] = cell["tokenize_s"] / cell["predict_proba_s"]
+    return cell
+
+
+
+# ------------------------------------------------------------- memory, scaling
+METHODS = {
+    "SharpReCL": {},
+    "SCLCE": {"contrastive": "supcon", "classification_loss": "cross_entropy"},
+    "CE": {"contrastive": None, "classification_loss": "cross_entropy"},
+}
+
+
+def fit_in_child(spec):
+    """Run :func:`child_fit` in a fresh interpreter: its peak RSS is this fit's alone."""
+    out = subprocess.run([sys.executable, __file__, "--child", json.dumps(spec)],
+                         check=True, capture_output=True, text=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def child_fit(spec):
+    """One epoch of ``fit`` on ``spec``: seconds per epoch and peak resident memory."""
+    from sklearn_sharprecl import SharpReCLClassifier
+
+    texts, labels = load_text_dataset(spec["dataset"], "train", data_home=spec["data"], return_X_y=True)
+    labels = np.asarray(labels)
+    rng = np.random.RandomState(0)
+    if spec.get("per_class"):  # every class present (R52: 52 classes)
+        pick = np.concatenate([rng.permutation(np.where(labels == c)[0])[: spec["per_class"]]
+                               for c in np.unique(labels)])
+    else:
+        pick = rng.choice(len(texts), spec["n_texts"], replace=spec["n_texts"] > len(texts))
+    texts, labels = [texts[i] for i in pick], labels[pick]
+    baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    clf = SharpReCLClassifier(encoder=spec.get("encoder"), max_length=spec["max_length"], max_epochs=1,
+                              validation_fraction=None, random_state=0, **METHODS[spec["method"]])
+    tic = time.perf_counter()
+    clf.fit(texts, labels)
+    fit_s = time.perf_counter() - tic
+    print(json.dumps({
+        **{k: v for k, v in spec.items() if k not in ("data", "encoder")},
+        "n_texts": len(texts), "n_classes": len(clf.classes_),
+        "n_pos": clf.n_pos, "n_neg": clf.n_neg, "k_hard": clf.k_hard,
+        "epoch_s": float(clf.net_.history[-1, "dur"]), "fit_s": fit_s,
+        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "rss_before_fit_mib": baseline / 1024,
+    }))
+
+
+def memory_part(data_home):
+    rows = []
+    for dataset, max_length, per_class, n_texts in (("trec", 32, None, 320), ("r52", 128, 6, None)):
+        for method in METHODS:
+            spec = {"dataset": dataset, "max_length": max_length, "per_class": per_class,
+                    "n_texts": n_texts, "method": method, "data": data_home}
+            rows.append(fit_in_child(spec))
+            print(json.dumps(rows[-1]), flush=True)
+    return rows
+
+
+def scaling_part(data_home, sizes=(1000, 2000, 4000, 8000)):
+    rows = []
+    for n in sizes:  # C = 6, texts drawn with replacement past TREC's 5,452
+        rows.append(fit_in_child({"dataset": "trec", "n_texts": n, "max_length": 32,
+                                  "method": "SharpReCL", "data": data_home, "axis": "texts"}))
+        print(json.dumps(rows[-1]), flush=True)
+    for dataset in ("ohsumed", "r52"):  # C = 23, 52 at the smallest size, same max_length
+        rows.append(fit_in_child({"dataset": dataset, "n_texts": sizes[0], "max_length": 32,
+                                  "method": "SharpReCL", "data": data_home, "axis": "classes"}))
+        print(json.dumps(rows[-1]), flush=True)
+    return rows
+
+
+def linear_fit(x, y):
+    """Slope, intercept and R^2 of a least-squares line."""
+    slope, intercept = np.polyfit(x, y, 1)
+    pred = slope * np.asarray(x) + intercept
+    r2 = 1 - np.sum((np.asarray(y) - pred) ** 2) / np.sum((np.asarray(y) - np.mean(y)) ** 2)
+    return float(slope), float(intercept), float(r2)
+
+
+def plot_scaling(rows, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    by_texts = sorted((r for r in rows if r.get("axis") == "texts"), key=lambda r: r["n_texts"])
+    by_classes = sorted([by_texts[0]] + [r for r in rows if r.get("axis") == "classes"],
+                        key=lambda r: r["n_classes"])
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
+    n = [r["n_texts"] for r in by_texts]
+    axes[0].plot(n, [r["epoch_s"] for r in by_texts], "o-")
+    axes[0].set(xlabel="training texts (C=6)", ylabel="seconds per epoch", title="time vs texts")
+    axes[1].plot(n, [r["peak_rss_mib"] for r in by_texts], "o-")
+    axes[1].set(xlabel="training texts (C=6)", ylabel="peak RSS of fit (MiB)", title="memory vs texts")
+    c = [r["n_classes"] for r in by_classes]
+    axes[2].plot(c, [r["epoch_s"] for r in by_classes], "o-")
+    axes[2].set(xlabel="classes C (1k texts)", ylabel="seconds per epoch", title="time vs classes")
+    for ax in axes:
+        ax.set_ylim(bottom=0)
+        ax.grid(alpha=0.3)
+    fig.suptitle("SharpReCL fit, all-MiniLM-L6-v2, 32 tokens, batch 32 x 2 views, CPU")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def markdown(results):
+    lines = ["# Speed, memory and scaling", "",
+             f"{results['encoder']}, {results['machine']}, torch {results['torch']}. "
+             "Generated by `python benchmarks/speed.py`; every part's figures come from one run of "
+             "that part (side by side).", ""]
+    if results.get("cells"):
+        lines += [
+            "## Criterion cost beside the encoder", "",
+            f"Batch {results['batch_size']} texts x 2 views, {results['max_length']} tokens max; median of "
+            f"{results['steps_timed']} steps.", "",
+            "| C | step SharpReCL (s) | step SupCon+CE (s) | step CE (s) | SharpReCL / SupCon+CE | "
+            "criterion alone (s) | criterion share of step | class-loop reference (s) | vectorised speed-up | "
+            "loss diff vs loop |",
+            "|---|---|---|---|---|---|---|---|---|---|",
+        ]
+        for c in results["cells"]:
+            lines.append(
+                f"| {c['n_classes']} | {c['step_s_sharp']:.3f} | {c['step_s_supcon']:.3f} | {c['step_s_ce']:.3f} | "
+                f"{c['step_ratio_sharp_over_supcon']:.3f} | {c['criterion_s']:.4f} | "
+                f"{100 * c['criterion_share_of_step']:.1f}% | {c['criterion_loop_reference_s']:.3f} | "
+                f"{c['vectorised_speedup_over_loop']:.0f}x | {c['loss_abs_diff_vs_loop']:.1e} |"
+            )
+    inf = results.get("inference")
+    if inf:
+        lines += [
+            "",
+            f"## Inference ({inf['n_texts']} R52 test texts, {inf['mean_tokens']:.0f} tokens on average, "
+            f"max_length {inf['max_length']}; medians of {inf.get('repeats', 3)} alternated timings)",
+            "",
+            "| bare encoder, length-sorted (s) | bare encoder, input order (s) | predict_proba (s) | "
+            "predict_proba / bare throughput | length-grouping gain | tokenisation share |",
+            "|---|---|---|---|---|---|",
+            f"| {inf['bare_encoder_sorted_s']:.2f} | {inf['bare_encoder_unsorted_s']:.2f} | "
+            f"{inf['predict_proba_s']:.2f} | {inf['predict_proba_throughput_vs_bare_sorted']:.3f} | "
+            f"{inf['length_grouping_gain']:.2f}x | {100 * inf['tokenize_share_of_predict']:.1f}% |",
+        ]
+    mem = results.get("memory")
+    if mem:
+        lines += ["", "## Peak memory of `fit` (one epoch, a fresh process per row)", "",
+                  "| data | C | texts | max_length | method | n_pos / n_neg / k | seconds per epoch | "
+                  "peak RSS (MiB) | vs SCLCE |", "|---|---|---|---|---|---|---|---|---|"]
+        for r in mem:
+            ref = next(m for m in mem if m["dataset"] == r["dataset"] and m["method"] == "SCLCE")
+            lines.append(
+                f"| {r['dataset']} | {r['n_classes']} | {r['n_texts']} | {r['max_length']} | {r['method']} | "
+                f"{r['n_pos']} / {r['n_neg']} / {r['k_hard']} | {r['epoch_s']:.1f} | {r['peak_rss_mib']:.0f} | "
+                f"{100 * (r['peak_rss_mib'] / ref['peak_rss_mib'] - 1):+.1f}% |")
+    sc = results.get("scaling")
+    if sc:
+        texts = sorted((r for r in sc if r.get("axis") == "texts"), key=lambda r: r["n_texts"])
+        slope, intercept, r2 = linear_fit([r["n_texts"] for r in texts], [r["epoch_s"] for r in texts])
+        lines += ["", "## Scaling (SharpReCL, 32 tokens, one epoch, a fresh process per row)", "",
+                  "| axis | data | texts | C | seconds per epoch | ms per text | peak RSS (MiB) |",
+                  "|---|---|---|---|---|---|---|"]
+        for r in texts + [r for r in sc if r.get("axis") == "classes"]:
+            lines.append(f"| {r['axis']} | {r['dataset']} | {r['n_texts']} | {r['n_classes']} | "
+                         f"{r['epoch_s']:.1f} | {1000 * r['epoch_s'] / r['n_texts']:.1f} | {r['peak_rss_mib']:.0f} |")
+        lines += ["", f"Least-squares line through the text axis: {1000 * slope:.1f} ms per text, "
+                  f"intercept {intercept:.1f} s, R^2 = {r2:.4f}.", "",
+                  "![scaling](speed_scaling.png)"]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--parts", nargs="+", default=["criterion", "inference", "memory", "scaling"],
+                        choices=["criterion", "inference", "memory", "scaling"])
+    parser.add_argument("--steps", type=int, default=4)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--max-length", type=int, default=32)
+    parser.add_argument("--data", default=os.environ.get(
+        "SHARPRECL_DATA", str(Path(__file__).resolve().parents[2] / "shared" / "datasets")))
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        return child_fit(json.loads(args.child))
+    torch.manual_seed(0)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "speed.json").write_text(json.dumps(results, indent=1))
-    lines = [
-        "# Criterion cost beside the encoder",
-        "",
-        f"{results['encoder']}, batch {args.batch_size} texts x 2 views, {args.max_length} tokens max, "
-        f"{results['machine']}, torch {results['torch']}; median of {args.steps} steps. "
-        "Generated by `python benchmarks/speed.py`.",
-        "",
-        "| C | step SharpReCL (s) | step SupCon+CE (s) | step CE (s) | SharpReCL / SupCon+CE | "
-        "criterion alone (s) | criterion share of step | class-loop reference (s) | vectorised speed-up | "
-        "loss diff vs loop |",
-        "|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    for c in results["cells"]:
-        lines.append(
-            f"| {c['n_classes']} | {c['step_s_sharp']:.3f} | {c['step_s_supcon']:.3f} | {c['step_s_ce']:.3f} | "
-            f"{c['step_ratio_sharp_over_supcon']:.3f} | {c['criterion_s']:.4f} | "
-            f"{100 * c['criterion_share_of_step']:.1f}% | {c['criterion_loop_reference_s']:.3f} | "
-            f"{c['vectorised_speedup_over_loop']:.0f}x | {c['loss_abs_diff_vs_loop']:.1e} |"
-        )
-    inf = results["inference"]
-    lines += [
-        "",
-        f"## Inference ({inf['n_texts']} R52 test texts, {inf['mean_tokens']:.0f} tokens on average, "
-        f"max_length {inf['max_length']})",
-        "",
-        "| bare encoder, length-sorted (s) | bare encoder, input order (s) | predict_proba (s) | "
-        "predict_proba / bare throughput | length-grouping gain | tokenisation share |",
-        "|---|---|---|---|---|---|",
-        f"| {inf['bare_encoder_sorted_s']:.2f} | {inf['bare_encoder_unsorted_s']:.2f} | "
-        f"{inf['predict_proba_s']:.2f} | {inf['predict_proba_throughput_vs_bare_sorted']:.3f} | "
-        f"{inf['length_grouping_gain']:.2f}x | {100 * inf['tokenize_share_of_predict']:.1f}% |",
-    ]
-    (RESULTS / "speed.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    path = RESULTS / "speed.json"
+    results = json.loads(path.read_text()) if path.exists() else {}
+    results.update({
+        "machine": f"{platform.machine()}, {torch.get_num_threads()} torch threads",
+        "torch": torch.__version__,
+        "encoder": "all-MiniLM-L6-v2 (packaged)",
+    })
+    if "criterion" in args.parts:
+        results.update(batch_size=args.batch_size, views=2, max_length=args.max_length,
+                       steps_timed=args.steps, cells=criterion_part(args))
+    if "inference" in args.parts:
+        results["inference"] = inference_cell(args.data)
+        print(json.dumps(results["inference"], indent=1), flush=True)
+    if "memory" in args.parts:
+        results["memory"] = memory_part(args.data)
+    if "scaling" in args.parts:
+        results["scaling"] = scaling_part(args.data)
+        plot_scaling(results["scaling"], RESULTS / "speed_scaling.png")
+    path.write_text(json.dumps(results, indent=1))
+    text = markdown(results)
+    (RESULTS / "speed.md").write_text(text)
+    print(text)
 
 
 if __name__ == "__main__":
