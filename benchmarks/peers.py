@@ -25,6 +25,8 @@ NEURAL = {
     "SharpReCL": {},
     "w/o SS": {"simple_sampling": False},
     "w/o HM": {"hard_mixup": False},
+    # The paper's Table 7 (II): the contrastive branch as is, plain CE in the classifier.
+    "w/o δ_CLS": {"classification_loss": "cross_entropy"},
     "SCLCE (w/o SSHM)": {"contrastive": "supcon", "classification_loss": "cross_entropy"},
     "LA-CE (w/o CL)": {"contrastive": None},
     "CE": {"contrastive": None, "classification_loss": "cross_entropy"},

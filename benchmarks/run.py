@@ -38,7 +38,7 @@ STOP_FILE = RESULTS / "STOP"
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 
 MAIN = ["SharpReCL", "CE", "LA-CE (w/o CL)", "SCLCE (w/o SSHM)"]
-ONE_SEED = ["w/o SS", "w/o HM", "Focal", "Dice", "SetFit"]
+ONE_SEED = ["w/o SS", "w/o HM", "w/o δ_CLS", "Focal", "Dice", "SetFit"]
 # CALoRA's stage 2 runs on the fitted base of the same cell (seconds).
 CALORA_BASES = {"CALoRA on SharpReCL": "SharpReCL", "CALoRA on CE": "CE"}
 
@@ -63,7 +63,7 @@ def choose_max_length(texts, tokenizer, quantile=0.95, cap=128):
 
 def run_key(dataset, ratio, method, seed, config):
     digest = hashlib.sha1(json.dumps(config, sort_keys=True).encode()).hexdigest()[:8]
-    slug = method.lower().replace(" ", "-").replace("/", "").replace("(", "").replace(")", "").replace("+", "-")
+    slug = method.lower().replace(" ", "-").replace("/", "").replace("(", "").replace(")", "").replace("+", "-").replace("δ", "delta")
     return f"{dataset}__ir{ratio or 'org'}__{slug}__seed{seed}__{digest}"
 
 

@@ -19,6 +19,7 @@ and views:
 - memory: peak resident memory of a one-epoch ``fit`` (fresh process each) on
   TREC and on R52 with the default (paper) set sizes, SharpReCL against SCLCE
   and plain CE;
+- gpu (CUDA only): seconds per epoch on TREC ir=50, fp32 against bf16;
 - scaling: seconds per epoch and peak memory against training-set size (1k to
   8k texts, C=6) and against the number of classes (6, 23, 52 at 1k texts),
   with ``max_length`` fixed so only the named factor moves.
@@ -49,7 +50,7 @@ from sklearn_sharprecl._encoder import load_tokenizer, resolve_encoder
 from sklearn_sharprecl._loss import HardMixupContrastiveLoss
 from sklearn_sharprecl._module import SharpReCLModule
 from sklearn_sharprecl._sampling import balanced_synthetic_sets
-from sklearn_sharprecl.datasets import load_text_dataset
+from sklearn_sharprecl.datasets import load_text_dataset, make_long_tailed
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -263,7 +264,11 @@ def child_fit(spec):
     texts, labels = load_text_dataset(spec["dataset"], "train", data_home=spec["data"], return_X_y=True)
     labels = np.asarray(labels)
     rng = np.random.RandomState(0)
-    if spec.get("per_class"):  # every class present (R52: 52 classes)
+    if spec.get("imbalance_ratio"):
+        texts, labels = make_long_tailed(texts, labels, spec["imbalance_ratio"], random_state=0)
+        labels = np.asarray(labels)
+        pick = np.arange(len(texts))
+    elif spec.get("per_class"):  # every class present (R52: 52 classes)
         pick = np.concatenate([rng.permutation(np.where(labels == c)[0])[: spec["per_class"]]
                                for c in np.unique(labels)])
     else:
@@ -271,7 +276,8 @@ def child_fit(spec):
     texts, labels = [texts[i] for i in pick], labels[pick]
     baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     clf = SharpReCLClassifier(encoder=spec.get("encoder"), max_length=spec["max_length"], max_epochs=1,
-                              validation_fraction=None, random_state=0, **METHODS[spec["method"]])
+                              validation_fraction=None, random_state=0, device=spec.get("device", "auto"),
+                              precision=spec.get("precision", "fp32"), **METHODS[spec["method"]])
     tic = time.perf_counter()
     clf.fit(texts, labels)
     fit_s = time.perf_counter() - tic
@@ -279,7 +285,7 @@ def child_fit(spec):
         **{k: v for k, v in spec.items() if k not in ("data", "encoder")},
         "n_texts": len(texts), "n_classes": len(clf.classes_),
         "n_pos": clf.n_pos, "n_neg": clf.n_neg, "k_hard": clf.k_hard,
-        "epoch_s": float(clf.net_.history[-1, "dur"]), "fit_s": fit_s,
+        "epoch_s": float(clf.net_.history[-1, "dur"]), "fit_s": fit_s, "device": str(clf.net_.device),
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "rss_before_fit_mib": baseline / 1024,
     }))
@@ -305,6 +311,20 @@ def scaling_part(data_home, sizes=(1000, 2000, 4000, 8000)):
     for dataset in ("ohsumed", "r52"):  # C = 23, 52 at the smallest size, same max_length
         rows.append(fit_in_child({"dataset": dataset, "n_texts": sizes[0], "max_length": 32,
                                   "method": "SharpReCL", "data": data_home, "axis": "classes"}))
+        print(json.dumps(rows[-1]), flush=True)
+    return rows
+
+
+def gpu_part(data_home):
+    """Seconds per epoch on TREC ir=50 (the paper's Table 3 cell) with MiniLM, fp32 vs bf16, on CUDA."""
+    if not torch.cuda.is_available():
+        print("gpu part skipped: no CUDA device here", flush=True)
+        return None
+    rows = []
+    for precision in ("fp32", "bf16"):
+        rows.append(fit_in_child({"dataset": "trec", "imbalance_ratio": 50, "max_length": 32,
+                                  "method": "SharpReCL", "precision": precision, "device": "cuda",
+                                  "data": data_home, "gpu": torch.cuda.get_device_name(0)}))
         print(json.dumps(rows[-1]), flush=True)
     return rows
 
@@ -404,13 +424,24 @@ def markdown(results):
         lines += ["", f"Least-squares line through the text axis: {1000 * slope:.1f} ms per text, "
                   f"intercept {intercept:.1f} s, R^2 = {r2:.4f}.", "",
                   "![scaling](speed_scaling.png)"]
+    gpu = results.get("gpu")
+    lines += ["", "## GPU: seconds per epoch on TREC ir=50, fp32 vs bf16", ""]
+    if gpu:
+        lines += [f"{gpu[0]['gpu']}, all-MiniLM-L6-v2, {gpu[0]['n_texts']} texts, 2 views, 32 tokens. "
+                  "The paper's Table 3 gives 16 s per TREC epoch with BERT-base on an RTX 3090 Ti: a "
+                  "different encoder and GPU, not a like-for-like figure.", "",
+                  "| precision | seconds per epoch |", "|---|---|"]
+        lines += [f"| {r['precision']} | {r['epoch_s']:.2f} |" for r in gpu]
+    else:
+        lines += ["Not measured: no GPU was available when this file was written. On a CUDA machine, "
+                  "`python benchmarks/speed.py --parts gpu` fills this section."]
     return "\n".join(lines) + "\n"
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--parts", nargs="+", default=["criterion", "inference", "memory", "scaling"],
-                        choices=["criterion", "inference", "memory", "scaling"])
+                        choices=["criterion", "inference", "memory", "scaling", "gpu"])
     parser.add_argument("--steps", type=int, default=4)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--max-length", type=int, default=32)
@@ -440,6 +471,8 @@ def main(argv=None):
     if "scaling" in args.parts:
         results["scaling"] = scaling_part(args.data)
         plot_scaling(results["scaling"], RESULTS / "speed_scaling.png")
+    if "gpu" in args.parts:
+        results["gpu"] = gpu_part(args.data)
     path.write_text(json.dumps(results, indent=1))
     text = markdown(results)
     (RESULTS / "speed.md").write_text(text)
