@@ -43,6 +43,21 @@ def pool_hidden_states(hidden, attention_mask, pooling):
     return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
 
 
+def drop_pooler(encoder):
+    """Remove a BERT-style ``pooler`` from an encoder this library loaded itself.
+
+    Both poolings read ``last_hidden_state``; the pooler's output is never
+    used, so its weights would get no gradient, and DistributedDataParallel
+    fails on parameters without gradients (unless told to search for them
+    every step). Models whose ``forward`` skips a ``None`` pooler (BERT,
+    RoBERTa and their kin) lose it; others are left as they are. A model the
+    user passed in is never modified.
+    """
+    if isinstance(getattr(encoder, "pooler", None), nn.Module):
+        encoder.pooler = None
+    return encoder
+
+
 class SharpReCLModule(nn.Module):
     """Transformer encoder with the two SharpReCL branches.
 
@@ -86,6 +101,7 @@ class SharpReCLModule(nn.Module):
                 self.encoder = AutoModel.from_pretrained(
                     encoder, trust_remote_code=trust_remote_code, dtype=torch.float32
                 )
+            drop_pooler(self.encoder)
         hidden = self.encoder.config.hidden_size
         self.pooling = pooling
         self.dropout = nn.Dropout(dropout)

@@ -203,6 +203,10 @@ def load_pretrained(cls, directory, device=None):
         encoder = AutoModel.from_config(
             encoder_config, trust_remote_code=False, dtype=torch.float32
         )
+    if not any(k.startswith("encoder.pooler.") for k in state):
+        from ._module import drop_pooler
+
+        drop_pooler(encoder)  # saved without one; files from earlier releases keep theirs
     estimator.classes_ = np.asarray(config["classes"], dtype=np.dtype(config["classes_dtype"]))
     estimator.class_counts_ = np.asarray(config["class_counts"])
     estimator.encoder_name_ = config["encoder_name"]

@@ -1,4 +1,6 @@
+import numpy as np
 import torch
+from transformers import AutoTokenizer, BertModel
 
 from sklearn_sharprecl._module import PrototypeHead, SharpReCLModule, pool_hidden_states
 
@@ -33,3 +35,26 @@ def test_module_outputs(tiny_encoder):
     with torch.no_grad():
         module.classifier.weight.add_(1.0)
     assert not torch.allclose(before, module.prototypes())
+
+
+def test_every_parameter_gets_a_gradient_in_a_training_step(tiny_encoder):
+    """DistributedDataParallel needs it: the unused BERT pooler is dropped on load."""
+    from sklearn_sharprecl._criterion import SharpReCLLoss
+
+    module = SharpReCLModule(tiny_encoder, n_classes=3).train()
+    assert module.encoder.pooler is None
+    tok = AutoTokenizer.from_pretrained(tiny_encoder)
+    texts = ["the refund is late", "what is the account", "security"]
+    batch = tok(texts * 2, padding=True, return_tensors="pt")  # two views, view-major
+    logits, emb, _, prototypes = module(batch["input_ids"], batch["attention_mask"])
+    y = torch.tensor([0, 1, 2])
+    loss = SharpReCLLoss(np.array([5, 3, 2]), n_pos=2, n_neg=4)(logits, emb, prototypes, y)["loss"]
+    loss.backward()
+    missing = [n for n, p in module.named_parameters() if p.grad is None]
+    assert missing == []
+
+
+def test_a_user_supplied_encoder_is_not_modified(tiny_encoder):
+    encoder = BertModel.from_pretrained(tiny_encoder)
+    SharpReCLModule(encoder, n_classes=3)
+    assert encoder.pooler is not None
