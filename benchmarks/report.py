@@ -708,8 +708,12 @@ def readme_markdown(records, grid, out_dir):
            "## Tables and plots", "",
            "- [table2.md](table2.md): macro-F1 and accuracy per dataset × ratio and method, the "
            f"paper's numbers beside them (marked '{PAPER_TAG}'), paired seed differences vs SharpReCL",
-           "- [table4.md](table4.md): ablations (w/o SS, w/o HM, w/o SSHM, w/o CL)",
+           "- [table4.md](table4.md): ablations (w/o SS, w/o HM, w/o δ_CLS, w/o SSHM, w/o CL)",
            "- [calora.md](calora.md): CALoRA on X vs X (macro-F1, rarest classes, cost)",
+           "- [calora_conll.md](calora_conll.md): CALoRA on CoNLL-2003 NER, 3 paired seeds "
+           "(`python benchmarks/calora_conll.py`)",
+           "- [speed.md](speed.md): criterion cost, inference, peak memory and scaling "
+           "(`python benchmarks/speed.py`)",
            "- [macro_f1_vs_ir.png](macro_f1_vs_ir.png): macro-F1 vs imbalance ratio",
            "- [runtime.png](runtime.png): seconds per epoch and fit seconds per method"]
     for row in rows:

@@ -33,7 +33,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import statistics
 import subprocess
 import sys
@@ -250,6 +249,21 @@ METHODS = {
 }
 
 
+def memory_status():
+    """``VmRSS`` and ``VmHWM`` (peak) of this process in KiB, from ``/proc/self/status``.
+
+    Not ``getrusage``: on Linux a child's ``ru_maxrss`` starts from its
+    parent's resident size at ``fork``, which would hide the fit's own peak.
+    ``VmHWM`` belongs to the address space that ``exec`` creates afresh.
+    """
+    fields = {}
+    for line in Path("/proc/self/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            fields[key] = int(value.split()[0])
+    return fields
+
+
 def fit_in_child(spec):
     """Run :func:`child_fit` in a fresh interpreter: its peak RSS is this fit's alone."""
     out = subprocess.run([sys.executable, __file__, "--child", json.dumps(spec)],
@@ -274,7 +288,7 @@ def child_fit(spec):
     else:
         pick = rng.choice(len(texts), spec["n_texts"], replace=spec["n_texts"] > len(texts))
     texts, labels = [texts[i] for i in pick], labels[pick]
-    baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    baseline = memory_status()["VmRSS"]
     clf = SharpReCLClassifier(encoder=spec.get("encoder"), max_length=spec["max_length"], max_epochs=1,
                               validation_fraction=None, random_state=0, device=spec.get("device", "auto"),
                               precision=spec.get("precision", "fp32"), **METHODS[spec["method"]])
@@ -286,7 +300,7 @@ def child_fit(spec):
         "n_texts": len(texts), "n_classes": len(clf.classes_),
         "n_pos": clf.n_pos, "n_neg": clf.n_neg, "k_hard": clf.k_hard,
         "epoch_s": float(clf.net_.history[-1, "dur"]), "fit_s": fit_s, "device": str(clf.net_.device),
-        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_rss_mib": memory_status()["VmHWM"] / 1024,
         "rss_before_fit_mib": baseline / 1024,
     }))
 
