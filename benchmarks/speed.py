@@ -21,10 +21,10 @@ and views:
   and plain CE;
 - gpu (CUDA only): seconds per epoch on TREC ir=50, fp32 against bf16;
 - scaling: seconds per epoch and peak memory against training-set size (1k to
-  8k texts, C=6) and against the number of classes (6, 23, 52 at 1k texts),
-  with ``max_length`` fixed so only the named factor moves.
+  8k texts, C=6) and, part ``classes``, against the number of classes (6, 23,
+  52: the same 1k texts under random labels), ``max_length`` fixed.
 
-Usage: ``python benchmarks/speed.py [--parts criterion inference memory scaling]
+Usage: ``python benchmarks/speed.py [--parts criterion inference memory scaling classes]
 [--steps 4] [--data ../shared/datasets]``. Parts not run keep their previous
 results in ``speed.json``.
 """
@@ -288,6 +288,8 @@ def child_fit(spec):
     else:
         pick = rng.choice(len(texts), spec["n_texts"], replace=spec["n_texts"] > len(texts))
     texts, labels = [texts[i] for i in pick], labels[pick]
+    if spec.get("random_labels"):  # same texts, only the number of classes moves
+        labels = np.array([f"c{i}" for i in rng.randint(0, spec["random_labels"], len(texts))])
     baseline = memory_status()["VmRSS"]
     clf = SharpReCLClassifier(encoder=spec.get("encoder"), max_length=spec["max_length"], max_epochs=1,
                               validation_fraction=None, random_state=0, device=spec.get("device", "auto"),
@@ -317,14 +319,23 @@ def memory_part(data_home):
 
 
 def scaling_part(data_home, sizes=(1000, 2000, 4000, 8000)):
+    """Seconds per epoch and peak memory against the number of texts (C = 6; TREC texts drawn
+    with replacement past its 5,452)."""
     rows = []
-    for n in sizes:  # C = 6, texts drawn with replacement past TREC's 5,452
+    for n in sizes:
         rows.append(fit_in_child({"dataset": "trec", "n_texts": n, "max_length": 32,
                                   "method": "SharpReCL", "data": data_home, "axis": "texts"}))
         print(json.dumps(rows[-1]), flush=True)
-    for dataset in ("ohsumed", "r52"):  # C = 23, 52 at the smallest size, same max_length
-        rows.append(fit_in_child({"dataset": dataset, "n_texts": sizes[0], "max_length": 32,
-                                  "method": "SharpReCL", "data": data_home, "axis": "classes"}))
+    return rows
+
+
+def classes_part(data_home, n_classes=(6, 23, 52), n_texts=1000):
+    """The same 1,000 TREC texts under C random labels: only the class-dependent work moves."""
+    rows = []
+    for c in n_classes:
+        rows.append(fit_in_child({"dataset": "trec", "n_texts": n_texts, "max_length": 32,
+                                  "method": "SharpReCL", "data": data_home, "axis": "classes",
+                                  "random_labels": c}))
         print(json.dumps(rows[-1]), flush=True)
     return rows
 
@@ -358,8 +369,7 @@ def plot_scaling(rows, path):
     import matplotlib.pyplot as plt
 
     by_texts = sorted((r for r in rows if r.get("axis") == "texts"), key=lambda r: r["n_texts"])
-    by_classes = sorted([by_texts[0]] + [r for r in rows if r.get("axis") == "classes"],
-                        key=lambda r: r["n_classes"])
+    by_classes = sorted((r for r in rows if r.get("axis") == "classes"), key=lambda r: r["n_classes"])
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
     n = [r["n_texts"] for r in by_texts]
     axes[0].plot(n, [r["epoch_s"] for r in by_texts], "o-")
@@ -368,7 +378,7 @@ def plot_scaling(rows, path):
     axes[1].set(xlabel="training texts (C=6)", ylabel="peak RSS of fit (MiB)", title="memory vs texts")
     c = [r["n_classes"] for r in by_classes]
     axes[2].plot(c, [r["epoch_s"] for r in by_classes], "o-")
-    axes[2].set(xlabel="classes C (1k texts)", ylabel="seconds per epoch", title="time vs classes")
+    axes[2].set(xlabel="classes C (the same 1k TREC texts, random labels)", ylabel="seconds per epoch", title="time vs classes")
     for ax in axes:
         ax.set_ylim(bottom=0)
         ax.grid(alpha=0.3)
@@ -430,6 +440,9 @@ def markdown(results):
         texts = sorted((r for r in sc if r.get("axis") == "texts"), key=lambda r: r["n_texts"])
         slope, intercept, r2 = linear_fit([r["n_texts"] for r in texts], [r["epoch_s"] for r in texts])
         lines += ["", "## Scaling (SharpReCL, 32 tokens, one epoch, a fresh process per row)", "",
+                  "Text axis: TREC texts with their labels (C = 6). Class axis: the same 1,000 TREC "
+                  "texts under C random labels, so only the class-dependent work (head, prototypes, "
+                  "sampling, mixup, loss) changes.", "",
                   "| axis | data | texts | C | seconds per epoch | ms per text | peak RSS (MiB) |",
                   "|---|---|---|---|---|---|---|"]
         for r in texts + [r for r in sc if r.get("axis") == "classes"]:
@@ -454,8 +467,8 @@ def markdown(results):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--parts", nargs="+", default=["criterion", "inference", "memory", "scaling"],
-                        choices=["criterion", "inference", "memory", "scaling", "gpu"])
+    parser.add_argument("--parts", nargs="+", default=["criterion", "inference", "memory", "scaling", "classes"],
+                        choices=["criterion", "inference", "memory", "scaling", "classes", "gpu"])
     parser.add_argument("--steps", type=int, default=4)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--max-length", type=int, default=32)
@@ -482,8 +495,13 @@ def main(argv=None):
         print(json.dumps(results["inference"], indent=1), flush=True)
     if "memory" in args.parts:
         results["memory"] = memory_part(args.data)
-    if "scaling" in args.parts:
-        results["scaling"] = scaling_part(args.data)
+    if "scaling" in args.parts or "classes" in args.parts:
+        kept = [r for r in results.get("scaling", [])
+                if (r.get("axis") == "texts") != ("scaling" in args.parts)
+                and (r.get("axis") == "classes") != ("classes" in args.parts)]
+        fresh = (scaling_part(args.data) if "scaling" in args.parts else []) + (
+            classes_part(args.data) if "classes" in args.parts else [])
+        results["scaling"] = kept + fresh
         plot_scaling(results["scaling"], RESULTS / "speed_scaling.png")
     if "gpu" in args.parts:
         results["gpu"] = gpu_part(args.data)
