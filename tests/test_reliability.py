@@ -264,3 +264,27 @@ def test_augmentation_tuple_spec_and_random_state_instance(fast_params, tickets)
         augment=("random_swap", {"aug_p": 0.3}), augment_each_epoch=True,
     ).fit(X, y)
     assert len(clf.net_.history) == 2
+
+
+def test_files_saved_with_a_pooler_still_load(tiny_encoder, tickets, tmp_path, monkeypatch):
+    """Releases before the pooler was dropped saved its weights: such files keep loading."""
+    from sklearn_sharprecl import _module
+
+    X, y = tickets
+    with monkeypatch.context() as patch:
+        patch.setattr(_module, "drop_pooler", lambda encoder: encoder)  # the old behaviour
+        old = SharpReCLClassifier(encoder=tiny_encoder, max_length=32, batch_size=16, max_epochs=1,
+                                  n_neg=20, random_state=0).fit(X, y)
+        assert old.net_.module_.encoder.pooler is not None
+        old.save_pretrained(tmp_path / "old")
+    loaded = SharpReCLClassifier.load_pretrained(tmp_path / "old")
+    assert loaded.net_.module_.encoder.pooler is not None
+    np.testing.assert_array_equal(loaded.predict_proba(X[:20]), old.predict_proba(X[:20]))
+
+
+def test_new_files_carry_no_pooler(fitted, tmp_path):
+    fitted.save_pretrained(tmp_path / "new")
+    from safetensors.numpy import load_file
+
+    assert not any(k.startswith("encoder.pooler.") for k in load_file(tmp_path / "new" / "model.safetensors"))
+    assert SharpReCLClassifier.load_pretrained(tmp_path / "new").net_.module_.encoder.pooler is None

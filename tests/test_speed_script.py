@@ -26,9 +26,9 @@ def ticket_home(tmp_path, tickets):
 def test_fit_in_child_reports_its_own_fit(tiny_encoder, ticket_home):
     row = speed.fit_in_child({"dataset": str(ticket_home), "n_texts": 64, "max_length": 16,
                               "method": "SharpReCL", "data": None, "encoder": tiny_encoder,
-                              "axis": "texts"})
-    assert row["n_texts"] == 64 and row["axis"] == "texts" and row["method"] == "SharpReCL"
-    assert 2 <= row["n_classes"] <= 6
+                              "axis": "classes", "random_labels": 3})
+    assert row["n_texts"] == 64 and row["axis"] == "classes" and row["method"] == "SharpReCL"
+    assert row["n_classes"] == 3  # the texts' own six labels replaced by three random ones
     assert row["epoch_s"] > 0 and row["fit_s"] >= row["epoch_s"]
     # the fit ran in that process: its peak is above what the process held before fitting
     assert row["peak_rss_mib"] > row["rss_before_fit_mib"] > 0
