@@ -99,6 +99,19 @@ class SharpReCLClassifier(ClassifierMixin, BaseEstimator):
         Eq. 11 as printed (sum over positives, divided by the anchor count).
     focal_gamma : float, default=2.0
         Focusing parameter when ``classification_loss='focal'``.
+    decision_prior : {'balanced', 'train'}, array-like of shape (n_classes,) or None, \
+            default=None
+        Class prior of the data the model will predict on, applied to
+        :meth:`predict_proba` and :meth:`predict` by Bayes' rule (training and
+        model selection are unaffected). ``None`` keeps the posterior the
+        loss estimates: balanced (uniform prior) for ``'logit_adjusted'``,
+        the training prior for the other losses. ``'balanced'`` and
+        ``'train'`` ask for a uniform or the training prior whatever the
+        loss (``'balanced'`` on a cross-entropy model is post-hoc logit
+        adjustment); an array gives the prior itself, in the order of
+        ``classes_``. Choose it from what you know of the deployment data: a
+        class that is rare in training *and* in use (TREC's ABBR) is
+        over-predicted by the balanced posterior.
 
     augment : str, object with ``augment`` method, or None, default='dropout'
         How the second view is made. ``'dropout'`` (or None) reuses the text:
@@ -229,6 +242,7 @@ class SharpReCLClassifier(ClassifierMixin, BaseEstimator):
         "trust_remote_code": ["boolean"],
         "text_column": [str, Integral, None],
         "callbacks": [list, None],
+        "decision_prior": [StrOptions({"balanced", "train"}), "array-like", None],
     }
 
     def __init__(
@@ -269,6 +283,7 @@ class SharpReCLClassifier(ClassifierMixin, BaseEstimator):
         trust_remote_code=False,
         text_column=None,
         callbacks=None,
+        decision_prior=None,
     ):
         self.encoder = encoder
         self.pooling = pooling
@@ -305,6 +320,7 @@ class SharpReCLClassifier(ClassifierMixin, BaseEstimator):
         self.trust_remote_code = trust_remote_code
         self.text_column = text_column
         self.callbacks = callbacks
+        self.decision_prior = decision_prior
 
     # ------------------------------------------------------------------ fit
     @_fit_context(prefer_skip_nested_validation=True)
@@ -344,6 +360,7 @@ class SharpReCLClassifier(ClassifierMixin, BaseEstimator):
                 )
         self.classes_ = label_encoder.classes_
         y_enc = label_encoder.transform(y)
+        self._check_decision_prior()
 
         rng = check_random_state(self.random_state)
         torch.manual_seed(rng.randint(2**31 - 1))
@@ -499,11 +516,13 @@ class SharpReCLClassifier(ClassifierMixin, BaseEstimator):
         return dataset.subset(order), np.argsort(order)
 
     def predict_proba(self, X):
-        """Class probabilities from the raw logits.
+        """Class probabilities.
 
-        With ``classification_loss='logit_adjusted'`` these estimate the
-        balanced posterior (each class equally likely a priori). Texts are
-        batched by length and returned in input order.
+        With ``classification_loss='logit_adjusted'`` and the default
+        ``decision_prior=None`` these estimate the balanced posterior (each
+        class equally likely a priori); ``decision_prior`` moves them to
+        another prior. Texts are batched by length and returned in input
+        order.
 
         Parameters
         ----------
@@ -515,7 +534,38 @@ class SharpReCLClassifier(ClassifierMixin, BaseEstimator):
             Columns follow ``classes_``.
         """
         dataset, restore = self._dataset_sorted_by_length(X)
-        return self.net_.predict_proba(dataset)[restore]
+        proba = self.net_.predict_proba(dataset)[restore]
+        shift = self._prior_shift()
+        if shift is None:
+            return proba
+        proba = proba * shift
+        return proba / proba.sum(axis=1, keepdims=True)
+
+    def _check_decision_prior(self):
+        """The decision prior as an array of probabilities, or None / the string given."""
+        prior = self.decision_prior
+        if prior is None or isinstance(prior, str):
+            return prior
+        prior = np.asarray(prior, dtype=float)
+        if prior.shape != (len(self.classes_),) or not np.all(np.isfinite(prior)) or np.any(prior <= 0):
+            raise ValueError(
+                f"decision_prior must hold one positive, finite number per class "
+                f"({len(self.classes_)} classes, in the order of classes_); got {self.decision_prior!r}."
+            )
+        return prior / prior.sum()
+
+    def _prior_shift(self):
+        """Per-class factor turning the trained posterior into the decision prior's, or None."""
+        target = self._check_decision_prior()
+        if target is None:
+            return None
+        train = np.asarray(self.class_counts_, dtype=float)
+        train = train / train.sum()
+        uniform = np.full(len(train), 1.0 / len(train))
+        trained = uniform if self.classification_loss == "logit_adjusted" else train
+        if isinstance(target, str):
+            target = uniform if target == "balanced" else train
+        return target / trained
 
     def predict(self, X):
         """Most probable class of each text.

@@ -83,6 +83,9 @@ def _json_params(estimator):
             continue
         if hasattr(value, "__fspath__"):
             value = str(value)
+        if name == "decision_prior" and value is not None and not isinstance(value, str):
+            params[name] = [float(v) for v in np.asarray(value, dtype=float).ravel()]
+            continue
         if not isinstance(value, _JSON_SCALARS):
             if name in _TRAINING_ONLY:
                 # Training-time objects: the fitted model does not need them.

@@ -227,3 +227,72 @@ def test_unknown_augment_preset_is_refused(fast_params, tickets):
     X, y = tickets
     with pytest.raises(ValueError, match="wordnet"):
         SharpReCLClassifier(**fast_params, augment="backtranslate").fit(X, y)
+
+
+@pytest.fixture(scope="module")
+def fitted_for_prior(tiny_encoder, tickets):
+    X, y = tickets
+    return SharpReCLClassifier(encoder=tiny_encoder, max_length=32, batch_size=16, max_epochs=1,
+                               n_neg=20, random_state=0).fit(X, y)
+
+
+class TestDecisionPrior:
+    """``decision_prior`` moves the posterior by Bayes' rule, at prediction time only."""
+
+    @pytest.fixture
+    def fitted(self, fitted_for_prior):
+        return fitted_for_prior
+
+    def test_train_prior_multiplies_the_balanced_posterior(self, fitted, tickets):
+        X, _ = tickets
+        balanced = fitted.predict_proba(X[:30])
+        prior = fitted.class_counts_ / fitted.class_counts_.sum()
+        fitted.set_params(decision_prior="train")
+        try:
+            moved = fitted.predict_proba(X[:30])
+            expected = balanced * prior
+            np.testing.assert_allclose(moved, expected / expected.sum(1, keepdims=True), rtol=1e-5)
+            # the head class gains predictions, the tail loses them
+            head, tail = np.argmax(prior), np.argmin(prior)
+            assert (moved.argmax(1) == head).sum() >= (balanced.argmax(1) == head).sum()
+            assert (moved.argmax(1) == tail).sum() <= (balanced.argmax(1) == tail).sum()
+            fitted.set_params(decision_prior="balanced")  # what the logit-adjusted loss already gives
+            np.testing.assert_allclose(fitted.predict_proba(X[:30]), balanced, rtol=1e-5)
+            fitted.set_params(decision_prior=list(prior * 7))  # any scale; order of classes_
+            np.testing.assert_allclose(fitted.predict_proba(X[:30]), moved, rtol=1e-5)
+        finally:
+            fitted.set_params(decision_prior=None)
+
+    def test_balanced_on_a_cross_entropy_model_divides_by_the_training_prior(self, fast_params, tickets):
+        X, y = tickets
+        clf = SharpReCLClassifier(**{**fast_params, "max_epochs": 1}, contrastive=None,
+                                  classification_loss="cross_entropy").fit(X, y)
+        raw = clf.predict_proba(X[:30])
+        clf.set_params(decision_prior="balanced")
+        expected = raw / (clf.class_counts_ / clf.class_counts_.sum())
+        np.testing.assert_allclose(clf.predict_proba(X[:30]),
+                                   expected / expected.sum(1, keepdims=True), rtol=1e-5)
+
+    @pytest.mark.parametrize("prior", [[0.5, 0.5], [1, 1, 1, 1, 1, -1], [1, 1, 1, 1, 1, np.nan]])
+    def test_a_wrong_prior_is_refused_in_fit_and_predict(self, fitted, fast_params, tickets, prior):
+        X, y = tickets
+        with pytest.raises(ValueError, match="one positive, finite number per class"):
+            SharpReCLClassifier(**fast_params, decision_prior=prior).fit(X, y)
+        fitted.set_params(decision_prior=prior)
+        try:
+            with pytest.raises(ValueError, match="one positive, finite number per class"):
+                fitted.predict(X[:3])
+        finally:
+            fitted.set_params(decision_prior=None)
+
+    def test_saved_and_restored(self, fitted, tickets, tmp_path):
+        X, _ = tickets
+        fitted.set_params(decision_prior=[1, 2, 3, 4, 5, 6])
+        try:
+            fitted.save_pretrained(tmp_path / "m")
+            loaded = SharpReCLClassifier.load_pretrained(tmp_path / "m")
+            assert loaded.decision_prior == [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]
+            np.testing.assert_allclose(loaded.predict_proba(X[:10]), fitted.predict_proba(X[:10]),
+                                       rtol=1e-6)
+        finally:
+            fitted.set_params(decision_prior=None)
