@@ -5,6 +5,9 @@ dataset's ``max_length``; all neural methods share the encoder, batch size,
 learning rates, epochs and early stopping.
 """
 
+import shutil
+import tempfile
+
 import numpy as np
 import torch
 from imblearn.over_sampling import SMOTE, RandomOverSampler
@@ -139,7 +142,14 @@ class SetFitClassifier(BaseEstimator):
 
         self.classes_ = np.unique(y)
         self.model_ = SetFitModel.from_pretrained(resolve_encoder(self.encoder), labels=list(self.classes_))
+        # Checkpoints and logs go to a scratch directory: SetFit writes them to
+        # ./checkpoints by default, i.e. into whatever directory the user is in.
+        scratch = tempfile.mkdtemp(prefix="setfit-")
         args = TrainingArguments(
+            output_dir=scratch,
+            logging_dir=scratch,
+            save_strategy="no",
+            report_to="none",
             batch_size=self.batch_size,
             num_epochs=1,
             num_iterations=self.num_iterations,
@@ -148,7 +158,10 @@ class SetFitClassifier(BaseEstimator):
             show_progress_bar=False,
         )
         data = Dataset.from_dict({"text": list(X), "label": [str(v) for v in y]})
-        Trainer(model=self.model_, args=args, train_dataset=data).train()
+        try:
+            Trainer(model=self.model_, args=args, train_dataset=data).train()
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
         return self
 
     def predict(self, X):

@@ -8,6 +8,7 @@ across sessions and machines.
     python benchmarks/run.py --profile quick            # TREC and CR at ir=50
     python benchmarks/run.py --profile full             # + ir 20/10, R52, Ohsumed
     python benchmarks/run.py --profile quick --dry-run  # list what would run
+    python benchmarks/run.py --profile full --cells r52 ohsumed --seeds 1
 
 Protocol: the training split is long-tailed with the exponential profile (test
 split untouched); R52 and Ohsumed are used as they are. Model selection uses a
@@ -43,14 +44,16 @@ ONE_SEED = ["w/o SS", "w/o HM", "w/o δ_CLS", "Focal", "Dice", "SetFit"]
 CALORA_BASES = {"CALoRA on SharpReCL": "SharpReCL", "CALoRA on CE": "CE"}
 
 PROFILES = {
-    "quick": {"cells": [("trec", 50), ("cr", 50)], "seeds": 3, "max_epochs": 4, "freeze_layers": 0},
+    "quick": {"cells": [("trec", 50), ("cr", 50)], "seeds": 3, "max_epochs": {None: 4},
+              "freeze_layers": {None: 0}},
     "full": {
         "cells": [("trec", 50), ("cr", 50), ("trec", 20), ("cr", 20), ("trec", 10), ("cr", 10),
                   ("r52", None), ("ohsumed", None)],
         "seeds": 3,
-        "max_epochs": 4,
-        # Long texts on a CPU: train the top two of MiniLM's six layers (recorded per run).
-        "freeze_layers": {"r52": 4, "ohsumed": 4},
+        # Long texts on a CPU: train the top two of MiniLM's six layers for two
+        # epochs (recorded per run; ``--max-epochs 4`` on a GPU).
+        "max_epochs": {"r52": 2, "ohsumed": 2, None: 4},
+        "freeze_layers": {"r52": 4, "ohsumed": 4, None: 0},
     },
 }
 
@@ -67,20 +70,37 @@ def run_key(dataset, ratio, method, seed, config):
     return f"{dataset}__ir{ratio or 'org'}__{slug}__seed{seed}__{digest}"
 
 
-def grid(profile, methods):
+def per_dataset(setting, dataset):
+    """A profile setting given per dataset, ``None`` being the default."""
+    return setting.get(dataset, setting[None])
+
+
+def select_cells(cells, wanted):
+    """The profile's cells named in ``wanted`` (``r52`` or ``trec:50``), in profile order."""
+    if not wanted:
+        return list(cells)
+    known = {d for d, _ in cells} | {f"{d}:{r}" for d, r in cells if r is not None}
+    unknown = sorted(set(wanted) - known)
+    if unknown:
+        raise SystemExit(f"unknown cells {unknown}; this profile has {sorted(known)}")
+    return [(d, r) for d, r in cells if d in wanted or f"{d}:{r}" in wanted]
+
+
+def grid(profile, methods, cells=None, seeds=None):
     """Cells in the order that makes a partial grid most useful.
 
     First every seed of the multi-seed methods (the side-by-side comparison),
     seed 0 of every cell before seed 1; then the one-seed extras.
     """
     spec = PROFILES[profile]
+    cells = select_cells(spec["cells"], cells)
     multi = [m for m in methods if m in MAIN or m in CLASSIC or m in CALORA_BASES]
     single = [m for m in methods if m not in multi]
-    for seed in range(spec["seeds"]):
-        for dataset, ratio in spec["cells"]:
+    for seed in range(spec["seeds"] if seeds is None else seeds):
+        for dataset, ratio in cells:
             for method in multi:
                 yield dataset, ratio, method, seed
-    for dataset, ratio in spec["cells"]:
+    for dataset, ratio in cells:
         for method in single:
             yield dataset, ratio, method, 0
 
@@ -111,6 +131,11 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profile", choices=sorted(PROFILES), default="quick")
     parser.add_argument("--methods", nargs="*", help="subset of methods (default: all)")
+    parser.add_argument("--cells", nargs="*", help="subset of the profile's cells: a dataset (r52) "
+                        "or dataset:ratio (trec:50); default: all")
+    parser.add_argument("--seeds", type=int, default=None, help="number of seeds (default: the profile's)")
+    parser.add_argument("--max-epochs", type=int, default=None,
+                        help="override the profile's epochs for every cell (e.g. 4 on a GPU)")
     parser.add_argument("--encoder", default=None, help="local encoder directory (default: packaged MiniLM)")
     parser.add_argument("--data", default=os.environ.get("SHARPRECL_DATA", str(DEFAULT_DATA)))
     parser.add_argument("--dry-run", action="store_true")
@@ -125,10 +150,10 @@ def main(argv=None):
     runs_dir.mkdir(parents=True, exist_ok=True)
     tokenizer = load_tokenizer(resolve_encoder(args.encoder))
     cache, lengths = {}, {}
-    for dataset, ratio, method, seed in grid(args.profile, methods):
-        freeze = spec["freeze_layers"].get(dataset, 0) if isinstance(spec["freeze_layers"], dict) else 0
-        config = {"encoder": args.encoder or "all-MiniLM-L6-v2", "max_epochs": spec["max_epochs"],
-                  "freeze_layers": freeze, "protocol": 1}
+    for dataset, ratio, method, seed in grid(args.profile, methods, args.cells, args.seeds):
+        max_epochs = args.max_epochs or per_dataset(spec["max_epochs"], dataset)
+        config = {"encoder": args.encoder or "all-MiniLM-L6-v2", "max_epochs": max_epochs,
+                  "freeze_layers": per_dataset(spec["freeze_layers"], dataset), "protocol": 1}
         key = run_key(dataset, ratio, method, seed, config)
         if not (runs_dir / f"{key}.json").exists():
             todo.append((dataset, ratio, method, seed, config, key))
@@ -192,7 +217,7 @@ def run_one(record, method, seed, cell, X_train, y_train, X_test, y_test, classe
                             "n_trainable_parameters": int(model.n_trainable_parameters_),
                             "seconds_per_epoch": float(np.mean(model.net_.history[:, "dur"]))}
     else:
-        model = make_method(method, seed, max_length, args.encoder, spec["max_epochs"],
+        model = make_method(method, seed, max_length, args.encoder, config["max_epochs"],
                             config["freeze_layers"])
         model.fit(X_train, y_train)
     record["fit_seconds"] = time.perf_counter() - tic
@@ -210,6 +235,10 @@ def run_one(record, method, seed, cell, X_train, y_train, X_test, y_test, classe
         scores = proba * (prior / prior.sum())
         record["train_prior_decision"] = evaluate(y_test, model.classes_[scores.argmax(1)], classes)
     if hasattr(model, "net_") and method not in CALORA_BASES:
+        # Records what partial fine-tuning (frozen layers) left trainable.
+        params = list(model.net_.module_.parameters())
+        record["n_parameters"] = sum(p.numel() for p in params)
+        record["n_trainable_parameters"] = sum(p.numel() for p in params if p.requires_grad)
         history = model.net_.history
         record["epochs"] = len(history)
         record["seconds_per_epoch"] = float(np.mean(history[:, "dur"]))

@@ -1,0 +1,67 @@
+"""The benchmark harness (benchmarks/run.py) end to end on the tiny encoder: a
+real grid of a neural and a classic method on a small corpus written here."""
+
+import csv
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+import run  # noqa: E402
+
+
+def write_dataset(root, name, texts, labels):
+    folder = root / name
+    folder.mkdir(parents=True)
+    for subset, rows in (("train", zip(texts[::2], labels[::2])), ("test", zip(texts[1::2], labels[1::2]))):
+        with open(folder / f"{subset}.csv", "w", newline="", encoding="utf-8") as f:
+            writer = csv.writer(f)
+            writer.writerow(["text", "label"])
+            writer.writerows(rows)
+
+
+@pytest.fixture
+def harness(tmp_path, monkeypatch, tickets):
+    texts, labels = tickets
+    write_dataset(tmp_path / "data", "r52", list(texts), [str(v) for v in labels])
+    monkeypatch.setattr(run, "RESULTS", tmp_path / "results")
+    monkeypatch.setattr(run, "STOP_FILE", tmp_path / "results" / "STOP")
+    return tmp_path
+
+
+def test_select_cells_by_dataset_or_ratio():
+    cells = run.PROFILES["full"]["cells"]
+    assert run.select_cells(cells, ["r52", "trec:20"]) == [("trec", 20), ("r52", None)]
+    assert run.select_cells(cells, None) == cells
+    with pytest.raises(SystemExit, match="unknown cells"):
+        run.select_cells(cells, ["trec:7"])
+
+
+def test_grid_seeds_and_one_seed_extras():
+    items = list(run.grid("quick", ["CE", "Focal"], cells=["trec"], seeds=2))
+    assert items == [("trec", 50, "CE", 0), ("trec", 50, "CE", 1), ("trec", 50, "Focal", 0)]
+
+
+def test_full_profile_partial_fine_tuning_is_recorded_and_reruns_skip(harness, tiny_encoder, capsys):
+    argv = ["--profile", "full", "--cells", "r52", "--seeds", "1", "--encoder", tiny_encoder,
+            "--data", str(harness / "data"), "--methods", "CE", "TF-IDF+LR (balanced)"]
+    run.main(argv)
+    records = [json.loads(p.read_text()) for p in sorted((harness / "results" / "runs").glob("*.json"))]
+    by_method = {r["method"]: r for r in records}
+    assert set(by_method) == {"CE", "TF-IDF+LR (balanced)"}
+    ce = by_method["CE"]
+    assert ce["config"]["freeze_layers"] == 4 and ce["config"]["max_epochs"] == 2
+    assert ce["imbalance_ratio"] is None and ce["epochs"] <= 2
+    # The tiny encoder's embeddings and both layers are frozen: only the heads train.
+    assert 0 < ce["n_trainable_parameters"] < ce["n_parameters"] / 2
+    for record in records:
+        assert 0.0 <= record["macro_f1"] <= 1.0
+        assert set(record["per_class"]) == set(record["train_class_counts"])
+    capsys.readouterr()
+    run.main(argv)
+    assert "0 runs to do" in capsys.readouterr().out
+    # Another epoch budget is another config: a new key, not a skip.
+    run.main(argv + ["--max-epochs", "1", "--dry-run"])
+    assert "2 runs to do" in capsys.readouterr().out
