@@ -246,7 +246,12 @@ _FIT_PARAMETERS = (
     ("random_state", "random_state"),
     ("augment", "augment"),
     ("device", "device"),
+    ("decision_prior", "decision_prior"),
 )
+_PRIORS = ("balanced", "train", "none")
+_PRIOR_HELP = ("class prior of the texts to predict, applied by Bayes' rule: 'balanced' "
+               "(uniform), 'train' (the training class frequencies) or 'none' (the "
+               "posterior the loss estimates: balanced for the default loss)")
 _NONE = "none"
 
 
@@ -313,8 +318,19 @@ def _cmd_fit(args):
     return 0
 
 
+def _with_decision_prior(estimator, prior):
+    """``estimator`` deciding under ``prior`` (a --decision-prior value), if one was given.
+
+    The prior is applied at prediction time only, so it can differ from the
+    one the model was fitted with; the model file is left as it is.
+    """
+    if prior is not None:
+        estimator.set_params(decision_prior=None if prior == _NONE else prior)
+    return estimator
+
+
 def _cmd_predict(args):
-    estimator = _load_fitted(args.model)
+    estimator = _with_decision_prior(_load_fitted(args.model), args.decision_prior)
     frame = read_data(args.data)
     texts = _texts(frame, args.text_column, "--text-column", args.data)
     proba = estimator.predict_proba(texts)
@@ -344,7 +360,7 @@ def _cmd_evaluate(args):
     matplotlib.use("Agg")  # files only; never open a window
     from .plotting import evaluation_report
 
-    estimator = _load_fitted(args.model)
+    estimator = _with_decision_prior(_load_fitted(args.model), args.decision_prior)
     frame = read_data(args.data)
     texts = _texts(frame, args.text_column, "--text-column", args.data)
     labels = _labels(frame, args.label_column, "--label-column", args.data)
@@ -551,6 +567,8 @@ def build_parser():
                             f"contextual:<mlm-path> (default: {defaults['augment']})")
     hyper.add_argument("--device", help=f"torch device, e.g. cpu or cuda (default: "
                                         f"{defaults['device']})")
+    hyper.add_argument("--decision-prior", choices=_PRIORS,
+                       help=_PRIOR_HELP + " (default: none; predict and evaluate can override it)")
     fit.add_argument("-v", "--verbose", action="count", default=0,
                      help="print the per-epoch training log and progress bars")
     fit.set_defaults(handler=_cmd_fit)
@@ -566,6 +584,8 @@ def build_parser():
     predict.add_argument("--output", "-o", required=True, metavar="OUT",
                          help="output file: .csv, .tsv or .jsonl; '-' writes CSV to stdout")
     _add_data_arguments(predict, labels=False)
+    predict.add_argument("--decision-prior", choices=_PRIORS,
+                         help=_PRIOR_HELP + " (default: the model's)")
     predict.set_defaults(handler=_cmd_predict)
 
     # evaluate
@@ -585,6 +605,8 @@ def build_parser():
     evaluate.add_argument("--output-dir", "-o", required=True, metavar="DIR",
                           help="folder for the report files (created if needed)")
     _add_data_arguments(evaluate, labels=True)
+    evaluate.add_argument("--decision-prior", choices=_PRIORS,
+                          help=_PRIOR_HELP + " (default: the model's)")
     evaluate.add_argument("--embeddings", choices=("pca", "tsne"), default="pca",
                           help="2-D projection of embeddings.png (default: %(default)s)")
     evaluate.set_defaults(handler=_cmd_evaluate)

@@ -273,3 +273,50 @@ def test_default_model_format_is_the_safe_directory(capsys, data_dir, tiny_encod
     status, _, err = _run(capsys, ["fit", data_dir / "train.csv", "--model", tmp_path / "photos",
                                    "--encoder", tiny_encoder, "--max-epochs", "1"])
     assert status == 1 and "holds no saved model" in err
+
+
+def test_decision_prior_at_fit_and_overridden_at_predict(model_path, data_dir, tiny_encoder,
+                                                         tmp_path, capsys):
+    before = model_path.read_bytes()
+    output = tmp_path / "pred.csv"
+    status, _, _ = _run(capsys, ["predict", model_path, data_dir / "test.jsonl", "-o", output,
+                                 "--decision-prior", "train"])
+    assert status == 0
+    model = load_model(model_path)
+    proba_columns = [f"proba_{c}" for c in model.classes_]
+    got = pd.read_csv(output)[proba_columns].to_numpy()
+    texts = pd.read_json(data_dir / "test.jsonl", lines=True)["text"].tolist()
+    expected = model.set_params(decision_prior="train").predict_proba(texts)
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+    # The training prior is not uniform here, so the override changed the decision rule.
+    assert not np.allclose(got, load_model(model_path).predict_proba(texts), atol=1e-3)
+    assert model_path.read_bytes() == before  # the model file is not rewritten
+
+    fitted = tmp_path / "prior.joblib"
+    status, _, _ = _run(capsys, [
+        "fit", data_dir / "test.jsonl", "-o", fitted, "--encoder", tiny_encoder,
+        "--max-epochs", "1", "--max-length", "16", "--decision-prior", "balanced"])
+    assert status == 0 and load_model(fitted).decision_prior == "balanced"
+    status, _, _ = _run(capsys, ["predict", fitted, data_dir / "test.jsonl", "-o", output,
+                                 "--decision-prior", "none"])
+    assert status == 0
+    none_model = load_model(fitted).set_params(decision_prior=None)
+    np.testing.assert_allclose(pd.read_csv(output)[proba_columns].to_numpy(),
+                               none_model.predict_proba(texts), atol=1e-5)
+
+
+def test_docs_show_the_current_help(monkeypatch, capsys):
+    """docs/cli.md quotes each command's --help (at 90 columns); it must not drift."""
+    from pathlib import Path
+    import re
+
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "cli.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```\n(usage: sharprecl[^\n]*\n.*?)\n```", docs, flags=re.S)
+    assert len(blocks) == 5
+    monkeypatch.setenv("COLUMNS", "90")
+    for block in blocks:
+        words = block.split()
+        command = [] if words[2].startswith("[") else [words[2]]
+        with pytest.raises(SystemExit):
+            main(command + ["--help"])
+        assert capsys.readouterr().out.rstrip() == block.rstrip(), f"regenerate {command} help"
