@@ -30,12 +30,15 @@ from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_su
 from tqdm import tqdm
 
 from peers import CLASSIC, NEURAL, OTHER, make_method
-from sklearn_sharprecl import CALoRAClassifier
+from sklearn_sharprecl import CALoRAClassifier, SharpReCLClassifier
 from sklearn_sharprecl._encoder import load_tokenizer, resolve_encoder
 from sklearn_sharprecl.datasets import load_text_dataset, make_long_tailed
 
 RESULTS = Path(__file__).resolve().parent / "results"
 STOP_FILE = RESULTS / "STOP"
+# Fitted CALoRA bases (safe format, not committed): a later invocation can add
+# the CALoRA rows of a cell without refitting its base.
+MODELS = RESULTS / "models"
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 
 MAIN = ["SharpReCL", "CE", "LA-CE (w/o CL)", "SCLCE (w/o SSHM)"]
@@ -209,8 +212,13 @@ def run_one(record, method, seed, cell, X_train, y_train, X_test, y_test, classe
     tic = time.perf_counter()
     if method in CALORA_BASES:
         base = fitted_bases.get((cell, CALORA_BASES[method]))
+        saved = MODELS / run_key(record["dataset"], record["imbalance_ratio"], CALORA_BASES[method],
+                                 seed, config)
+        if base is None and (saved / "config.json").is_file():
+            base = SharpReCLClassifier.load_pretrained(saved)
         if base is None:
-            tqdm.write(f"skip {method}: its base {CALORA_BASES[method]} was not fitted in this run")
+            tqdm.write(f"skip {method}: its base {CALORA_BASES[method]} was neither fitted in "
+                       f"this run nor saved in {MODELS}")
             return None
         model = CALoRAClassifier(base, rank=8, top_k=2, random_state=seed).fit(X_train, y_train)
         record["calora"] = {"rank": 8, "top_k": 2,
@@ -247,6 +255,8 @@ def run_one(record, method, seed, cell, X_train, y_train, X_test, y_test, classe
             record["valid_f1_macro"] = [float(v) for v in history[:, "valid_f1_macro"]]
         if method in CALORA_BASES.values():
             fitted_bases[(cell, method)] = model
+            model.save_pretrained(MODELS / run_key(record["dataset"], record["imbalance_ratio"],
+                                                   method, seed, config))
     record.update(evaluate(y_test, y_pred, classes))
     return record
 

@@ -28,6 +28,7 @@ def harness(tmp_path, monkeypatch, tickets):
     write_dataset(tmp_path / "data", "r52", list(texts), [str(v) for v in labels])
     monkeypatch.setattr(run, "RESULTS", tmp_path / "results")
     monkeypatch.setattr(run, "STOP_FILE", tmp_path / "results" / "STOP")
+    monkeypatch.setattr(run, "MODELS", tmp_path / "results" / "models")
     return tmp_path
 
 
@@ -65,3 +66,19 @@ def test_full_profile_partial_fine_tuning_is_recorded_and_reruns_skip(harness, t
     # Another epoch budget is another config: a new key, not a skip.
     run.main(argv + ["--max-epochs", "1", "--dry-run"])
     assert "2 runs to do" in capsys.readouterr().out
+
+
+def test_calora_row_in_a_later_invocation_uses_the_saved_base(harness, tiny_encoder, capsys):
+    argv = ["--profile", "full", "--cells", "r52", "--seeds", "1", "--encoder", tiny_encoder,
+            "--data", str(harness / "data"), "--max-epochs", "1"]
+    run.main(argv + ["--methods", "CE"])
+    run.main(argv + ["--methods", "CALoRA on CE"])
+    runs = harness / "results" / "runs"
+    calora = [json.loads(p.read_text()) for p in runs.glob("*calora-on-ce*.json")]
+    assert len(calora) == 1 and calora[0]["calora"]["n_trainable_parameters"] > 0
+    assert 0.0 <= calora[0]["macro_f1"] <= 1.0
+    # Without a saved base the row is skipped with a reason, not failed.
+    capsys.readouterr()
+    run.main(argv + ["--methods", "CALoRA on SharpReCL"])
+    assert "neither fitted in this run nor saved" in capsys.readouterr().out
+    assert not list(runs.glob("*calora-on-sharprecl*.json"))
