@@ -140,8 +140,11 @@ class SetFitClassifier(BaseEstimator):
         from datasets import Dataset
         from setfit import SetFitModel, Trainer, TrainingArguments
 
-        self.classes_ = np.unique(y)
-        self.model_ = SetFitModel.from_pretrained(resolve_encoder(self.encoder), labels=list(self.classes_))
+        # Train on class indices: SetFit's head then predicts indices, which map
+        # back to labels of any type (a str(label) round trip would not).
+        self.classes_, y_index = np.unique(y, return_inverse=True)
+        self.model_ = SetFitModel.from_pretrained(resolve_encoder(self.encoder))
+        self.model_.model_body.max_seq_length = self.max_length  # inference too, as for our models
         # Checkpoints and logs go to a scratch directory: SetFit writes them to
         # ./checkpoints by default, i.e. into whatever directory the user is in.
         scratch = tempfile.mkdtemp(prefix="setfit-")
@@ -157,7 +160,7 @@ class SetFitClassifier(BaseEstimator):
             max_length=self.max_length,
             show_progress_bar=False,
         )
-        data = Dataset.from_dict({"text": list(X), "label": [str(v) for v in y]})
+        data = Dataset.from_dict({"text": list(X), "label": [int(i) for i in y_index]})
         try:
             Trainer(model=self.model_, args=args, train_dataset=data).train()
         finally:
@@ -165,4 +168,5 @@ class SetFitClassifier(BaseEstimator):
         return self
 
     def predict(self, X):
-        return np.asarray(self.model_.predict(list(X)))
+        index = np.asarray(self.model_.predict(list(X), as_numpy=True), dtype=int)
+        return self.classes_[index]
