@@ -26,6 +26,9 @@ from sklearn_sharprecl._module import pool_hidden_states
 # Our estimator's switches: the paper's Table 2 peers and Table 4 ablations.
 NEURAL = {
     "SharpReCL": {},
+    # The paper's second view (WordNet synonym substitution) instead of our
+    # default dropout view; needs WordNet (sharprecl-prepare-wordnet).
+    "SharpReCL (WordNet view)": {"augment": "wordnet"},
     "w/o SS": {"simple_sampling": False},
     "w/o HM": {"hard_mixup": False},
     # The paper's Table 7 (II): the contrastive branch as is, plain CE in the classifier.

@@ -56,6 +56,7 @@ CLASSIC = ["TF-IDF+LR (balanced)", "TF-IDF+ROS+LR", "TF-IDF+SMOTE+LR", "TF-IDF+R
 # Table 4: our name -> the paper's row name.
 ABLATIONS = {
     "SharpReCL": "Ours",
+    "SharpReCL (WordNet view)": "Ours (WordNet view)",  # not in the paper's table
     "w/o SS": "w/o SS",
     "w/o HM": "w/o HM",
     "w/o δ_CLS": "w/o δ_CLS",
@@ -64,7 +65,7 @@ ABLATIONS = {
 }
 CALORA_PAIRS = {"CALoRA on SharpReCL": "SharpReCL", "CALoRA on CE": "CE"}
 # Lines of the per-class plot (the classic peers are drawn thin and dashed).
-RUNTIME_ORDER = ["SharpReCL", "w/o SS", "w/o HM", "w/o δ_CLS", "SCLCE (w/o SSHM)", "LA-CE (w/o CL)", "CE", "Focal", "Dice",
+RUNTIME_ORDER = ["SharpReCL", "SharpReCL (WordNet view)", "w/o SS", "w/o HM", "w/o δ_CLS", "SCLCE (w/o SSHM)", "LA-CE (w/o CL)", "CE", "Focal", "Dice",
                  "CALoRA on SharpReCL", "CALoRA on CE", "SetFit"] + CLASSIC
 PER_CLASS_MAIN = ["SharpReCL", "LA-CE (w/o CL)", "CE", "SCLCE (w/o SSHM)", "Focal", "Dice",
                   "CALoRA on SharpReCL", "CALoRA on CE", "SetFit"]
@@ -374,13 +375,15 @@ def paper_counterparts_markdown(grid, paper):
 def table4_markdown(grid, paper=None):
     rows = [r for r in rows_of(grid) if any(grid[r].get(m) for m in ABLATIONS)]
     methods = list(ABLATIONS)
-    labels = {"SCLCE (w/o SSHM)": "w/o SSHM (SCLCE)", "LA-CE (w/o CL)": "w/o CL (LA-CE)"}
+    labels = {"SCLCE (w/o SSHM)": "w/o SSHM (SCLCE)", "LA-CE (w/o CL)": "w/o CL (LA-CE)",
+              "SharpReCL (WordNet view)": "+ WordNet view"}
     out = ["# Table 4: ablations", "",
-           "SharpReCL with one part removed: w/o SS = no simple sampling, w/o HM = no hard mixup, "
+           "SharpReCL with one part removed or changed: + WordNet view = the paper's second view "
+           "(WordNet synonym substitution) instead of our default dropout view, w/o SS = no simple sampling, w/o HM = no hard mixup, "
            "w/o δ_CLS = plain cross-entropy in the classification branch (the paper's Table 7), "
            "w/o SSHM = neither SS nor HM (SupCon + cross-entropy, i.e. SCLCE), w/o CL = no contrastive branch "
            "(logit-adjusted cross-entropy only). Cells: mean ± sd (n seeds) in %, **bold** = best of "
-           "the row. The benchmark runs w/o SS, w/o HM and w/o δ_CLS on seed 0 only.", ""]
+           "the row. The benchmark runs + WordNet view, w/o SS, w/o HM and w/o δ_CLS on seed 0 only.", ""]
     if not rows:
         return "\n".join(out + ["No ablation runs yet."]) + "\n"
     for metric, title, pmetric in (("macro_f1", "Macro-F1 (%)", 1), ("accuracy", "Accuracy (%)", 0)):

@@ -42,7 +42,7 @@ MODELS = RESULTS / "models"
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 
 MAIN = ["SharpReCL", "CE", "LA-CE (w/o CL)", "SCLCE (w/o SSHM)"]
-ONE_SEED = ["w/o SS", "w/o HM", "w/o δ_CLS", "Focal", "Dice", "SetFit"]
+ONE_SEED = ["SharpReCL (WordNet view)", "w/o SS", "w/o HM", "w/o δ_CLS", "Focal", "Dice", "SetFit"]
 # CALoRA's stage 2 runs on the fitted base of the same cell (seconds).
 CALORA_BASES = {"CALoRA on SharpReCL": "SharpReCL", "CALoRA on CE": "CE"}
 
