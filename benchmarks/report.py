@@ -783,8 +783,29 @@ def readme_markdown(records, grid, out_dir):
             "tokenisation for `max_length` are not counted; CALoRA rows count stage 2 only, their base "
             "is the SharpReCL / CE run of the same cell).", "",
             md_table(["cell", "runs", "fit + predict"], body), ""]
+    out += failures_section(out_dir, {Path(rec["_file"]).stem for rec in records})
     out += reading_section(out_dir)
     return "\n".join(line for line in out if line is not None) + "\n"
+
+
+def failures_section(out_dir, done_keys):
+    """Runs whose last attempt failed and that have no record (from ``failures.log``)."""
+    log = Path(out_dir) / "failures.log"
+    if not log.is_file():
+        return []
+    last = {}
+    for line in log.read_text().splitlines():
+        match = re.match(r"\S+ \S+ (\S+): (.*)", line)
+        if match:
+            last[match.group(1)] = match.group(2)
+    failed = {key: why for key, why in last.items() if key not in done_keys}
+    if not failed:
+        return []
+    return ["## Runs that failed", "",
+            "From `failures.log` (the grid goes on past a failing peer; a rerun retries it). "
+            "These cells are empty in the tables.", "",
+            md_table(["run", "error"], [[f"`{k}`", why.replace("|", "\\|")] for k, why in sorted(failed.items())]),
+            ""]
 
 
 def reading_section(out_dir):

@@ -189,3 +189,18 @@ def test_paper_numbers():
     assert rows[("trec", None)]["BERT"]["acc"] == 97.60  # TREC's org* row (line 240), not DBLP's
     assert rows[("r52", None)]["Bloom-7.1B"]["f1"] is None  # OOM
     assert report.row_label(("r52", None)) == "R52 org"
+
+
+def test_failed_runs_without_a_record_are_listed(runs_dir, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "failures.log").write_text(
+        "2026-01-01 10:00:00 trec__ir50__SharpReCL__seed0__abc: RuntimeError: out of memory\n"
+        "2026-01-01 10:05:00 r52__irorg__smote__seed0__abc: ValueError: first | try\n"
+        "2026-01-01 10:09:00 r52__irorg__smote__seed0__abc: ValueError: Expected n_neighbors <= 1\n"
+    )
+    report.generate(runs_dir, out, report.PAPER, plots=False)
+    section = (out / "README.md").read_text().split("## Runs that failed", 1)[1].split("\n## ", 1)[0]
+    assert "`r52__irorg__smote__seed0__abc` | ValueError: Expected n_neighbors <= 1" in section
+    assert "first" not in section  # only the last attempt counts
+    assert "SharpReCL__seed0" not in section  # it failed once but has a record now
