@@ -206,14 +206,18 @@ def main(argv=None):
     print(f"done in {time.perf_counter() - started:.0f} s")
 
 
+def saved_model_path(record, method, seed, config):
+    """Where the fitted ``method`` of this record's cell is kept for later CALoRA rows."""
+    return MODELS / run_key(record["dataset"], record["imbalance_ratio"], method, seed, config)
+
+
 def run_one(record, method, seed, cell, X_train, y_train, X_test, y_test, classes, max_length,
             config, args, spec, fitted_bases):
     """Fit and evaluate one method; returns the filled record (None to skip)."""
     tic = time.perf_counter()
     if method in CALORA_BASES:
         base = fitted_bases.get((cell, CALORA_BASES[method]))
-        saved = MODELS / run_key(record["dataset"], record["imbalance_ratio"], CALORA_BASES[method],
-                                 seed, config)
+        saved = saved_model_path(record, CALORA_BASES[method], seed, config)
         if base is None and (saved / "config.json").is_file():
             base = SharpReCLClassifier.load_pretrained(saved)
         if base is None:
@@ -255,8 +259,7 @@ def run_one(record, method, seed, cell, X_train, y_train, X_test, y_test, classe
             record["valid_f1_macro"] = [float(v) for v in history[:, "valid_f1_macro"]]
         if method in CALORA_BASES.values():
             fitted_bases[(cell, method)] = model
-            model.save_pretrained(MODELS / run_key(record["dataset"], record["imbalance_ratio"],
-                                                   method, seed, config))
+            model.save_pretrained(saved_model_path(record, method, seed, config))
     record.update(evaluate(y_test, y_pred, classes))
     return record
 
