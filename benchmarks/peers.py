@@ -39,6 +39,16 @@ NEURAL = {
     "Focal": {"contrastive": None, "classification_loss": "focal"},
     "Dice": {"contrastive": None, "classification_loss": "dice"},
 }
+# Settings shared by every neural method: the method study (docs/method-study.md)
+# changes what is not specific to the contrastive branch for all of them at once,
+# so that no method gets a tuning budget the others lack. ``length_quantile``:
+# ``max_length`` covers this quantile of the training texts' token lengths (cap 128).
+RECIPES = {
+    # The benchmark as of session 3.
+    "v1": {"length_quantile": 0.95, "params": {}},
+    # No truncation of the training texts, no dropout before the classifier.
+    "r1": {"length_quantile": 1.0, "params": {"dropout": 0.0}},
+}
 CLASSIC = [
     "TF-IDF+LR (balanced)",
     "TF-IDF+ROS+LR",
@@ -100,12 +110,11 @@ def neural_params(max_length, seed, encoder=None, max_epochs=4, freeze_layers=0)
     return params
 
 
-def make_method(name, seed, max_length, encoder=None, max_epochs=4, freeze_layers=0):
-    """An unfitted estimator for method ``name``."""
+def make_method(name, seed, max_length, encoder=None, max_epochs=4, freeze_layers=0, params=None):
+    """An unfitted estimator for method ``name``; ``params`` override a neural method's settings."""
     if name in NEURAL:
-        return SharpReCLClassifier(
-            **neural_params(max_length, seed, encoder, max_epochs, freeze_layers), **NEURAL[name]
-        )
+        settings = {**neural_params(max_length, seed, encoder, max_epochs, freeze_layers), **NEURAL[name]}
+        return SharpReCLClassifier(**{**settings, **(params or {})})
     lr = LogisticRegression(max_iter=2000, class_weight="balanced", random_state=seed)
     tfidf = TfidfVectorizer(sublinear_tf=True, ngram_range=(1, 2), min_df=1)
     if name == "TF-IDF+LR (balanced)":

@@ -29,7 +29,7 @@ import numpy as np
 from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_support
 from tqdm import tqdm
 
-from peers import CLASSIC, NEURAL, OTHER, make_method
+from peers import CLASSIC, NEURAL, OTHER, RECIPES, make_method
 from sklearn_sharprecl import CALoRAClassifier, SharpReCLClassifier
 from sklearn_sharprecl._encoder import load_tokenizer, resolve_encoder
 from sklearn_sharprecl.datasets import load_text_dataset, make_long_tailed
@@ -65,6 +65,20 @@ def choose_max_length(texts, tokenizer, quantile=0.95, cap=128):
     """Token length covering ``quantile`` of the training texts, capped."""
     lengths = [len(ids) for ids in tokenizer(list(texts), truncation=False)["input_ids"]]
     return int(min(cap, np.quantile(lengths, quantile)))
+
+
+def parse_overrides(items):
+    """``["tau=0.5", "augment=wordnet"]`` -> ``{"tau": 0.5, "augment": "wordnet"}`` (JSON values, else strings)."""
+    overrides = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise SystemExit(f"--set takes PARAM=VALUE, got {item!r}")
+        try:
+            overrides[name] = json.loads(value)
+        except json.JSONDecodeError:
+            overrides[name] = value
+    return overrides
 
 
 def run_key(dataset, ratio, method, seed, config):
@@ -141,15 +155,24 @@ def main(argv=None):
                         help="override the profile's epochs for every cell (e.g. 4 on a GPU)")
     parser.add_argument("--encoder", default=None, help="local encoder directory (default: packaged MiniLM)")
     parser.add_argument("--data", default=os.environ.get("SHARPRECL_DATA", str(DEFAULT_DATA)))
+    parser.add_argument("--recipe", choices=sorted(RECIPES), default="v1",
+                        help="settings shared by every neural method (default: v1, the benchmark's)")
+    parser.add_argument("--set", nargs="*", default=[], metavar="PARAM=VALUE", dest="overrides",
+                        help="estimator parameters for the neural methods of this invocation "
+                        "(method-study screens, e.g. --set tau=0.5); recorded in the config")
     parser.add_argument("--dry-run", action="store_true")
     args = parser.parse_args(argv)
+    args.overrides = parse_overrides(args.overrides)
+    # Records of the method study (another recipe or overrides) are kept apart
+    # from the benchmark's, so the tables only ever show the shipped settings.
+    study = args.recipe != "v1" or bool(args.overrides)
 
     spec = PROFILES[args.profile]
     methods = args.methods or (list(NEURAL) + list(CALORA_BASES) + CLASSIC + OTHER)
     # CALoRA rows need their base in the same cell: run bases first.
     methods = sorted(methods, key=lambda m: m in CALORA_BASES)
     todo = []
-    runs_dir = RESULTS / "runs"
+    runs_dir = RESULTS / ("study" if study else "runs")
     runs_dir.mkdir(parents=True, exist_ok=True)
     tokenizer = load_tokenizer(resolve_encoder(args.encoder))
     cache, lengths = {}, {}
@@ -157,6 +180,10 @@ def main(argv=None):
         max_epochs = args.max_epochs or per_dataset(spec["max_epochs"], dataset)
         config = {"encoder": args.encoder or "all-MiniLM-L6-v2", "max_epochs": max_epochs,
                   "freeze_layers": per_dataset(spec["freeze_layers"], dataset), "protocol": 1}
+        if study:
+            config["recipe"] = args.recipe
+            if method in NEURAL and args.overrides:
+                config["set"] = args.overrides
         key = run_key(dataset, ratio, method, seed, config)
         if not (runs_dir / f"{key}.json").exists():
             todo.append((dataset, ratio, method, seed, config, key))
@@ -179,9 +206,9 @@ def main(argv=None):
             fitted_bases.clear()
             cache[cell] = load_cell(dataset, ratio, seed, args.data)
         X_train, y_train, X_test, y_test = cache[cell]
-        if dataset not in lengths:
-            lengths[dataset] = choose_max_length(X_train, tokenizer)
-        max_length = lengths[dataset]
+        if cell not in lengths:
+            lengths[cell] = choose_max_length(X_train, tokenizer, RECIPES[args.recipe]["length_quantile"])
+        max_length = lengths[cell]
         classes = np.unique(y_train)
         record = {
             "dataset": dataset, "imbalance_ratio": ratio, "method": method, "seed": seed,
@@ -230,7 +257,8 @@ def run_one(record, method, seed, cell, X_train, y_train, X_test, y_test, classe
                             "seconds_per_epoch": float(np.mean(model.net_.history[:, "dur"]))}
     else:
         model = make_method(method, seed, max_length, args.encoder, config["max_epochs"],
-                            config["freeze_layers"])
+                            config["freeze_layers"],
+                            {**RECIPES[config.get("recipe", "v1")]["params"], **config.get("set", {})})
         model.fit(X_train, y_train)
     record["fit_seconds"] = time.perf_counter() - tic
     logit_adjusted = getattr(model, "classification_loss", None) == "logit_adjusted"

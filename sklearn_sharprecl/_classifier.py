@@ -12,7 +12,7 @@ from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
-from skorch.callbacks import EarlyStopping, EpochScoring, ProgressBar
+from skorch.callbacks import EarlyStopping, EpochScoring, LRScheduler, ProgressBar
 from skorch.helper import predefined_split
 
 from ._callbacks import HardShareSchedule, RefreshAugmentedView, macro_f1, silent
@@ -82,6 +82,16 @@ class SharpReCLClassifier(ClassifierMixin, BaseEstimator):
         Temperature of the contrastive loss (paper: 0.3, 0.5 or 1).
     contrastive_prior : bool, default=True
         Weigh each contrastive anchor by ``delta_y = -log pi_y`` (delta_CL).
+    normalize_contrastive_prior : bool, default=False
+        Scale ``delta`` to mean 1 over the training examples, so that it sets
+        only the balance between classes and ``mu`` means the same on every
+        dataset (unscaled, the mean anchor weight is about 0.1 on a two-class
+        set at ratio 50 and about 4 with 52 classes).
+    absent_prototype_anchors : bool, default=True
+        Whether the prototype of a class absent from the batch is a
+        contrastive anchor (paper). Its only positives are copies of itself,
+        so its term just pushes the prototype away from the batch; ``False``
+        keeps it as a contrast sample for the other anchors.
     n_pos, n_neg : int, default=10, 500
         Synthetic positives and negatives per class (paper Appendix A.5).
     k_hard : int, default=20
@@ -134,6 +144,14 @@ class SharpReCLClassifier(ClassifierMixin, BaseEstimator):
         tickets with MiniLM).
     weight_decay : float, default=5e-4
         AdamW weight decay (paper).
+    lr_schedule : {'constant', 'linear'}, default='constant'
+        ``'linear'``: linear warm-up over the first ``warmup_fraction`` of the
+        ``max_epochs`` epochs' steps, then linear decay to 0 at the last step
+        (``transformers.get_linear_schedule_with_warmup``, stepped every batch
+        by skorch's ``LRScheduler``). Early stopping does not change the
+        schedule's length.
+    warmup_fraction : float, default=0.1
+        Share of the steps spent warming up with ``lr_schedule='linear'``.
     batch_size : int, default=32
         Texts per training step. The paper uses 128 on a GPU; 32 keeps a
         two-view step of a CPU machine in a few seconds and gives small
@@ -217,6 +235,8 @@ class SharpReCLClassifier(ClassifierMixin, BaseEstimator):
         "mu": [Interval(Real, 0, None, closed="left")],
         "tau": [Interval(Real, 0, None, closed="neither")],
         "contrastive_prior": ["boolean"],
+        "normalize_contrastive_prior": ["boolean"],
+        "absent_prototype_anchors": ["boolean"],
         "n_pos": [Interval(Integral, 0, None, closed="left")],
         "n_neg": [Interval(Integral, 0, None, closed="left")],
         "k_hard": [Interval(Integral, 1, None, closed="left")],
@@ -230,6 +250,8 @@ class SharpReCLClassifier(ClassifierMixin, BaseEstimator):
         "lr": [Interval(Real, 0, None, closed="neither")],
         "head_lr": [Interval(Real, 0, None, closed="neither"), None],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
+        "lr_schedule": [StrOptions({"constant", "linear"})],
+        "warmup_fraction": [Interval(Real, 0, 1, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "max_epochs": [Interval(Integral, 1, None, closed="left")],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither"), None],
@@ -258,6 +280,8 @@ class SharpReCLClassifier(ClassifierMixin, BaseEstimator):
         mu=1.0,
         tau=0.3,
         contrastive_prior=True,
+        normalize_contrastive_prior=False,
+        absent_prototype_anchors=True,
         n_pos=10,
         n_neg=500,
         k_hard=20,
@@ -271,6 +295,8 @@ class SharpReCLClassifier(ClassifierMixin, BaseEstimator):
         lr=5e-5,
         head_lr=1e-3,
         weight_decay=5e-4,
+        lr_schedule="constant",
+        warmup_fraction=0.1,
         batch_size=32,
         max_epochs=10,
         validation_fraction=0.1,
@@ -295,6 +321,8 @@ class SharpReCLClassifier(ClassifierMixin, BaseEstimator):
         self.mu = mu
         self.tau = tau
         self.contrastive_prior = contrastive_prior
+        self.normalize_contrastive_prior = normalize_contrastive_prior
+        self.absent_prototype_anchors = absent_prototype_anchors
         self.n_pos = n_pos
         self.n_neg = n_neg
         self.k_hard = k_hard
@@ -308,6 +336,8 @@ class SharpReCLClassifier(ClassifierMixin, BaseEstimator):
         self.lr = lr
         self.head_lr = head_lr
         self.weight_decay = weight_decay
+        self.lr_schedule = lr_schedule
+        self.warmup_fraction = warmup_fraction
         self.batch_size = batch_size
         self.max_epochs = max_epochs
         self.validation_fraction = validation_fraction
@@ -407,6 +437,8 @@ class SharpReCLClassifier(ClassifierMixin, BaseEstimator):
                     ),
                 )
             )
+        if self.lr_schedule == "linear":
+            callbacks.append(("lr_schedule", self._linear_schedule(len(train_idx))))
         if self.verbose:
             callbacks.append(("progress_bar", ProgressBar()))
         # Copies: skorch initialises and mutates its callbacks.
@@ -418,6 +450,18 @@ class SharpReCLClassifier(ClassifierMixin, BaseEstimator):
         self.net_.fit(train_set, y=None)
         self._drop_training_state()
         return self
+
+    def _linear_schedule(self, n_train):
+        """Warm-up + linear decay over ``max_epochs`` epochs of ``n_train`` texts, per batch."""
+        from transformers import get_linear_schedule_with_warmup
+
+        total = self.max_epochs * -(-n_train // self.batch_size)
+        return LRScheduler(
+            policy=get_linear_schedule_with_warmup,
+            num_warmup_steps=int(round(self.warmup_fraction * total)),
+            num_training_steps=total,
+            step_every="batch",
+        )
 
     def _second_view(self, texts, aug_texts, train_idx, train_ids, rng, callbacks):
         """Token ids of the training texts' second view (and its refresh callback)."""
@@ -444,6 +488,8 @@ class SharpReCLClassifier(ClassifierMixin, BaseEstimator):
         for _, callback in self.net_.callbacks_:
             if isinstance(callback, EarlyStopping):
                 callback.best_model_weights_ = None
+            if isinstance(callback, LRScheduler):  # it holds the optimizer
+                callback.lr_scheduler_ = None
         self.net_.initialize_optimizer()
 
     def _resolve_device(self):
@@ -479,6 +525,8 @@ class SharpReCLClassifier(ClassifierMixin, BaseEstimator):
             criterion__mu=self.mu,
             criterion__tau=self.tau,
             criterion__contrastive_prior=self.contrastive_prior,
+            criterion__normalize_contrastive_prior=self.normalize_contrastive_prior,
+            criterion__absent_prototype_anchors=self.absent_prototype_anchors,
             criterion__n_pos=self.n_pos,
             criterion__n_neg=self.n_neg,
             criterion__k_hard=self.k_hard,

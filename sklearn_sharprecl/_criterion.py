@@ -3,7 +3,7 @@
 import torch
 from torch import nn
 
-from ._loss import HardMixupContrastiveLoss, make_classification_loss, smoothed_class_prior
+from ._loss import HardMixupContrastiveLoss, contrastive_class_weight, make_classification_loss
 from ._sampling import balanced_synthetic_sets
 
 
@@ -25,6 +25,15 @@ class SharpReCLLoss(nn.Module):
         Contrastive weight and temperature.
     contrastive_prior : bool
         Weigh each anchor by ``delta_y = -log pi_y`` (delta_CL, Table 7).
+    normalize_contrastive_prior : bool
+        Scale ``delta`` to mean 1 over the training examples
+        (:func:`~sklearn_sharprecl._loss.contrastive_class_weight`).
+    absent_prototype_anchors : bool
+        Whether the prototype of a class absent from the batch is an anchor.
+        Such an anchor has no positive but copies of itself, so its term only
+        pushes its prototype (and through ``proj_h`` the classifier row of a
+        rare class) away from the batch; ``False`` keeps it as a contrast
+        sample for the other anchors only.
     n_pos, n_neg, k_hard, mixup_alpha, simple_sampling, hard_mixup
         See :func:`balanced_synthetic_sets`.
     cl_normalization : {'positives', 'anchors'}
@@ -47,6 +56,8 @@ class SharpReCLLoss(nn.Module):
         mu=1.0,
         tau=0.3,
         contrastive_prior=True,
+        normalize_contrastive_prior=False,
+        absent_prototype_anchors=True,
         n_pos=10,
         n_neg=500,
         k_hard=20,
@@ -64,7 +75,10 @@ class SharpReCLLoss(nn.Module):
         self.mu = mu
         self.contrastive_loss = HardMixupContrastiveLoss(tau=tau, normalization=cl_normalization)
         self.contrastive_prior = contrastive_prior
-        self.register_buffer("class_weight", -smoothed_class_prior(class_counts).log())
+        self.absent_prototype_anchors = absent_prototype_anchors
+        self.register_buffer(
+            "class_weight", contrastive_class_weight(class_counts, normalize_contrastive_prior)
+        )
         self.sampling = dict(
             n_pos=n_pos,
             n_neg=n_neg,
@@ -95,7 +109,12 @@ class SharpReCLLoss(nn.Module):
                 prototypes @ pool.T, labels, hard_share=self.hard_share, **self.sampling
             )
             weight = self.class_weight if self.contrastive_prior else None
-            cl = self.contrastive_loss(pool, labels, pos, neg, weight)
+            anchor_mask = None
+            if not self.absent_prototype_anchors:
+                present = torch.zeros(n_classes, dtype=torch.bool, device=y.device)
+                present[y] = True
+                anchor_mask = torch.cat([torch.ones_like(y_all, dtype=torch.bool), present])
+            cl = self.contrastive_loss(pool, labels, pos, neg, weight, anchor_mask)
         else:
             raise ValueError(
                 f"Unknown contrastive {self.contrastive!r}; expected 'sharp', 'supcon' or None."

@@ -21,6 +21,22 @@ def smoothed_class_prior(class_counts):
     return (counts + 1.0) / (counts.sum() + counts.numel())
 
 
+def contrastive_class_weight(class_counts, normalize=False):
+    """Contrastive anchor weight ``delta_c = -log pi_c`` (paper Eq. 11).
+
+    With ``normalize=True`` the weights are scaled to mean 1 over the training
+    examples (``sum_c pi_c delta_c = 1``): the prior then sets only the balance
+    between classes, and ``mu`` means the same on every dataset (unscaled, the
+    mean weight is about 0.1 on a two-class set at ratio 50 and about 4 with 52
+    classes).
+    """
+    prior = smoothed_class_prior(class_counts)
+    weight = -prior.log()
+    if normalize:
+        weight = weight / (prior * weight).sum()
+    return weight
+
+
 class LogitAdjustedCrossEntropy(nn.Module):
     """Cross-entropy on prior-compensated logits, ``CE(logits + log pi, y)``.
 
@@ -129,7 +145,8 @@ class HardMixupContrastiveLoss(nn.Module):
         self.tau = tau
         self.normalization = normalization
 
-    def forward(self, anchors, labels, positives=None, negatives=None, class_weight=None):
+    def forward(self, anchors, labels, positives=None, negatives=None, class_weight=None,
+                anchor_mask=None):
         """Compute the loss.
 
         Parameters
@@ -143,6 +160,9 @@ class HardMixupContrastiveLoss(nn.Module):
             indices and mixing weights, shape (n_classes, set_size).
         class_weight : Tensor of shape (n_classes,) or None
             Per-class anchor weight (``delta``); ``None`` weighs all anchors 1.
+        anchor_mask : BoolTensor of shape (n_anchors,) or None
+            Which rows are anchors; the others are contrast samples only (they
+            still appear in every anchor's denominator). ``None``: all rows.
         """
         n = anchors.shape[0]
         gram = anchors @ anchors.T
@@ -177,4 +197,6 @@ class HardMixupContrastiveLoss(nn.Module):
             )
         if class_weight is not None:
             per_anchor = per_anchor * class_weight[labels]
+        if anchor_mask is not None:
+            per_anchor = per_anchor[anchor_mask]
         return per_anchor.mean()

@@ -164,6 +164,21 @@ def test_ablations_switch_the_training_objective(fast_params, tickets):
     assert first_batch["sharp"]["contrastive_loss"] != first_batch["supcon"]["contrastive_loss"]
 
 
+def test_linear_schedule_warms_up_then_decays_to_zero(fast_params, tickets):
+    X, y = tickets
+    clf = SharpReCLClassifier(**{**fast_params, "lr_schedule": "linear", "warmup_fraction": 0.25,
+                                 "validation_fraction": None, "max_epochs": 2}).fit(X, y)
+    lrs = [b["event_lr"] for row in clf.net_.history for b in row["batches"]]
+    steps = 2 * -(-len(X) // fast_params["batch_size"])
+    assert len(lrs) == steps
+    peak = int(np.argmax(lrs))
+    assert peak == round(0.25 * steps) - 1 or peak == round(0.25 * steps)
+    assert np.all(np.diff(lrs[:peak + 1]) > 0) and np.all(np.diff(lrs[peak:]) < 0)
+    assert max(lrs) == pytest.approx(fast_params["lr"]) and lrs[-1] < 0.1 * fast_params["lr"]
+    # No optimizer survives in the fitted model through the scheduler.
+    assert all(getattr(cb, "lr_scheduler_", None) is None for _, cb in clf.net_.callbacks_)
+
+
 def test_no_validation_split(fast_params, tickets):
     X, y = tickets
     clf = SharpReCLClassifier(**{**fast_params, "validation_fraction": None}).fit(X, y)
@@ -182,6 +197,8 @@ def test_no_validation_split(fast_params, tickets):
         ({"contrastive": "simclr"}, "contrastive"),
         ({"validation_fraction": 1.5}, "validation_fraction"),
         ({"precision": "fp8"}, "precision"),
+        ({"lr_schedule": "cosine"}, "lr_schedule"),
+        ({"warmup_fraction": 1.0}, "warmup_fraction"),
     ],
 )
 def test_invalid_hyperparameters_raise(params, match, tickets):

@@ -12,6 +12,7 @@ from sklearn_sharprecl._loss import (
     FocalLoss,
     HardMixupContrastiveLoss,
     LogitAdjustedCrossEntropy,
+    contrastive_class_weight,
     make_classification_loss,
     smoothed_class_prior,
 )
@@ -195,3 +196,46 @@ def test_contrastive_prior_weights_rare_classes_more():
     weight = SharpReCLLoss([1000, 10]).class_weight
     assert weight[1] > weight[0] > 0
     np.testing.assert_allclose(weight.numpy(), -np.log(np.array([1001, 11]) / 1012), rtol=1e-6)
+
+
+def test_normalized_contrastive_prior_has_mean_one_and_the_same_ratios():
+    counts = [1250, 571, 261, 119, 54, 25]
+    plain = contrastive_class_weight(counts)
+    scaled = contrastive_class_weight(counts, normalize=True)
+    prior = smoothed_class_prior(counts)
+    assert float((prior * scaled).sum()) == pytest.approx(1.0, rel=1e-6)
+    np.testing.assert_allclose((scaled / plain).numpy(), float(scaled[0] / plain[0]), rtol=1e-6)
+    # Two classes at ratio 50: unscaled, the mean weight is about 0.1.
+    assert float((smoothed_class_prior([2165, 43]) * contrastive_class_weight([2165, 43])).sum()) < 0.15
+
+
+def test_anchor_mask_averages_over_the_kept_anchors_only():
+    anchors = _normalised(10, 8)
+    labels = torch.tensor([0, 0, 1, 1, 2, 2, 0, 1, 2, 3])
+    loss = HardMixupContrastiveLoss(tau=0.5)
+    mask = torch.ones(10, dtype=torch.bool)
+    mask[-1] = False
+    kept = loss(anchors, labels, anchor_mask=mask)
+    # Mean over nine anchors of the per-anchor terms computed with all ten rows.
+    total = loss(anchors, labels) * 10
+    last_alone = loss(anchors, labels, anchor_mask=~mask)
+    assert kept.item() == pytest.approx(((total - last_alone) / 9).item(), rel=1e-5)
+
+
+def test_absent_prototypes_stop_being_anchors_only_when_asked():
+    counts = [30, 10, 5, 1]
+    logits, emb, protos, y = _criterion_inputs(n_classes=4)
+    y_present = y % 3  # class 3 absent from the batch
+    results = {}
+    for anchors in (True, False):
+        torch.manual_seed(1)
+        results[anchors] = SharpReCLLoss(counts, n_neg=20, absent_prototype_anchors=anchors)(
+            logits, emb, protos, y_present)["contrastive"]
+    assert not torch.isclose(results[True], results[False])
+    # With every class present, the switch changes nothing.
+    same = []
+    for anchors in (True, False):
+        torch.manual_seed(1)
+        same.append(SharpReCLLoss(counts, n_neg=20, absent_prototype_anchors=anchors)(
+            logits, emb, protos, y)["contrastive"])
+    assert torch.equal(same[0], same[1])
