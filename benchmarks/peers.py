@@ -48,6 +48,8 @@ RECIPES = {
     "v1": {"length_quantile": 0.95, "params": {}},
     # No truncation of the training texts, no dropout before the classifier.
     "r1": {"length_quantile": 1.0, "params": {"dropout": 0.0}},
+    # r1 + 10% linear warm-up, then linear decay to 0 over max_epochs.
+    "r1-linear": {"length_quantile": 1.0, "params": {"dropout": 0.0, "lr_schedule": "linear"}},
 }
 CLASSIC = [
     "TF-IDF+LR (balanced)",
