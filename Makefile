@@ -4,8 +4,10 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 TORCH ?= torch==2.13.0
+# Princeton WordNet 3.0 for the 'wordnet' augmentation preset (Debian packages).
+WORDNET_PACKAGES := wordnet-base wordnet-sense-index
 
-.PHONY: install demo test clean
+.PHONY: install wordnet demo test clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -13,7 +15,21 @@ $(BIN)/activate:
 	$(BIN)/pip install -q $(TORCH)
 	$(BIN)/pip install -q -e ".[test,plots]"
 
-install: $(BIN)/activate
+# Installed where the machine allows it (root with apt-get); elsewhere the
+# WordNet tests skip and say how to enable them.
+wordnet:
+	@if [ -f /usr/share/wordnet/index.sense ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing $(WORDNET_PACKAGES)"; \
+		apt-get update -qq >/dev/null && \
+		apt-get install -y -qq --no-install-recommends $(WORDNET_PACKAGES) >/dev/null || \
+		echo "note: could not install $(WORDNET_PACKAGES); the WordNet tests will be skipped"; \
+	else \
+		echo "note: WordNet is not installed; the WordNet tests will be skipped." \
+		     "To enable them: sudo apt-get install $(WORDNET_PACKAGES)"; \
+	fi
+
+install: $(BIN)/activate wordnet
 
 demo: install
 	$(BIN)/python -m sklearn_sharprecl.demo

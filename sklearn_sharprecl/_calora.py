@@ -32,6 +32,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ._loss import make_classification_loss
+from ._random import seeded_torch
 from ._validation import check_labels, check_texts
 
 
@@ -370,7 +371,7 @@ class CALoRAClassifier(ClassifierMixin, BaseEstimator):
         if not known.all():
             raise ValueError(
                 "y contains labels the fitted base_estimator does not know, e.g. "
-                f"{y[~known][0]!r}; its classes are {classes.tolist()}."
+                f"{y[~known].tolist()[0]!r}; its classes are {classes.tolist()}."
             )
         y_enc = np.searchsorted(classes, y)
 
@@ -379,7 +380,12 @@ class CALoRAClassifier(ClassifierMixin, BaseEstimator):
         self.base_estimator_ = base
         self.classes_ = classes
         self.class_counts_ = np.bincount(y_enc, minlength=len(classes))
-        torch.manual_seed(int(head_seed))
+        with seeded_torch(head_seed):
+            self._fit_head(head, features, y_enc, classes)
+        return self
+
+    def _fit_head(self, head, features, y_enc, classes):
+        """Stage 2: train the experts of ``head`` on the frozen ``features``."""
         module = ClassAwareLoRALinear(head, rank=self.rank, top_k=self.top_k)
         self.net_ = NeuralNetClassifier(
             module=module,
@@ -399,7 +405,6 @@ class CALoRAClassifier(ClassifierMixin, BaseEstimator):
         self.head_ = self.net_.module_
         self.head_.eval()
         self.n_trainable_parameters_ = self.head_.n_trainable_parameters()
-        return self
 
     # ------------------------------------------------------------ inference
     def decision_function(self, X):

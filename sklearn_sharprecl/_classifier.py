@@ -18,9 +18,10 @@ from skorch.helper import predefined_split
 from ._callbacks import HardShareSchedule, RefreshAugmentedView, macro_f1, silent
 from ._criterion import SharpReCLLoss
 from ._data import PadCollator, TokenizedTexts, tokenize
-from ._encoder import load_tokenizer, resolve_encoder
+from ._encoder import check_max_length, load_tokenizer, resolve_encoder
 from ._module import SharpReCLModule
 from ._net import AcceleratedSharpReCLNet, SharpReCLNet
+from ._random import seeded_torch
 from ._persistence import library_versions, load_pretrained, save_pretrained, warn_on_version_mismatch
 from ._split import stratified_validation_split
 from ._validation import check_labels, check_texts
@@ -378,8 +379,10 @@ class SharpReCLClassifier(ClassifierMixin, BaseEstimator):
         if len(label_encoder.classes_) < 2:
             raise ValueError(
                 "The number of classes has to be greater than one; got "
-                f"{len(label_encoder.classes_)} class ({label_encoder.classes_[0]!r})."
+                f"{len(label_encoder.classes_)} class ({label_encoder.classes_.tolist()[0]!r})."
             )
+        # Settings that fail without data are checked before anything loads.
+        device = self._resolve_device()
         aug_texts = None
         if X_aug is not None:
             aug_texts = check_texts(X_aug, self.text_column)
@@ -393,11 +396,14 @@ class SharpReCLClassifier(ClassifierMixin, BaseEstimator):
         self._check_decision_prior()
 
         rng = check_random_state(self.random_state)
-        torch.manual_seed(rng.randint(2**31 - 1))
+        torch_seed = rng.randint(2**31 - 1)
         self.encoder_name_ = resolve_encoder(self.encoder)
         self.tokenizer_ = load_tokenizer(self.encoder_name_, self.trust_remote_code)
+        check_max_length(self.max_length, self.encoder_name_, self.tokenizer_, self.trust_remote_code)
 
-        train_idx, valid_idx = stratified_validation_split(y_enc, self.validation_fraction, rng)
+        train_idx, valid_idx = stratified_validation_split(
+            y_enc, self.validation_fraction, rng, classes=self.classes_
+        )
         ids = tokenize(self.tokenizer_, texts, self.max_length)
         train_views = [[ids[i] for i in train_idx]]
         callbacks = [("hard_share", HardShareSchedule())]
@@ -446,8 +452,9 @@ class SharpReCLClassifier(ClassifierMixin, BaseEstimator):
 
         self.class_counts_ = np.bincount(y_enc[train_idx], minlength=len(self.classes_))
         self.versions_ = library_versions()
-        self.net_ = self._build_net(train_split, callbacks)
-        self.net_.fit(train_set, y=None)
+        self.net_ = self._build_net(train_split, callbacks, device=device)
+        with seeded_torch(torch_seed):
+            self.net_.fit(train_set, y=None)
         self._drop_training_state()
         return self
 
@@ -493,12 +500,33 @@ class SharpReCLClassifier(ClassifierMixin, BaseEstimator):
         self.net_.initialize_optimizer()
 
     def _resolve_device(self):
+        """The torch device to train on; a clear error for one that cannot be used."""
         if self.device == "auto":
             return "cuda" if torch.cuda.is_available() else "cpu"
+        try:
+            device = torch.device(self.device)
+        except (RuntimeError, TypeError) as exc:
+            raise ValueError(
+                f"device={self.device!r} is not a torch device; use 'auto', 'cpu', 'cuda' or "
+                "'cuda:<index>'."
+            ) from None
+        if device.type == "cuda":
+            if not torch.cuda.is_available():
+                raise ValueError(
+                    f"device={self.device!r} but no CUDA device is available to torch "
+                    f"(torch {torch.__version__}); use device='auto' or 'cpu'."
+                )
+            if device.index is not None and device.index >= torch.cuda.device_count():
+                raise ValueError(
+                    f"device={self.device!r} but torch sees {torch.cuda.device_count()} CUDA "
+                    "device(s)."
+                )
+        elif device.type == "mps" and not torch.backends.mps.is_available():
+            raise ValueError(f"device={self.device!r} but MPS is not available; use 'auto' or 'cpu'.")
         return self.device
 
-    def _build_net(self, train_split, callbacks, encoder=None):
-        net_class, placement = SharpReCLNet, {"device": self._resolve_device()}
+    def _build_net(self, train_split, callbacks, encoder=None, device=None):
+        net_class, placement = SharpReCLNet, {"device": device or self._resolve_device()}
         if self.accelerate:
             if self.precision != "fp32":
                 raise ValueError(
@@ -594,11 +622,19 @@ class SharpReCLClassifier(ClassifierMixin, BaseEstimator):
         prior = self.decision_prior
         if prior is None or isinstance(prior, str):
             return prior
-        prior = np.asarray(prior, dtype=float)
+        try:
+            prior = np.asarray(prior, dtype=float)
+        except (TypeError, ValueError):
+            prior = np.full(1, np.nan)  # reported below with the value given
         if prior.shape != (len(self.classes_),) or not np.all(np.isfinite(prior)) or np.any(prior <= 0):
+            by_label = (
+                " To give it by label: [prior[c] for c in clf.classes_]."
+                if isinstance(self.decision_prior, dict) else ""
+            )
             raise ValueError(
-                f"decision_prior must hold one positive, finite number per class "
-                f"({len(self.classes_)} classes, in the order of classes_); got {self.decision_prior!r}."
+                f"decision_prior must be 'balanced', 'train', None or one positive, finite number "
+                f"per class ({len(self.classes_)} classes, in the order of classes_); got "
+                f"{self.decision_prior!r}.{by_label}"
             )
         return prior / prior.sum()
 

@@ -5,7 +5,7 @@ import warnings
 import numpy as np
 
 
-def stratified_validation_split(y, validation_fraction, random_state):
+def stratified_validation_split(y, validation_fraction, random_state, classes=None):
     """Indices ``(train, valid)`` holding out ``validation_fraction`` of each class.
 
     A class whose share rounds to zero examples (or that has a single example)
@@ -18,6 +18,8 @@ def stratified_validation_split(y, validation_fraction, random_state):
     validation_fraction : float in (0, 1) or None
         ``None`` returns every index as training and an empty validation set.
     random_state : numpy.random.RandomState
+    classes : ndarray of shape (n_classes,) or None
+        The labels behind the codes in ``y``, to name classes in the warning.
     """
     n = len(y)
     if validation_fraction is None:
@@ -27,10 +29,11 @@ def stratified_validation_split(y, validation_fraction, random_state):
     n_valid = np.where(counts >= 2, np.minimum(n_valid, counts - 1), 0)
     too_small = np.flatnonzero((counts > 0) & (n_valid == 0))
     if too_small.size:
+        names = (too_small if classes is None else np.asarray(classes)[too_small]).tolist()
         warnings.warn(
             f"{too_small.size} class(es) have too few examples for a validation_fraction "
-            f"of {validation_fraction} and are kept in training only (encoded labels "
-            f"{too_small.tolist()[:10]}{'...' if too_small.size > 10 else ''}).",
+            f"of {validation_fraction} and are kept in training only: "
+            f"{', '.join(map(repr, names[:10]))}{', ...' if too_small.size > 10 else ''}.",
             UserWarning,
             stacklevel=3,
         )

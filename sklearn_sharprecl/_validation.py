@@ -58,13 +58,45 @@ def check_texts(X, text_column=None):
             f"X must contain only strings; element {i} is {arr[i]!r} of type "
             f"{type(arr[i]).__name__}. Convert or drop non-text values first."
         )
-    return arr.tolist()
+    texts = arr.tolist()
+    _check_encodable(texts)
+    return texts
+
+
+def _check_encodable(texts):
+    """Refuse texts holding lone surrogates, which no tokenizer can encode."""
+    try:
+        "".join(texts).encode("utf-8")
+    except UnicodeEncodeError:
+        for i, text in enumerate(texts):
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                raise ValueError(
+                    f"X[{i}] is not valid Unicode: it holds the lone surrogate "
+                    f"{text[exc.start]!r} at position {exc.start} (decoding bytes with "
+                    "errors='surrogateescape' makes these). Decode the file with its real "
+                    "encoding, or with errors='replace'."
+                ) from None
+
+
+def _first_missing(values):
+    """Index of the first None or float NaN in an object sequence, or None."""
+    missing = np.fromiter(
+        (v is None or (isinstance(v, float) and v != v) for v in values), dtype=bool, count=len(values)
+    )
+    return int(np.flatnonzero(missing)[0]) if missing.any() else None
 
 
 def check_labels(y, n_samples):
     """Return ``y`` as a 1-D array after the checks a classifier needs."""
     if y is None:
         raise ValueError("y is required: this classifier is supervised.")
+    if isinstance(y, (list, tuple)):
+        # np.asarray would turn a NaN among strings into the label 'nan'.
+        first = _first_missing(y)
+        if first is not None:
+            raise ValueError(f"Input y contains NaN or None (first at index {first}).")
     y = np.asarray(y.to_numpy() if hasattr(y, "to_numpy") else y, dtype=None)
     if y.ndim == 2 and y.shape[1] == 1:
         y = y.ravel()
@@ -72,11 +104,9 @@ def check_labels(y, n_samples):
         raise ValueError(f"y must be 1-D, got an array of shape {y.shape}.")
     check_consistent_length(np.empty(n_samples), y)
     if y.dtype == object:
-        missing = np.fromiter(
-            (v is None or (isinstance(v, float) and v != v) for v in y), dtype=bool, count=len(y)
-        )
-        if missing.any():
-            raise ValueError(f"Input y contains NaN or None (first at index {int(np.flatnonzero(missing)[0])}).")
+        first = _first_missing(y)
+        if first is not None:
+            raise ValueError(f"Input y contains NaN or None (first at index {first}).")
     elif np.issubdtype(y.dtype, np.floating) and np.isnan(y).any():
         raise ValueError("Input y contains NaN.")
     check_classification_targets(y)

@@ -22,15 +22,18 @@ def main(argv=None):
     parser.add_argument("--imbalance-ratio", type=float, default=20.0)
     parser.add_argument("--max-epochs", type=int, default=4)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--encoder", default=None, help="model directory (default: packaged MiniLM)")
     args = parser.parse_args(argv)
 
     X_train, y_train = make_support_tickets(args.n_train, args.imbalance_ratio, args.seed)
     # A balanced test set from another seed: every class counts the same.
     X_test, y_test = make_support_tickets(300, 1.0, args.seed + 1)
-    counts = dict(zip(*np.unique(y_train, return_counts=True)))
-    print(f"train: {len(X_train)} texts, class counts {counts}")
+    labels, counts = np.unique(y_train, return_counts=True)
+    listing = ", ".join(f"{label} {count}" for label, count in zip(labels.tolist(), counts.tolist()))
+    print(f"train: {len(X_train)} texts; examples per class: {listing}")
 
     clf = SharpReCLClassifier(
+        encoder=args.encoder,
         max_length=32, max_epochs=args.max_epochs, random_state=args.seed, verbose=1
     )
     start = time.perf_counter()

@@ -33,7 +33,7 @@ def tiny_encoder(tmp_path_factory, tickets):
         num_hidden_layers=2,
         num_attention_heads=2,
         intermediate_size=64,
-        max_position_embeddings=64,
+        max_position_embeddings=128,
     )
     BertModel(config).save_pretrained(path)
     return str(path)
