@@ -5,7 +5,10 @@ import re
 import numpy as np
 import pytest
 import torch
+from skorch.callbacks import Callback
 from transformers import BertConfig, BertModel, BertTokenizer
+
+from sklearn_sharprecl._callbacks import macro_f1
 
 from sklearn_sharprecl._synthetic import make_support_tickets
 
@@ -69,3 +72,21 @@ def _torch_threads(request):
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(previous)
+
+
+class ValidationScoreAtEnd(Callback):
+    """Macro-F1 of the weights the fit ends with, on its own validation split.
+
+    Runs after the estimator's callbacks, so after early stopping has restored
+    the best epoch's weights: ``score_`` must then equal the best validation
+    score in the history.
+    """
+
+    def on_train_end(self, net, X=None, y=None, **kwargs):
+        _, valid = net.train_split(X)  # the estimator's predefined split
+        self.score_ = macro_f1(net, valid, valid.y.numpy())
+
+
+def validation_score_at_end(clf):
+    """``score_`` of the fitted copy of :class:`ValidationScoreAtEnd` in ``clf``."""
+    return dict(clf.net_.callbacks_)["ValidationScoreAtEnd"].score_
