@@ -4,10 +4,15 @@ Loading never executes code from the files: weights are read with safetensors,
 the configuration with ``json``, the encoder is rebuilt from its saved
 ``config.json`` with ``trust_remote_code=False``, and settings that could
 later fetch or run code (``trust_remote_code``, ``accelerate``, ``callbacks``)
-are never restored from a file. Every file is checked against the SHA-256
-recorded at save time, so a truncated or damaged model is refused with a clear
-error instead of half-loading. The hashes live in ``config.json`` itself: they
-catch corruption, not a deliberate forgery (sign the directory for that).
+are never restored from a file. Every file of the model is checked against the
+SHA-256 recorded at save time, so a truncated or damaged model is refused with
+a clear error instead of half-loading. The hashes live in ``config.json``
+itself: they catch corruption, not a deliberate forgery (sign the directory
+for that).
+
+Saving refuses a non-empty directory that is not a saved model; into a saved
+model it replaces only the files listed below, so other files there (a README,
+notes) are kept, and they are neither hashed nor checked.
 
 Layout of a saved model directory::
 
@@ -29,9 +34,19 @@ FORMAT = "sklearn-sharprecl"
 FORMAT_VERSION = 1
 _WEIGHTS = "model.safetensors"
 _JSON_SCALARS = (str, int, float, bool, type(None))
-# Parameters that only shape training, and that could fetch or run code if a
-# file could set them: saved as None, never restored.
-_TRAINING_ONLY = ("augment", "callbacks", "random_state", "accelerate", "trust_remote_code")
+# Files and folders a saved model consists of; nothing else in its directory
+# is written, hashed or checked.
+_OWN_FILES = ("config.json", _WEIGHTS, "history.json")
+_OWN_DIRS = ("encoder", "tokenizer")
+# Settings that could fetch or run code if a file could set them: never
+# restored. ``callbacks`` (objects) and ``trust_remote_code`` are saved as None;
+# ``accelerate`` is saved when it is JSON data, for the record only.
+_NEVER_RESTORED = ("callbacks", "accelerate", "trust_remote_code")
+# Training-only settings saved when they are plain data (an int seed, a preset
+# name or (preset, params) pair) and restored from such values; objects (a
+# RandomState, an augmenter) are saved as None and come back as the default.
+_DATA_ONLY = ("augment", "random_state")
+_TRAINING_ONLY = _NEVER_RESTORED + _DATA_ONLY
 
 
 def library_versions():
@@ -74,12 +89,58 @@ def _sha256(path):
     return digest.hexdigest()
 
 
+def _is_json_data(value):
+    try:
+        json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def _training_only_value(name, value):
+    """What is saved for a training-only parameter: plain data as is, objects as None."""
+    if name in ("callbacks", "trust_remote_code"):
+        return None
+    if name == "accelerate":
+        return value if _is_json_data(value) else None
+    if name == "random_state":
+        is_int = isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+        return int(value) if is_int else None  # a RandomState instance is not data
+    # augment: a preset name, or a (preset, params) pair of JSON data.
+    if isinstance(value, str):
+        return value
+    if (isinstance(value, (tuple, list)) and len(value) == 2 and isinstance(value[0], str)
+            and isinstance(value[1], dict) and _is_json_data(value[1])):
+        return [value[0], value[1]]
+    return None
+
+
+def _restored_params(saved):
+    """Constructor arguments from a saved ``params`` dict (of this or an earlier release)."""
+    params = {}
+    for name, value in saved.items():
+        if name in _NEVER_RESTORED:
+            continue
+        if name in _DATA_ONLY:
+            # None: the default (files of earlier releases saved None for these).
+            if name == "random_state" and isinstance(value, int) and not isinstance(value, bool):
+                params[name] = value
+            elif name == "augment" and isinstance(value, str):
+                params[name] = value
+            elif (name == "augment" and isinstance(value, list) and len(value) == 2
+                    and isinstance(value[0], str) and isinstance(value[1], dict)):
+                params[name] = (value[0], value[1])
+            continue
+        params[name] = value
+    return params
+
+
 def _json_params(estimator):
     """``get_params()`` as JSON, refusing values that cannot be stored as data."""
     params = {}
     for name, value in estimator.get_params(deep=False).items():
         if name in _TRAINING_ONLY:
-            params[name] = None
+            params[name] = _training_only_value(name, value)
             continue
         if hasattr(value, "__fspath__"):
             value = str(value)
@@ -87,20 +148,70 @@ def _json_params(estimator):
             params[name] = [float(v) for v in np.asarray(value, dtype=float).ravel()]
             continue
         if not isinstance(value, _JSON_SCALARS):
-            if name in _TRAINING_ONLY:
-                # Training-time objects: the fitted model does not need them.
-                value = None
-            else:
-                raise ValueError(
-                    f"Cannot save parameter {name}={value!r} in the pickle-free format; "
-                    "use joblib.dump for this model."
-                )
+            raise ValueError(
+                f"Cannot save parameter {name}={value!r} in the pickle-free format; "
+                "use joblib.dump for this model."
+            )
         params[name] = value
     return params
 
 
+def is_own_file(name):
+    """Whether ``name`` (relative, with ``/``) is one of the files of a saved model."""
+    parts = Path(name).parts
+    if not parts or ".." in parts or Path(name).is_absolute():
+        return False
+    return name in _OWN_FILES or (len(parts) > 1 and parts[0] in _OWN_DIRS)
+
+
+def holds_saved_model(directory):
+    """Whether ``directory`` holds a model written by :func:`save_pretrained`."""
+    path = Path(directory) / "config.json"
+    try:
+        config = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return False
+    return isinstance(config, dict) and config.get("format") == FORMAT
+
+
+def _own_files(directory):
+    """The files of a saved model in ``directory``, but ``config.json``, sorted."""
+    files = [directory / name for name in _OWN_FILES if name != "config.json"]
+    for sub in _OWN_DIRS:
+        files.extend(sorted((directory / sub).rglob("*")))
+    return [path for path in files if path.is_file()]
+
+
+def _prepare_directory(directory):
+    """Make ``directory`` ready for a model: new, empty, or a saved model whose files go."""
+    import shutil
+
+    if directory.exists() and not directory.is_dir():
+        raise FileExistsError(f"Cannot save a model to {directory}: it exists and is a file.")
+    if directory.is_dir() and any(directory.iterdir()):
+        if not holds_saved_model(directory):
+            raise FileExistsError(
+                f"Cannot save a model to {directory}: the directory is not empty and holds "
+                "no saved model. Choose a new or empty directory."
+            )
+        # Replace our files only; anything else the user keeps there stays.
+        for sub in _OWN_DIRS:
+            if (directory / sub).is_dir() and not (directory / sub).is_symlink():
+                shutil.rmtree(directory / sub)
+        for name in (*_OWN_FILES, *_OWN_DIRS):
+            path = directory / name
+            if path.is_file() or path.is_symlink():
+                path.unlink()
+    directory.mkdir(parents=True, exist_ok=True)
+
+
 def save_pretrained(estimator, directory):
-    """Write a fitted estimator to ``directory`` (created if needed)."""
+    """Write a fitted estimator to ``directory`` (created if needed).
+
+    ``directory`` must be new, empty, or hold a saved model, whose files are
+    then replaced (other files in it are left alone); anything else raises
+    ``FileExistsError``.
+    """
     from safetensors.torch import save_file
 
     classes = estimator.classes_.tolist()
@@ -109,8 +220,9 @@ def save_pretrained(estimator, directory):
             "Only str, int, float or bool class labels can be saved in the pickle-free "
             f"format, got {type(classes[0]).__name__}; use joblib.dump instead."
         )
+    params = _json_params(estimator)  # refuses unsavable parameters before any file changes
     directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
+    _prepare_directory(directory)
     module = estimator.net_.module_
     # clone(): safetensors refuses tensors that share storage.
     state = {k: v.detach().cpu().clone().contiguous() for k, v in module.state_dict().items()}
@@ -118,16 +230,13 @@ def save_pretrained(estimator, directory):
     module.encoder.config.save_pretrained(directory / "encoder")
     estimator.tokenizer_.save_pretrained(directory / "tokenizer")
     estimator.net_.history.to_file(str(directory / "history.json"))
-    hashes = {
-        path.relative_to(directory).as_posix(): _sha256(path)
-        for path in sorted(directory.rglob("*"))
-        if path.is_file() and path != directory / "config.json"
-    }
+    hashes = {path.relative_to(directory).as_posix(): _sha256(path)
+              for path in _own_files(directory)}
     config = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "estimator": type(estimator).__name__,
-        "params": _json_params(estimator),
+        "params": params,
         "classes": classes,
         "classes_dtype": estimator.classes_.dtype.str,
         "class_counts": estimator.class_counts_.tolist(),
@@ -176,6 +285,8 @@ def load_pretrained(cls, directory, device=None):
     if _WEIGHTS not in hashes:
         raise ValueError(f"{directory / 'config.json'} records no hash for {_WEIGHTS}.")
     for name, expected in hashes.items():
+        if not is_own_file(name):
+            continue  # files of earlier releases hashed other files of the directory too
         path = directory / name
         if name == _WEIGHTS:
             data = weights.read_bytes()  # hash and parse the very same bytes
@@ -192,8 +303,7 @@ def load_pretrained(cls, directory, device=None):
     except SafetensorError as exc:
         raise ValueError(f"{weights} is not a readable safetensors file: {exc}") from exc
 
-    params = {k: v for k, v in config["params"].items() if k not in _TRAINING_ONLY}
-    estimator = cls(**params)
+    estimator = cls(**_restored_params(config["params"]))
     estimator._validate_params()
     if device is not None:
         estimator.set_params(device=device)
