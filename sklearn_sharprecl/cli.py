@@ -11,7 +11,7 @@ Data files are CSV (``.csv``), tab-separated (``.tsv``) or JSON lines
 (``.jsonl``; ``.json`` is read as JSON lines, or else as one JSON array of
 records), with one text per row. :func:`main` returns the exit status: 0 on
 success, 1 on a data or model error (a one-line ``sharprecl: error: ...`` on
-stderr), 2 on a usage error.
+stderr), 2 on a usage error, 130 when interrupted (Ctrl-C).
 """
 
 # License: BSD 3 clause
@@ -20,7 +20,11 @@ import argparse
 import contextlib
 import json
 import os
+import re
+import signal
 import sys
+import tempfile
+import threading
 import time
 import warnings
 from pathlib import Path
@@ -40,8 +44,118 @@ def _one_line(exc, limit=500):
 
 
 # ------------------------------------------------------------- persistence
-# Two small functions so that the file format can change in one place.
+# Small functions so that the file format can change in one place.
 _PICKLE_SUFFIXES = (".joblib", ".pkl", ".pickle")
+_MODEL_PATH = ("a model directory written by 'sharprecl fit', or a .joblib or .pkl file "
+               "(a pickle: load only files you trust)")
+
+
+def _is_pickle_path(path):
+    return Path(path).suffix.lower() in _PICKLE_SUFFIXES
+
+
+def _default_mode(directory):
+    """The permissions ``mkdir``/``open`` would give (``mkdtemp``/``mkstemp`` give 0o700/0o600)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return (0o777 if directory else 0o666) & ~umask
+
+
+def _check_model_target(path):
+    """Refuse a path a model cannot be written to without destroying something else."""
+    from ._persistence import holds_saved_model
+
+    path = Path(path)
+    if _is_pickle_path(path):
+        if path.is_dir():
+            raise FileExistsError(
+                f"{path} is a directory; a model path ending in {path.suffix} is written "
+                "as a pickle file")
+        return
+    if path.exists() and not path.is_dir():
+        raise FileExistsError(
+            f"{path} exists and is not a directory; a model is saved as a directory "
+            "unless its name ends in .joblib or .pkl")
+    if path.is_dir() and any(path.iterdir()) and not holds_saved_model(path):
+        raise FileExistsError(
+            f"{path} is a directory that holds no saved model; refusing to overwrite it")
+
+
+def _remove(path):
+    import shutil
+
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+
+
+def _copy_other_files(source, target):
+    """Copy what the user keeps in a saved model directory (not the model's files)."""
+    import shutil
+
+    from ._persistence import _OWN_DIRS, _OWN_FILES
+
+    for entry in source.iterdir():
+        if entry.name in _OWN_FILES or entry.name in _OWN_DIRS:
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.copytree(entry, target / entry.name, symlinks=True)
+        else:
+            shutil.copy2(entry, target / entry.name, follow_symlinks=False)
+
+
+class _ModelWriter:
+    """Write a model to ``path`` through a uniquely named sibling renamed into place.
+
+    The temporary file or directory is made when the writer is created, so an
+    unwritable folder fails before a long fit; its unique name never clashes
+    with leftovers of earlier runs; an interrupted write leaves ``path`` as it
+    was. Files that the user keeps in a saved model directory are carried over.
+    """
+
+    def __init__(self, path):
+        self.path = Path(path)
+        _check_model_target(self.path)
+        self.pickle = _is_pickle_path(self.path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        options = {"prefix": f".{self.path.name}.", "suffix": ".tmp", "dir": self.path.parent}
+        if self.pickle:
+            fd, name = tempfile.mkstemp(**options)
+            os.close(fd)
+        else:
+            name = tempfile.mkdtemp(**options)
+        self.tmp = Path(name)
+
+    def write(self, estimator):
+        _check_model_target(self.path)  # again: it may have changed during a long fit
+        os.chmod(self.tmp, _default_mode(directory=not self.pickle))
+        if self.pickle:
+            import joblib
+
+            joblib.dump(estimator, self.tmp)
+            os.replace(self.tmp, self.path)
+            return
+        estimator.save_pretrained(self.tmp)
+        if not self.path.is_dir():
+            os.replace(self.tmp, self.path)
+            return
+        _copy_other_files(self.path, self.tmp)
+        holder = Path(tempfile.mkdtemp(prefix=f".{self.path.name}.", suffix=".old",
+                                       dir=self.path.parent))
+        os.replace(self.path, holder / "model")
+        try:
+            os.replace(self.tmp, self.path)
+        except BaseException:
+            os.replace(holder / "model", self.path)  # put the previous model back
+            holder.rmdir()
+            raise
+        _remove(holder)
+
+    def discard(self):
+        """Remove the temporary file or directory, if it is still there."""
+        _remove(self.tmp)
 
 
 def save_model(estimator, path):
@@ -50,58 +164,70 @@ def save_model(estimator, path):
     A path ending in ``.joblib``/``.pkl`` gets a joblib pickle; any other path
     becomes a directory in the pickle-free format of
     :meth:`SharpReCLClassifier.save_pretrained` (safetensors + JSON), which is
-    safe to share. Either is written next to ``path`` first and then renamed,
-    so an interrupted save never leaves a truncated model behind.
+    safe to share. Either is written under a unique temporary name next to
+    ``path`` first and then renamed, so an interrupted save never leaves a
+    truncated model behind. An existing directory must be empty or hold a
+    saved model (which is replaced; other files in it are kept).
     """
-    import shutil
-
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    if path.suffix in _PICKLE_SUFFIXES:
-        import joblib
-
-        joblib.dump(estimator, tmp)
-        os.replace(tmp, path)
-        return
-    shutil.rmtree(tmp, ignore_errors=True)
-    estimator.save_pretrained(tmp)
-    old = path.with_name(path.name + ".old")
-    if path.exists():
-        os.replace(path, old)
-    os.replace(tmp, path)
-    shutil.rmtree(old, ignore_errors=True)
+    writer = _ModelWriter(path)
+    try:
+        writer.write(estimator)
+    finally:
+        writer.discard()
 
 
 def load_model(path):
     """Read an estimator written by :func:`save_model`.
 
-    Directories load without running code from the files; joblib files are
-    pickles: loading one runs code from the file, so load only models you trust.
+    Directories load without running code from the files. Files ending in
+    ``.joblib``/``.pkl`` are pickles: loading one runs code from the file, so
+    load only models you trust. Any other path is refused (``ValueError``),
+    whatever it holds.
     """
     path = Path(path)
     if path.is_dir():
         from ._classifier import SharpReCLClassifier
 
         return SharpReCLClassifier.load_pretrained(path)
+    if not _is_pickle_path(path):
+        raise ValueError(f"{path} is not a model path: a model is {_MODEL_PATH}.")
     import joblib
 
     return joblib.load(path)
 
 
-def _load_fitted(path):
+def _check_model_path(path, usage):
+    """A clear error for a MODEL argument that cannot be a model, before loading anything."""
+    path = Path(path)
+    if not path.exists():
+        raise CLIError(f"model not found: {path}")
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise CLIError(f"{path} is a directory that holds no saved model "
+                           f"(no config.json); MODEL must be {_MODEL_PATH}")
+        return
+    if _is_pickle_path(path):
+        return
+    what = "a data file" if path.suffix.lower() in _FORMATS else "not a model"
+    raise CLIError(f"{path} is {what}: MODEL must be {_MODEL_PATH} (usage: {PROG} {usage})")
+
+
+def _load_fitted(path, usage):
     from sklearn.exceptions import NotFittedError
     from sklearn.utils.validation import check_is_fitted
 
     from ._classifier import SharpReCLClassifier
 
     path = Path(path)
-    if not path.exists():
-        raise CLIError(f"model file not found: {path}")
+    _check_model_path(path, usage)
     try:
         estimator = load_model(path)
+    except EOFError as exc:
+        raise CLIError(f"could not load a model from {path}: the file ends early, it is "
+                       "truncated (EOFError); save or copy it again") from exc
     except Exception as exc:  # unpickling raises anything the file's bytes lead to
         raise CLIError(
-            f"could not load a model from {path} (is it a file written by '{PROG} fit'?): "
+            f"could not load a model from {path} (is it a model written by '{PROG} fit'?): "
             f"{_one_line(exc)}"
         ) from exc
     if not isinstance(estimator, SharpReCLClassifier):
@@ -208,8 +334,6 @@ def _write_table(frame, output):
         return
     path = Path(output)
     suffix = path.suffix.lower()
-    if suffix not in (".csv", ".tsv", ".jsonl"):
-        raise CLIError(f"cannot write {path}: use an output ending in .csv, .tsv or .jsonl, or -")
     path.parent.mkdir(parents=True, exist_ok=True)
     if suffix == ".jsonl":
         frame.to_json(path, orient="records", lines=True, force_ascii=False)
@@ -230,6 +354,156 @@ def _quiet_progress_bars(verbose):
     finally:
         if enabled:  # main() may run in-process: leave the setting as it was
             hf_logging.enable_progress_bar()
+
+
+def _same_file(a, b):
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return Path(a).resolve() == Path(b).resolve()
+
+
+def _check_output_file(output, data, force):
+    """Refuse an output that would replace the input, or another file unless ``force``."""
+    if output == "-":
+        return
+    path = Path(output)
+    if path.suffix.lower() not in (".csv", ".tsv", ".jsonl"):
+        raise CLIError(f"cannot write {path}: use an output ending in .csv, .tsv or .jsonl, or -")
+    if path.is_dir():
+        raise CLIError(f"--output {path} is a directory; give a file name")
+    if path.exists() and _same_file(path, data):
+        raise CLIError(f"--output {path} is the input file; write the predictions to another file")
+    if path.exists() and not force:
+        raise CLIError(f"{path} exists; use --force to overwrite it")
+
+
+def _check_output_dir(out_dir, names, data, force):
+    """Refuse report files that would replace the input, or other files unless ``force``."""
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise CLIError(f"--output-dir {out_dir} is a file, not a folder")
+    existing = [name for name in names if (out_dir / name).exists()]
+    for name in existing:
+        if _same_file(out_dir / name, data):
+            raise CLIError(f"{out_dir / name} is the input file and a report file; "
+                           "choose another --output-dir")
+    if existing and not force:
+        raise CLIError(f"{out_dir} already holds {', '.join(existing)}; "
+                       "use --force to overwrite them")
+
+
+_ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+
+class _PlainStream:
+    """A text stream for a pipe or file: no ANSI colours, no progress-bar redraws."""
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def write(self, text):
+        if text.startswith("\r"):  # a progress bar (tqdm) redrawing its line
+            return len(text)
+        return self._stream.write(_ANSI_ESCAPE.sub("", text))
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+
+def _isatty(stream):
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):  # no such method, or a closed stream
+        return False
+
+
+@contextlib.contextmanager
+def _plain_output():
+    """Strip colours (skorch's epoch log) and progress bars from output that is not a terminal."""
+    with contextlib.ExitStack() as stack:
+        if not _isatty(sys.stdout):
+            stack.enter_context(contextlib.redirect_stdout(_PlainStream(sys.stdout)))
+        if not _isatty(sys.stderr):
+            stack.enter_context(contextlib.redirect_stderr(_PlainStream(sys.stderr)))
+        yield
+
+
+@contextlib.contextmanager
+def _recording_interrupts():
+    """Record Ctrl-C (SIGINT) during a block, even where the KeyboardInterrupt is caught.
+
+    skorch's ``partial_fit`` catches KeyboardInterrupt and returns normally,
+    so the fit looks finished. The handler still raises KeyboardInterrupt
+    (skorch stops training as before) after noting the interrupt in the
+    yielded dict. Outside the main thread no handler can be installed; a
+    KeyboardInterrupt escaping the block is recorded there too.
+    """
+    state = {"interrupted": False}
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.getsignal(signal.SIGINT)
+    if previous is None or previous == signal.SIG_IGN:  # nothing to record, or Ctrl-C ignored
+        try:
+            yield state
+        except KeyboardInterrupt:
+            state["interrupted"] = True
+        return
+
+    def record(signum, frame):
+        state["interrupted"] = True
+        if callable(previous):
+            previous(signum, frame)
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, record)
+    try:
+        yield state
+    except KeyboardInterrupt:
+        state["interrupted"] = True
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+_CHUNK = 1024  # texts per step of the progress bar of predict and evaluate
+
+
+class _WithProgress:
+    """A fitted estimator whose predict_proba, predict and transform show a progress bar.
+
+    The texts are passed on in chunks of ``_CHUNK`` (each sorted by length for
+    batching, as the estimator does); everything else is the estimator's.
+    """
+
+    def __init__(self, estimator, show):
+        self._estimator = estimator
+        self._show = show
+
+    def __getattr__(self, name):
+        return getattr(self._estimator, name)
+
+    def _in_chunks(self, method, X, desc):
+        import numpy as np
+        from tqdm import tqdm
+
+        texts = list(X)
+        parts = []
+        with tqdm(total=len(texts), desc=desc, unit="text", disable=not self._show,
+                  file=sys.stderr, leave=False) as bar:
+            for start in range(0, len(texts), _CHUNK):
+                chunk = texts[start:start + _CHUNK]
+                parts.append(getattr(self._estimator, method)(chunk))
+                bar.update(len(chunk))
+        return np.concatenate(parts)
+
+    def predict_proba(self, X):
+        return self._in_chunks("predict_proba", X, "predicting")
+
+    def predict(self, X):
+        return self._estimator.classes_[self.predict_proba(X).argmax(axis=1)]
+
+    def transform(self, X):
+        return self._in_chunks("transform", X, "embedding")
 
 
 # ---------------------------------------------------------------- commands
@@ -253,6 +527,8 @@ _PRIOR_HELP = ("class prior of the texts to predict, applied by Bayes' rule: 'ba
                "(uniform), 'train' (the training class frequencies) or 'none' (the "
                "posterior the loss estimates: balanced for the default loss)")
 _NONE = "none"
+_MODEL_HELP = ("model directory written by 'fit' (or a .joblib/.pkl file: a pickle, "
+               "load only files you trust)")
 
 
 def _check_encoder(encoder):
@@ -276,9 +552,7 @@ def _cmd_fit(args):
     from ._classifier import SharpReCLClassifier
 
     model = Path(args.model)
-    if model.is_dir() and not (model / "config.json").is_file():
-        raise CLIError(f"--model {model} is a directory that holds no saved model; "
-                       "refusing to overwrite it")
+    _check_model_target(model)
     frame = read_data(args.data)
     texts = _texts(frame, args.text_column, "--text-column", args.data)
     labels = _labels(frame, args.label_column, "--label-column", args.data)
@@ -296,11 +570,19 @@ def _cmd_fit(args):
     params["verbose"] = int(args.verbose > 0)
     estimator = SharpReCLClassifier(**params)
 
-    model.parent.mkdir(parents=True, exist_ok=True)  # fail before training, not after
-    start = time.perf_counter()
-    estimator.fit(texts, labels, X_aug=aug)
-    seconds = time.perf_counter() - start
-    save_model(estimator, model)
+    writer = _ModelWriter(model)  # an unwritable folder fails now, not after training
+    try:
+        start = time.perf_counter()
+        fitted = False
+        with _recording_interrupts() as interrupt, _plain_output():
+            estimator.fit(texts, labels, X_aug=aug)
+            fitted = True
+        seconds = time.perf_counter() - start
+        if interrupt["interrupted"]:
+            return _interrupted_fit(estimator if fitted else None, model)
+        writer.write(estimator)
+    finally:
+        writer.discard()
 
     history = estimator.net_.history
     n_train = int(estimator.class_counts_.sum())
@@ -318,6 +600,62 @@ def _cmd_fit(args):
     return 0
 
 
+def _new_sibling(path, label):
+    """Create and return a new path next to ``path``: never one that exists.
+
+    ``model/`` gives ``model.interrupted/`` (or ``model.interrupted-2/``, ...),
+    ``model.joblib`` gives ``model.interrupted.joblib``; the returned path is
+    created empty (a directory, or a file for pickles) so that no other run
+    can take it.
+    """
+    pickle = _is_pickle_path(path)
+    stem, suffix = (path.stem, path.suffix) if pickle else (path.name, "")
+    for n in range(1, 1000):
+        candidate = path.with_name(f"{stem}.{label}{'' if n == 1 else f'-{n}'}{suffix}")
+        try:
+            if pickle:
+                with open(candidate, "x"):
+                    pass
+            else:
+                candidate.mkdir()
+        except FileExistsError:
+            continue
+        return candidate
+    raise FileExistsError(f"could not find a free name next to {path}")
+
+
+def _interrupted_fit(estimator, model):
+    """Report a fit stopped by Ctrl-C; keep what it trained under a new name, never ``model``."""
+    unchanged = f"{model} was left as it was" if model.exists() else f"{model} was not written"
+    history = estimator.net_.history if estimator is not None else []
+    completed = sum(1 for row in history if "dur" in row)  # epochs that ran to their end
+    if not completed:
+        print(f"{PROG}: interrupted before the first epoch ended; nothing was written "
+              f"({unchanged})", file=sys.stderr)
+        return 130
+    target = _new_sibling(model, "interrupted")
+    try:
+        save_model(estimator, target)
+    except BaseException:
+        with contextlib.suppress(OSError):  # only while it is still the empty placeholder
+            if target.is_dir():
+                target.rmdir()
+            elif target.stat().st_size == 0:
+                target.unlink()
+        raise
+    scores = [(row["epoch"], row["valid_f1_macro"]) for row in history
+              if "dur" in row and "valid_f1_macro" in row]
+    if scores:
+        epoch, best = max(scores, key=lambda pair: pair[1])
+        weights = f"the weights of epoch {epoch}, the best so far (validation macro-F1 {best:.4f})"
+    else:
+        weights = "the weights at the interrupt"
+    print(f"{PROG}: interrupted after {completed} complete epoch(s) of "
+          f"{estimator.max_epochs}; {unchanged}; {weights} were saved to {target}",
+          file=sys.stderr)
+    return 130
+
+
 def _with_decision_prior(estimator, prior):
     """``estimator`` deciding under ``prior`` (a --decision-prior value), if one was given.
 
@@ -329,11 +667,19 @@ def _with_decision_prior(estimator, prior):
     return estimator
 
 
+def _show_progress(args):
+    """Progress bars for predict and evaluate: on a terminal, or when asked for with -v."""
+    return bool(args.verbose) or _isatty(sys.stderr)
+
+
 def _cmd_predict(args):
-    estimator = _with_decision_prior(_load_fitted(args.model), args.decision_prior)
+    _check_model_path(args.model, "predict MODEL DATA --output OUT")
+    _check_output_file(args.output, args.data, args.force)
     frame = read_data(args.data)
     texts = _texts(frame, args.text_column, "--text-column", args.data)
-    proba = estimator.predict_proba(texts)
+    estimator = _with_decision_prior(_load_fitted(args.model, "predict MODEL DATA --output OUT"),
+                                     args.decision_prior)
+    proba = _WithProgress(estimator, _show_progress(args)).predict_proba(texts)
 
     out = frame.copy()
     new = {"prediction": estimator.classes_[proba.argmax(axis=1)]}
@@ -358,12 +704,15 @@ def _cmd_evaluate(args):
             "evaluate draws plots with matplotlib: pip install 'sklearn-sharprecl[plots]'"
         ) from exc
     matplotlib.use("Agg")  # files only; never open a window
-    from .plotting import evaluation_report
+    from .plotting import REPORT_FILES, evaluation_report
 
-    estimator = _with_decision_prior(_load_fitted(args.model), args.decision_prior)
+    usage = "evaluate MODEL DATA --output-dir DIR"
+    _check_model_path(args.model, usage)
+    _check_output_dir(args.output_dir, REPORT_FILES.values(), args.data, args.force)
     frame = read_data(args.data)
     texts = _texts(frame, args.text_column, "--text-column", args.data)
     labels = _labels(frame, args.label_column, "--label-column", args.data)
+    estimator = _with_decision_prior(_load_fitted(args.model, usage), args.decision_prior)
     classes = list(estimator.classes_)
     if all(isinstance(c, str) for c in classes):
         labels = labels.astype(str)  # e.g. JSON numbers against CSV-trained string labels
@@ -381,7 +730,8 @@ def _cmd_evaluate(args):
         )
 
     paths = evaluation_report(
-        estimator, texts, labels, args.output_dir, embeddings_method=args.embeddings
+        _WithProgress(estimator, _show_progress(args)), texts, labels, args.output_dir,
+        embeddings_method=args.embeddings,
     )
     metrics = json.loads(paths["metrics"].read_text(encoding="utf-8"))
     print(paths["report"].read_text(encoding="utf-8"))
@@ -411,7 +761,7 @@ def _versions():
 
 
 def _cmd_info(args):
-    estimator = _load_fitted(args.model)
+    estimator = _load_fitted(args.model, "info MODEL")
     history = estimator.net_.history
     f1 = [(row["epoch"], row["valid_f1_macro"]) for row in history if "valid_f1_macro" in row]
     params = estimator.get_params(deep=False)
@@ -425,6 +775,7 @@ def _cmd_info(args):
         "parameters": {key: params[key] if isinstance(params[key], (int, float, str, bool,
                                                                      type(None)))
                        else repr(params[key]) for key in sorted(params)},
+        "saved_with": dict(getattr(estimator, "versions_", None) or {}),
         "versions": _versions(),
     }
     if args.json:
@@ -443,6 +794,9 @@ def _cmd_info(args):
     print("parameters:")
     for key, value in info["parameters"].items():
         print(f"  {key} = {value!r}")
+    if info["saved_with"]:
+        print("saved with: " + ", ".join(f"{dist} {ver}" for dist, ver in
+                                         info["saved_with"].items()))
     print("installed versions:")
     for dist, ver in info["versions"].items():
         print(f"  {dist} {ver or '(not installed)'}")
@@ -450,13 +804,30 @@ def _cmd_info(args):
 
 
 # ------------------------------------------------------------------ parser
-def _positive_int(text):
+def _int_at_least(minimum):
+    """An argparse type: a whole number of at least ``minimum`` (the estimator's own bound)."""
+    def whole_number(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
+        return value
+
+    return whole_number
+
+
+_positive_int = _int_at_least(1)
+
+
+def _seed(text):
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 2**32 - 1, got {value}")
     return value
 
 
@@ -508,6 +879,8 @@ def build_parser():
     from ._classifier import SharpReCLClassifier
 
     defaults = SharpReCLClassifier().get_params()
+    progress_help = ("show a progress bar on stderr (shown anyway when stderr is a "
+                     "terminal)")
     data_help = ("data file: .csv, .tsv, .jsonl (JSON lines) or .json (JSON lines, "
                  "or an array of records), one text per row")
 
@@ -516,7 +889,7 @@ def build_parser():
         description="SharpReCL transformer text classification for imbalanced classes: "
                     "fit a model on labelled texts, predict, evaluate, inspect.",
         epilog=f"Run '{PROG} COMMAND --help' for the options of a command. Exit status: "
-               "0 success, 1 data or model error, 2 usage error.",
+               "0 success, 1 data or model error, 2 usage error, 130 interrupted (Ctrl-C).",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("--traceback", action="store_true",
@@ -528,14 +901,18 @@ def build_parser():
         "fit", help="fine-tune a classifier on a labelled data file and save it",
         description="Fine-tune a SharpReCLClassifier on the texts and labels of DATA and "
                     "write the fitted model to --model. Options left out keep the "
-                    "estimator's defaults (shown). Model files are joblib pickles: "
-                    "load only files you trust.",
+                    "estimator's defaults (shown). The model is saved as a directory of "
+                    "safetensors weights and JSON, safe to share and to load; a name "
+                    "ending in .joblib or .pkl gives a pickle instead, which runs code "
+                    "when loaded: load only pickles you trust. Ctrl-C stops training "
+                    "without replacing --model (exit status 130).",
     )
     fit.add_argument("data", metavar="DATA", help=data_help)
     fit.add_argument("--model", "-o", required=True, metavar="OUT",
                      help="where to write the fitted model: a directory in the safe "
-                          "safetensors+JSON format (e.g. model/), or a joblib pickle if the "
-                          "name ends in .joblib")
+                          "safetensors+JSON format (e.g. model/; an existing one must be "
+                          "empty or hold a saved model, which is replaced), or a joblib "
+                          "pickle if the name ends in .joblib or .pkl")
     _add_data_arguments(fit, labels=True)
     fit.add_argument("--aug-column", metavar="COL",
                      help="column with a precomputed augmented view of each text "
@@ -550,7 +927,7 @@ def build_parser():
                        help=f"weight of the contrastive loss (default: {defaults['mu']})")
     hyper.add_argument("--tau", type=_positive_float,
                        help=f"contrastive temperature (default: {defaults['tau']})")
-    hyper.add_argument("--max-length", type=_positive_int, metavar="TOKENS",
+    hyper.add_argument("--max-length", type=_int_at_least(2), metavar="TOKENS",
                        help=f"truncate texts to this many tokens (default: "
                             f"{defaults['max_length']})")
     hyper.add_argument("--batch-size", type=_positive_int, metavar="N",
@@ -560,7 +937,7 @@ def build_parser():
     hyper.add_argument("--validation-fraction", type=_fraction_or_none, metavar="FRACTION",
                        help="share of each class held out for early stopping and best-epoch "
                             f"selection, or 'none' (default: {defaults['validation_fraction']})")
-    hyper.add_argument("--random-state", type=int, metavar="SEED",
+    hyper.add_argument("--random-state", type=_seed, metavar="SEED",
                        help="seed for a reproducible fit (default: none)")
     hyper.add_argument("--augment", metavar="PRESET",
                        help="second view: dropout, wordnet, random_swap, random_delete or "
@@ -570,7 +947,8 @@ def build_parser():
     hyper.add_argument("--decision-prior", choices=_PRIORS,
                        help=_PRIOR_HELP + " (default: none; predict and evaluate can override it)")
     fit.add_argument("-v", "--verbose", action="count", default=0,
-                     help="print the per-epoch training log and progress bars")
+                     help="print the per-epoch training log and progress bars (without "
+                          "colours and bars where the output is not a terminal)")
     fit.set_defaults(handler=_cmd_fit)
 
     # predict
@@ -579,13 +957,17 @@ def build_parser():
         description="Write the rows of DATA with a 'prediction' column and one "
                     "'proba_<class>' column per class (the columns sum to 1).",
     )
-    predict.add_argument("model", metavar="MODEL", help="model file written by 'fit'")
+    predict.add_argument("model", metavar="MODEL", help=_MODEL_HELP)
     predict.add_argument("data", metavar="DATA", help=data_help)
     predict.add_argument("--output", "-o", required=True, metavar="OUT",
-                         help="output file: .csv, .tsv or .jsonl; '-' writes CSV to stdout")
+                         help="output file: .csv, .tsv or .jsonl, never the input file; "
+                              "'-' writes CSV to stdout")
+    predict.add_argument("--force", "-f", action="store_true",
+                         help="overwrite OUT if it exists")
     _add_data_arguments(predict, labels=False)
     predict.add_argument("--decision-prior", choices=_PRIORS,
                          help=_PRIOR_HELP + " (default: the model's)")
+    predict.add_argument("-v", "--verbose", action="count", default=0, help=progress_help)
     predict.set_defaults(handler=_cmd_predict)
 
     # evaluate
@@ -599,16 +981,19 @@ def build_parser():
                     "to --output-dir.\n\n"
                     "Needs matplotlib: pip install 'sklearn-sharprecl[plots]'",
     )
-    evaluate.add_argument("model", metavar="MODEL", help="model file written by 'fit'")
+    evaluate.add_argument("model", metavar="MODEL", help=_MODEL_HELP)
     evaluate.add_argument("data", metavar="DATA",
                           help=data_help + "; use texts the model was not trained on")
     evaluate.add_argument("--output-dir", "-o", required=True, metavar="DIR",
                           help="folder for the report files (created if needed)")
+    evaluate.add_argument("--force", "-f", action="store_true",
+                          help="overwrite report files already in DIR")
     _add_data_arguments(evaluate, labels=True)
     evaluate.add_argument("--decision-prior", choices=_PRIORS,
                           help=_PRIOR_HELP + " (default: the model's)")
     evaluate.add_argument("--embeddings", choices=("pca", "tsne"), default="pca",
                           help="2-D projection of embeddings.png (default: %(default)s)")
+    evaluate.add_argument("-v", "--verbose", action="count", default=0, help=progress_help)
     evaluate.set_defaults(handler=_cmd_evaluate)
 
     # info
@@ -618,7 +1003,7 @@ def build_parser():
                     "training epochs, the estimator parameters and the installed "
                     "library versions.",
     )
-    info.add_argument("model", metavar="MODEL", help="model file written by 'fit'")
+    info.add_argument("model", metavar="MODEL", help=_MODEL_HELP)
     info.add_argument("--json", action="store_true", help="print the information as JSON")
     info.set_defaults(handler=_cmd_info)
     return parser

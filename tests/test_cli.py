@@ -1,4 +1,6 @@
 import json
+import os
+import signal
 import subprocess
 import sys
 
@@ -8,7 +10,7 @@ import pytest
 from sklearn.metrics import f1_score
 
 from sklearn_sharprecl import SharpReCLClassifier
-from sklearn_sharprecl.cli import CLIError, load_model, main
+from sklearn_sharprecl.cli import CLIError, load_model, main, save_model
 
 pytest.importorskip("matplotlib")
 
@@ -48,7 +50,7 @@ def _run(capsys, argv):
 
 def test_fit_writes_a_loadable_model(model_path, tiny_encoder, tickets):
     assert model_path.is_file()
-    assert not model_path.with_name(model_path.name + ".tmp").exists()
+    assert [p.name for p in model_path.parent.iterdir()] == [model_path.name]  # no temp files
     model = load_model(model_path)
     assert isinstance(model, SharpReCLClassifier)
     assert list(model.classes_) == sorted(set(tickets[1]))
@@ -175,9 +177,10 @@ def test_bad_data_files(tmp_path, capsys, content, suffix, message):
 def test_bad_model_files(data_dir, tmp_path, capsys):
     status, _, err = _run(capsys, ["predict", tmp_path / "nope.joblib", data_dir / "train.csv",
                                    "-o", tmp_path / "p.csv"])
-    _assert_one_line_error(status, err, "model file not found")
+    _assert_one_line_error(status, err, "model not found")
     status, _, err = _run(capsys, ["info", data_dir / "train.csv"])
-    _assert_one_line_error(status, err, "could not load a model from")
+    _assert_one_line_error(status, err, "train.csv is a data file", "MODEL must be a model "
+                           "directory written by 'sharprecl fit', or a .joblib or .pkl file")
     import joblib
 
     joblib.dump({"not": "a model"}, tmp_path / "dict.joblib")
@@ -194,8 +197,8 @@ def test_bad_encoder_and_augment(data_dir, tiny_encoder, tmp_path, capsys):
                                    "--encoder", tiny_encoder, "--augment", "nope"])
     warning = [line for line in err.splitlines() if line.startswith("sharprecl: warning:")]
     assert warning == ["sharprecl: warning: 3 class(es) have too few examples for a "
-                       "validation_fraction of 0.1 and are kept in training only "
-                       "(encoded labels [0, 2, 3])."]  # one line, no source location
+                       "validation_fraction of 0.1 and are kept in training only: "
+                       "'account', 'refund', 'security'."]  # one line, labels by name, no source location
     err = "\n".join(line for line in err.splitlines() if line not in warning)
     _assert_one_line_error(status, err, "augment='nope' is not valid")
     assert not (tmp_path / "m").exists()
@@ -242,6 +245,9 @@ def test_help_exits_0(command, capsys):
     ["fit", "data.csv", "--model", "m", "--max-epochs", "0"],
     ["fit", "data.csv", "--model", "m", "--validation-fraction", "1.5"],
     ["evaluate", "m", "d.csv", "-o", "dir", "--embeddings", "umap"],
+    # Values the estimator would refuse are usage errors too, caught before any work.
+    ["fit", "data.csv", "--model", "m", "--max-length", "1"],
+    ["fit", "data.csv", "--model", "m", "--random-state", "-1"],
 ])
 def test_usage_errors_exit_2(argv, capsys):
     with pytest.raises(SystemExit) as exc:
@@ -270,6 +276,7 @@ def test_default_model_format_is_the_safe_directory(capsys, data_dir, tiny_encod
     assert status == 0, err
     # Refitting replaces the saved model; a directory that is not a model is refused.
     (tmp_path / "photos").mkdir()
+    (tmp_path / "photos" / "cat.jpg").write_bytes(b"not a model")
     status, _, err = _run(capsys, ["fit", data_dir / "train.csv", "--model", tmp_path / "photos",
                                    "--encoder", tiny_encoder, "--max-epochs", "1"])
     assert status == 1 and "holds no saved model" in err
@@ -298,7 +305,7 @@ def test_decision_prior_at_fit_and_overridden_at_predict(model_path, data_dir, t
         "--max-epochs", "1", "--max-length", "16", "--decision-prior", "balanced"])
     assert status == 0 and load_model(fitted).decision_prior == "balanced"
     status, _, _ = _run(capsys, ["predict", fitted, data_dir / "test.jsonl", "-o", output,
-                                 "--decision-prior", "none"])
+                                 "--decision-prior", "none", "--force"])
     assert status == 0
     none_model = load_model(fitted).set_params(decision_prior=None)
     np.testing.assert_allclose(pd.read_csv(output)[proba_columns].to_numpy(),
@@ -320,3 +327,242 @@ def test_docs_show_the_current_help(monkeypatch, capsys):
         with pytest.raises(SystemExit):
             main(command + ["--help"])
         assert capsys.readouterr().out.rstrip() == block.rstrip(), f"regenerate {command} help"
+
+
+# ------------------------------------------------- issue #15: interrupts, overwrites, ...
+FAST_FIT = ["--max-length", "16", "--validation-fraction", "none"]
+
+
+def _interrupt_when_epoch_begins(monkeypatch, epoch):
+    """Send this process a real SIGINT (Ctrl-C) as training epoch ``epoch`` (1-based) begins.
+
+    skorch catches the KeyboardInterrupt inside ``net.fit`` and returns
+    normally, exactly as when a user presses Ctrl-C.
+    """
+    from sklearn_sharprecl._callbacks import HardShareSchedule
+
+    original = HardShareSchedule.on_epoch_begin
+
+    def on_epoch_begin(self, net, **kwargs):
+        original(self, net, **kwargs)
+        if len(net.history) == epoch:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr(HardShareSchedule, "on_epoch_begin", on_epoch_begin)
+
+
+def test_ctrl_c_during_fit_keeps_the_existing_model(model_path, data_dir, tiny_encoder,
+                                                     tmp_path, capsys, monkeypatch):
+    target = tmp_path / "m.joblib"
+    target.write_bytes(model_path.read_bytes())
+    before = target.read_bytes()
+    _interrupt_when_epoch_begins(monkeypatch, 2)
+    status, out, err = _run(capsys, ["fit", data_dir / "test.jsonl", "--model", target,
+                                     "--encoder", tiny_encoder, "--max-epochs", "3", *FAST_FIT])
+    assert status == 130, err
+    assert target.read_bytes() == before  # the previous model is untouched
+    assert "model written" not in out
+    kept = tmp_path / "m.interrupted.joblib"
+    assert err.strip().splitlines()[-1] == (
+        f"sharprecl: interrupted after 1 complete epoch(s) of 3; {target} was left as it "
+        f"was; the weights at the interrupt were saved to {kept}")
+    assert [("dur" in row) for row in load_model(kept).net_.history] == [True, False]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.interrupted.joblib", "m.joblib"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
+
+    # A second interrupted fit never overwrites the first one's weights.
+    status, _, err = _run(capsys, ["fit", data_dir / "test.jsonl", "--model", target,
+                                   "--encoder", tiny_encoder, "--max-epochs", "3", *FAST_FIT])
+    assert status == 130 and f"saved to {tmp_path / 'm.interrupted-2.joblib'}" in err
+    assert target.read_bytes() == before
+
+
+def test_ctrl_c_in_the_first_epoch_writes_nothing(data_dir, tiny_encoder, tmp_path, capsys,
+                                                  monkeypatch):
+    _interrupt_when_epoch_begins(monkeypatch, 1)
+    status, out, err = _run(capsys, ["fit", data_dir / "test.jsonl", "--model", tmp_path / "model",
+                                     "--encoder", tiny_encoder, "--max-epochs", "2", *FAST_FIT])
+    assert status == 130 and "model written" not in out
+    assert err.strip().splitlines()[-1] == (
+        "sharprecl: interrupted before the first epoch ended; nothing was written "
+        f"({tmp_path / 'model'} was not written)")
+    assert list(tmp_path.iterdir()) == []  # no model, no temporary files
+
+
+def test_ctrl_c_of_the_command_exits_130(data_dir, tiny_encoder, tmp_path):
+    """The real thing: SIGINT to a running ``sharprecl fit`` process."""
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "config.json").write_text('{"format": "sklearn-sharprecl"}')  # "a saved model"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sklearn_sharprecl.cli", "fit", str(data_dir / "test.jsonl"),
+         "--model", str(model), "--encoder", tiny_encoder, "--max-epochs", "1000", "-v",
+         *FAST_FIT],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        for line in process.stdout:  # wait for the log row of the first epoch
+            if line.split()[:1] == ["1"]:
+                break
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=300)
+    finally:
+        process.kill()
+    assert process.returncode == 130, err
+    assert [p.name for p in model.iterdir()] == ["config.json"]  # left as it was
+    assert f"saved to {tmp_path / 'model.interrupted'}" in err
+    assert (tmp_path / "model.interrupted" / "model.safetensors").is_file()
+
+
+def test_leftovers_next_to_the_model_do_not_break_a_fit(model_path, data_dir, tiny_encoder,
+                                                        tmp_path, capsys):
+    model = tmp_path / "model"
+    save_model(load_model(model_path), model)
+    (model / "NOTES.md").write_text("kept by the user")
+    (tmp_path / "model.old").mkdir()
+    (tmp_path / "model.old" / "x").write_text("left over")
+    (tmp_path / "model.tmp").write_text("not ours either")
+    status, out, err = _run(capsys, ["fit", data_dir / "test.jsonl", "--model", model,
+                                     "--encoder", tiny_encoder, "--max-epochs", "1", *FAST_FIT])
+    assert status == 0, err
+    assert f"model written to {model}" in out
+    assert load_model(model).validation_fraction is None  # the new model replaced the old one
+    assert (model / "NOTES.md").read_text() == "kept by the user"
+    assert (tmp_path / "model.old" / "x").read_text() == "left over"
+    assert (tmp_path / "model.tmp").read_text() == "not ours either"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model", "model.old", "model.tmp"]
+
+
+class _RunsCode:
+    """Unpickling this creates the directory ``marker``: evidence that code ran."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return os.mkdir, (self.marker,)
+
+
+def test_only_pickle_suffixes_are_unpickled(tmp_path, capsys):
+    import joblib
+
+    marker = tmp_path / "code-ran"
+    for name, what in [("evil.csv", "is a data file"), ("evil.bin", "is not a model")]:
+        joblib.dump(_RunsCode(marker), tmp_path / name)
+        status, _, err = _run(capsys, ["info", tmp_path / name])
+        _assert_one_line_error(status, err, what, "MODEL must be a model directory",
+                               ".joblib or .pkl file")
+        with pytest.raises(ValueError, match="is not a model path"):
+            load_model(tmp_path / name)
+        assert not marker.exists()
+    joblib.dump(_RunsCode(marker), tmp_path / "trusted.pkl")  # a pickle by name is loaded
+    status, _, err = _run(capsys, ["info", tmp_path / "trusted.pkl"])
+    assert marker.exists() and status == 1 and "not a SharpReCLClassifier" in err
+
+
+def test_swapped_arguments_get_a_plain_error(model_path, data_dir, tmp_path, capsys):
+    model = tmp_path / "model"
+    save_model(load_model(model_path), model)
+    status, _, err = _run(capsys, ["predict", data_dir / "test.jsonl", model,
+                                   "-o", tmp_path / "p.csv"])
+    _assert_one_line_error(status, err, "test.jsonl is a data file", "MODEL must be",
+                           "usage: sharprecl predict MODEL DATA")
+    status, _, err = _run(capsys, ["info", data_dir / "test.jsonl"])
+    _assert_one_line_error(status, err, "test.jsonl is a data file", "usage: sharprecl info MODEL")
+    status, _, err = _run(capsys, ["info", data_dir])
+    _assert_one_line_error(status, err, "holds no saved model")
+    assert not (tmp_path / "p.csv").exists()
+
+
+def test_truncated_pickle_is_a_one_line_error(model_path, tmp_path, capsys):
+    data = model_path.read_bytes()
+    (tmp_path / "cut.joblib").write_bytes(data[: len(data) // 2])
+    status, _, err = _run(capsys, ["info", tmp_path / "cut.joblib"])
+    _assert_one_line_error(status, err, "could not load a model from", "truncated")
+    assert not err.strip().endswith("EOFError")
+
+
+def test_predict_never_overwrites_silently(model_path, data_dir, tmp_path, capsys):
+    output = tmp_path / "pred.csv"
+    output.write_text("precious\n")
+    argv = ["predict", model_path, data_dir / "test.jsonl", "--output", output]
+    status, _, err = _run(capsys, argv)
+    _assert_one_line_error(status, err, f"{output} exists", "use --force")
+    assert output.read_text() == "precious\n"
+    status, out, err = _run(capsys, [*argv, "--force"])
+    assert status == 0 and "wrote 60 predictions" in out, err
+    assert "prediction" in pd.read_csv(output).columns
+
+    data = tmp_path / "texts.csv"
+    pd.read_json(data_dir / "test.jsonl", lines=True).to_csv(data, index=False)
+    before = data.read_bytes()
+    for output in (data, tmp_path / "." / "texts.csv"):
+        status, _, err = _run(capsys, ["predict", model_path, data, "-o", output, "--force"])
+        _assert_one_line_error(status, err, "is the input file")
+    assert data.read_bytes() == before
+
+
+def test_evaluate_never_overwrites_silently(model_path, data_dir, tmp_path, capsys):
+    out_dir = tmp_path / "eval"
+    out_dir.mkdir()
+    (out_dir / "report.txt").write_text("an earlier report")
+    argv = ["evaluate", model_path, data_dir / "test.jsonl", "--output-dir", out_dir]
+    status, _, err = _run(capsys, argv)
+    _assert_one_line_error(status, err, "already holds report.txt", "use --force")
+    assert [p.name for p in out_dir.iterdir()] == ["report.txt"]
+    status, out, err = _run(capsys, [*argv, "--force"])
+    assert status == 0, err
+    assert (out_dir / "report.txt").read_text() in out
+    assert {p.name for p in out_dir.iterdir()} == REPORT_FILES
+
+
+def test_info_shows_the_training_settings_of_a_saved_directory(model_path, tmp_path, capsys):
+    estimator = load_model(model_path).set_params(random_state=7, augment="random_swap")
+    save_model(estimator, tmp_path / "model")
+    status, out, err = _run(capsys, ["info", tmp_path / "model", "--json"])
+    assert status == 0, err
+    info = json.loads(out)
+    assert info["parameters"]["random_state"] == 7
+    assert info["parameters"]["augment"] == "random_swap"
+    assert info["saved_with"] == estimator.versions_  # the versions the model was made with
+
+
+def test_verbose_fit_into_a_pipe_has_no_colours_or_bar_redraws(data_dir, tiny_encoder, tmp_path,
+                                                               capsys):
+    status, out, err = _run(capsys, ["fit", data_dir / "test.jsonl", "--model", tmp_path / "m",
+                                     "--encoder", tiny_encoder, "--max-epochs", "2", "-v",
+                                     *FAST_FIT])
+    assert status == 0, err
+    assert "train_loss" in out  # the per-epoch log is printed ...
+    assert "\x1b[" not in out + err  # ... without ANSI colour codes (capsys is not a tty)
+    assert "\r" not in err
+
+
+def test_progress_bar_for_predict(model_path, data_dir, tmp_path, capsys):
+    argv = ["predict", model_path, data_dir / "test.jsonl", "-o", tmp_path / "p.csv"]
+    status, _, err = _run(capsys, argv)
+    assert status == 0 and "predicting" not in err  # stderr is not a terminal here
+    status, _, err = _run(capsys, [*argv, "--force", "-v"])
+    assert status == 0 and "predicting" in err and "/60" in err
+
+
+def test_fit_help_describes_the_default_safe_format(capsys):
+    with pytest.raises(SystemExit):
+        main(["fit", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "Model files are joblib pickles" not in out
+    assert "saved as a directory of safetensors weights and JSON" in out
+    assert "Ctrl-C stops training without replacing --model (exit status 130)" in out
+
+
+def test_docs_first_run_matches_its_commands():
+    """The output quoted under 'A first run' is what those commands print."""
+    from pathlib import Path
+    import re
+
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "cli.md").read_text(encoding="utf-8")
+    section = docs.split("## A first run", 1)[1].split("\n## ", 1)[0]
+    model = re.search(r"sharprecl fit \S+ --model (\S+)", section).group(1)
+    assert f"model written to {model}\n" in section
+    for stale in ("(and the optimiser state)", "few hundred MB", "does not record the versions"):
+        assert stale not in docs
