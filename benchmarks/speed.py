@@ -43,6 +43,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from sklearn_sharprecl import SharpReCLClassifier
 from sklearn_sharprecl._criterion import SharpReCLLoss
 from sklearn_sharprecl._data import PadCollator, tokenize
 from sklearn_sharprecl._encoder import load_tokenizer, resolve_encoder
@@ -129,7 +130,9 @@ def equality_checks(n_classes, dim=128, n_rows=64, seed=0):
     labels = torch.cat([torch.randint(0, n_classes, (n_rows,), generator=g), torch.arange(n_classes)])
     weight = torch.rand(n_classes, generator=g) + 0.5
     protos = pool[-n_classes:]
-    pos, neg = balanced_synthetic_sets(protos @ pool.T, labels, hard_share=0.75)
+    sampling = {k: v for k, v in SharpReCLClassifier._default_criterion_params().items()
+                if k in ("n_pos", "n_neg", "k_hard", "mixup_alpha", "simple_sampling", "hard_mixup")}
+    pos, neg = balanced_synthetic_sets(protos @ pool.T, labels, hard_share=0.75, **sampling)
     fast = HardMixupContrastiveLoss(tau=0.3)(pool, labels, pos, neg, weight)
     slow = loop_reference_loss(pool, labels, pos.vectors(pool), neg.vectors(pool), weight, 0.3)
     sim = protos @ pool.T
@@ -149,7 +152,7 @@ def criterion_part(args):
     encoder = resolve_encoder(None)
     tokenizer = load_tokenizer(encoder)
     cells = []
-    paper = dict(n_pos=10, n_neg=500, k_hard=20)
+    paper = SharpReCLClassifier._default_criterion_params()  # n_pos 10, n_neg 500, k_hard 20
     for name, n_classes in (("trec", 6), ("r52", 52)):
         X, y = batch_of(name, n_classes, args.batch_size, args.max_length, tokenizer, args.data)
         counts = np.bincount(y.numpy(), minlength=n_classes) + 5
@@ -157,7 +160,7 @@ def criterion_part(args):
         optimizer = torch.optim.AdamW(module.parameters(), lr=1e-5)
         cell = {"dataset": name, "n_classes": n_classes, "tokens": int(X["input_ids"].shape[1])}
         for label, kwargs in (("sharp", {}), ("supcon", {"contrastive": "supcon"}), ("ce", {"contrastive": None})):
-            criterion = SharpReCLLoss(counts, **kwargs, **paper)
+            criterion = SharpReCLLoss(counts, **{**paper, **kwargs})
             criterion.hard_share = 0.75
 
             def step():

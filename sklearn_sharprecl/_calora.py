@@ -22,7 +22,7 @@ from numbers import Integral, Real
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context, clone
+from sklearn.base import BaseEstimator, _fit_context, clone
 from sklearn.exceptions import NotFittedError
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
@@ -31,6 +31,7 @@ from skorch import NeuralNetClassifier
 from torch import nn
 from torch.nn import functional as F
 
+from ._base import TextClassifierMixin
 from ._loss import make_classification_loss
 from ._random import seeded_torch
 from ._validation import check_labels, check_texts
@@ -196,7 +197,7 @@ def _is_fitted(estimator):
     return True
 
 
-class CALoRAClassifier(ClassifierMixin, BaseEstimator):
+class CALoRAClassifier(TextClassifierMixin, BaseEstimator):
     """Class-aware LoRA experts on the head of a SharpReCL classifier (CALoRA).
 
     Two-stage fine-tuning for imbalanced classes (Zhu et al., "Adaptive
@@ -430,20 +431,6 @@ class CALoRAClassifier(ClassifierMixin, BaseEstimator):
         features = np.asarray(self.base_estimator_.transform(X), dtype=np.float32)
         return self.net_.predict_proba(features)
 
-    def predict(self, X):
-        """Most probable class of each text.
-
-        Parameters
-        ----------
-        X : sequence of str of shape (n_samples,)
-
-        Returns
-        -------
-        y_pred : ndarray of shape (n_samples,)
-        """
-        proba = self.predict_proba(X)
-        return self.classes_[np.argmax(proba, axis=1)]
-
     def route(self, X):
         """Classes whose experts each text uses, shape (n_samples, top_k).
 
@@ -452,9 +439,3 @@ class CALoRAClassifier(ClassifierMixin, BaseEstimator):
         check_is_fitted(self)
         features = np.asarray(self.base_estimator_.transform(X), dtype=np.float32)
         return self.classes_[self.head_.route(torch.from_numpy(features)).numpy()]
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.two_d_array = False
-        tags.input_tags.string = True
-        return tags

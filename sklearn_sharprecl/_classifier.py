@@ -7,7 +7,7 @@ from numbers import Integral, Real
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
+from sklearn.base import BaseEstimator, _fit_context
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
@@ -15,14 +15,15 @@ from sklearn.utils.validation import check_is_fitted
 from skorch.callbacks import EarlyStopping, EpochScoring, LRScheduler, ProgressBar
 from skorch.helper import predefined_split
 
+from ._base import TextClassifierMixin
 from ._callbacks import HardShareSchedule, RefreshAugmentedView, macro_f1, silent
-from ._criterion import SharpReCLLoss
+from ._criterion import CRITERION_PARAMETERS, SharpReCLLoss
 from ._data import PadCollator, TokenizedTexts, tokenize
 from ._encoder import check_max_length, load_tokenizer, resolve_encoder
 from ._module import SharpReCLModule
 from ._net import AcceleratedSharpReCLNet, SharpReCLNet
-from ._random import seeded_torch
 from ._persistence import library_versions, load_pretrained, save_pretrained, warn_on_version_mismatch
+from ._random import seeded_torch
 from ._split import stratified_validation_split
 from ._validation import check_labels, check_texts
 
@@ -40,7 +41,7 @@ def make_augmenter(augment, random_state):
     return make_augmenter(augment, random_state=random_state)
 
 
-class SharpReCLClassifier(ClassifierMixin, BaseEstimator):
+class SharpReCLClassifier(TextClassifierMixin, BaseEstimator):
     """Transformer text classifier for imbalanced classes (SharpReCL).
 
     Fine-tunes a pretrained transformer encoder with two branches (Liu et al.,
@@ -548,21 +549,7 @@ class SharpReCLClassifier(ClassifierMixin, BaseEstimator):
             module__trust_remote_code=self.trust_remote_code,
             criterion=SharpReCLLoss,
             criterion__class_counts=self.class_counts_,
-            criterion__classification_loss=self.classification_loss,
-            criterion__contrastive=self.contrastive,
-            criterion__mu=self.mu,
-            criterion__tau=self.tau,
-            criterion__contrastive_prior=self.contrastive_prior,
-            criterion__normalize_contrastive_prior=self.normalize_contrastive_prior,
-            criterion__absent_prototype_anchors=self.absent_prototype_anchors,
-            criterion__n_pos=self.n_pos,
-            criterion__n_neg=self.n_neg,
-            criterion__k_hard=self.k_hard,
-            criterion__mixup_alpha=self.mixup_alpha,
-            criterion__simple_sampling=self.simple_sampling,
-            criterion__hard_mixup=self.hard_mixup,
-            criterion__cl_normalization=self.cl_normalization,
-            criterion__focal_gamma=self.focal_gamma,
+            **{f"criterion__{name}": getattr(self, name) for name in CRITERION_PARAMETERS},
             optimizer=torch.optim.AdamW,
             lr=self.lr,
             optimizer__weight_decay=self.weight_decay,
@@ -581,6 +568,13 @@ class SharpReCLClassifier(ClassifierMixin, BaseEstimator):
             **placement,
             verbose=self.verbose,
         )
+
+    @classmethod
+    def _default_criterion_params(cls):
+        """The settings of :class:`~sklearn_sharprecl._criterion.SharpReCLLoss` at this
+        estimator's defaults, the one place where they are defined."""
+        defaults = cls().get_params()
+        return {name: defaults[name] for name in CRITERION_PARAMETERS}
 
     # ------------------------------------------------------------ inference
     def _dataset_sorted_by_length(self, X):
@@ -651,20 +645,6 @@ class SharpReCLClassifier(ClassifierMixin, BaseEstimator):
             target = uniform if target == "balanced" else train
         return target / trained
 
-    def predict(self, X):
-        """Most probable class of each text.
-
-        Parameters
-        ----------
-        X : sequence of str of shape (n_samples,)
-
-        Returns
-        -------
-        y_pred : ndarray of shape (n_samples,)
-        """
-        proba = self.predict_proba(X)
-        return self.classes_[np.argmax(proba, axis=1)]
-
     def transform(self, X):
         """Learned sentence embeddings (the encoder's pooled features).
 
@@ -732,9 +712,3 @@ class SharpReCLClassifier(ClassifierMixin, BaseEstimator):
         # scikit-learn warns about its own version in BaseEstimator.__setstate__.
         saved = {k: v for k, v in state.get("versions_", {}).items() if k != "scikit-learn"}
         warn_on_version_mismatch(saved)
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.two_d_array = False
-        tags.input_tags.string = True
-        return tags

@@ -1,5 +1,7 @@
 """The SharpReCL training objective: ``L_CLS + mu * L_CL`` (paper Eq. 12)."""
 
+import inspect
+
 import torch
 from torch import nn
 
@@ -9,6 +11,10 @@ from ._sampling import balanced_synthetic_sets
 
 class SharpReCLLoss(nn.Module):
     """Classification loss plus the (balanced) contrastive loss.
+
+    Every setting is required: their defaults are defined once, by
+    :class:`~sklearn_sharprecl.SharpReCLClassifier`
+    (``SharpReCLClassifier._default_criterion_params()`` gives them).
 
     Parameters
     ----------
@@ -51,21 +57,22 @@ class SharpReCLLoss(nn.Module):
     def __init__(
         self,
         class_counts,
-        classification_loss="logit_adjusted",
-        contrastive="sharp",
-        mu=1.0,
-        tau=0.3,
-        contrastive_prior=True,
-        normalize_contrastive_prior=False,
-        absent_prototype_anchors=True,
-        n_pos=10,
-        n_neg=500,
-        k_hard=20,
-        mixup_alpha=0.5,
-        simple_sampling=True,
-        hard_mixup=True,
-        cl_normalization="positives",
-        focal_gamma=2.0,
+        *,
+        classification_loss,
+        contrastive,
+        mu,
+        tau,
+        contrastive_prior,
+        normalize_contrastive_prior,
+        absent_prototype_anchors,
+        n_pos,
+        n_neg,
+        k_hard,
+        mixup_alpha,
+        simple_sampling,
+        hard_mixup,
+        cl_normalization,
+        focal_gamma,
     ):
         super().__init__()
         self.classification = make_classification_loss(
@@ -120,3 +127,7 @@ class SharpReCLLoss(nn.Module):
                 f"Unknown contrastive {self.contrastive!r}; expected 'sharp', 'supcon' or None."
             )
         return {"loss": cls + self.mu * cl, "classification": cls, "contrastive": cl}
+
+
+#: The estimator parameters that configure :class:`SharpReCLLoss`, by the same names.
+CRITERION_PARAMETERS = tuple(inspect.signature(SharpReCLLoss).parameters)[1:]

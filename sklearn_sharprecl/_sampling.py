@@ -126,13 +126,13 @@ def balanced_synthetic_sets(
     prototype_similarity,
     labels,
     *,
-    n_pos=10,
-    n_neg=500,
-    k_hard=20,
-    hard_share=0.5,
-    mixup_alpha=0.5,
-    simple_sampling=True,
-    hard_mixup=True,
+    n_pos,
+    n_neg,
+    k_hard,
+    hard_share,
+    mixup_alpha,
+    simple_sampling,
+    hard_mixup,
 ):
     """Draw the balanced synthetic positive and negative sets of every class.
 

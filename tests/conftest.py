@@ -90,3 +90,23 @@ class ValidationScoreAtEnd(Callback):
 def validation_score_at_end(clf):
     """``score_`` of the fitted copy of :class:`ValidationScoreAtEnd` in ``clf``."""
     return dict(clf.net_.callbacks_)["ValidationScoreAtEnd"].score_
+
+
+def sharp_loss(class_counts, **overrides):
+    """``SharpReCLLoss`` at the estimator's defaults, with ``overrides``."""
+    from sklearn_sharprecl import SharpReCLClassifier
+    from sklearn_sharprecl._criterion import SharpReCLLoss
+
+    return SharpReCLLoss(class_counts, **{**SharpReCLClassifier._default_criterion_params(), **overrides})
+
+
+def synthetic_sets(prototype_similarity, labels, hard_share=0.5, **overrides):
+    """``balanced_synthetic_sets`` at the estimator's defaults, with ``overrides``."""
+    from sklearn_sharprecl import SharpReCLClassifier
+    from sklearn_sharprecl._sampling import balanced_synthetic_sets
+
+    defaults = SharpReCLClassifier._default_criterion_params()
+    names = ("n_pos", "n_neg", "k_hard", "mixup_alpha", "simple_sampling", "hard_mixup")
+    settings = {name: defaults[name] for name in names}
+    return balanced_synthetic_sets(prototype_similarity, labels, hard_share=hard_share,
+                                   **{**settings, **overrides})

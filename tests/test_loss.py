@@ -5,7 +5,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from sklearn_sharprecl._criterion import SharpReCLLoss
+from conftest import sharp_loss
 from sklearn_sharprecl._sampling import MixupSet
 from sklearn_sharprecl._loss import (
     DiceLoss,
@@ -154,7 +154,7 @@ def _criterion_inputs(seed=0, n_classes=4, batch=12, views=2, dim=16):
 def test_classification_only_criterion_is_the_classification_loss():
     counts = [30, 10, 5, 1]
     logits, emb, protos, y = _criterion_inputs()
-    out = SharpReCLLoss(counts, contrastive=None)(logits, emb, protos, y)
+    out = sharp_loss(counts, contrastive=None)(logits, emb, protos, y)
     expected = LogitAdjustedCrossEntropy(counts)(logits, y.repeat(2))
     assert out["loss"].item() == pytest.approx(expected.item(), abs=1e-6)
     assert out["contrastive"].item() == 0
@@ -179,21 +179,21 @@ def test_ablation_switches_change_the_loss(switch):
     counts = [30, 10, 5, 1]
     logits, emb, protos, y = _criterion_inputs()
     torch.manual_seed(1)
-    full = SharpReCLLoss(counts, n_neg=20)(logits, emb, protos, y)["loss"]
+    full = sharp_loss(counts, n_neg=20)(logits, emb, protos, y)["loss"]
     torch.manual_seed(1)
-    ablated = SharpReCLLoss(counts, n_neg=20, **switch)(logits, emb, protos, y)["loss"]
+    ablated = sharp_loss(counts, n_neg=20, **switch)(logits, emb, protos, y)["loss"]
     assert not torch.isclose(full, ablated)
 
 
 def test_sharp_loss_sends_gradients_to_logits_embeddings_and_prototypes():
     logits, emb, protos, y = _criterion_inputs()
-    SharpReCLLoss([3, 3, 3, 3], n_neg=20)(logits, emb, protos, y)["loss"].backward()
+    sharp_loss([3, 3, 3, 3], n_neg=20)(logits, emb, protos, y)["loss"].backward()
     for t in (logits, emb, protos):
         assert t.grad is not None and t.grad.abs().sum() > 0
 
 
 def test_contrastive_prior_weights_rare_classes_more():
-    weight = SharpReCLLoss([1000, 10]).class_weight
+    weight = sharp_loss([1000, 10]).class_weight
     assert weight[1] > weight[0] > 0
     np.testing.assert_allclose(weight.numpy(), -np.log(np.array([1001, 11]) / 1012), rtol=1e-6)
 
@@ -229,13 +229,13 @@ def test_absent_prototypes_stop_being_anchors_only_when_asked():
     results = {}
     for anchors in (True, False):
         torch.manual_seed(1)
-        results[anchors] = SharpReCLLoss(counts, n_neg=20, absent_prototype_anchors=anchors)(
+        results[anchors] = sharp_loss(counts, n_neg=20, absent_prototype_anchors=anchors)(
             logits, emb, protos, y_present)["contrastive"]
     assert not torch.isclose(results[True], results[False])
     # With every class present, the switch changes nothing.
     same = []
     for anchors in (True, False):
         torch.manual_seed(1)
-        same.append(SharpReCLLoss(counts, n_neg=20, absent_prototype_anchors=anchors)(
+        same.append(sharp_loss(counts, n_neg=20, absent_prototype_anchors=anchors)(
             logits, emb, protos, y)["contrastive"])
     assert torch.equal(same[0], same[1])

@@ -2,6 +2,7 @@ import numpy as np
 import torch
 from transformers import AutoTokenizer, BertModel
 
+from conftest import sharp_loss
 from sklearn_sharprecl._module import PrototypeHead, SharpReCLModule, pool_hidden_states
 
 
@@ -39,8 +40,7 @@ def test_module_outputs(tiny_encoder):
 
 def test_every_parameter_gets_a_gradient_in_a_training_step(tiny_encoder):
     """DistributedDataParallel needs it: the unused BERT pooler is dropped on load."""
-    from sklearn_sharprecl._criterion import SharpReCLLoss
-
+    
     module = SharpReCLModule(tiny_encoder, n_classes=3).train()
     assert module.encoder.pooler is None
     tok = AutoTokenizer.from_pretrained(tiny_encoder)
@@ -48,7 +48,7 @@ def test_every_parameter_gets_a_gradient_in_a_training_step(tiny_encoder):
     batch = tok(texts * 2, padding=True, return_tensors="pt")  # two views, view-major
     logits, emb, _, prototypes = module(batch["input_ids"], batch["attention_mask"])
     y = torch.tensor([0, 1, 2])
-    loss = SharpReCLLoss(np.array([5, 3, 2]), n_pos=2, n_neg=4)(logits, emb, prototypes, y)["loss"]
+    loss = sharp_loss(np.array([5, 3, 2]), n_pos=2, n_neg=4)(logits, emb, prototypes, y)["loss"]
     loss.backward()
     missing = [n for n, p in module.named_parameters() if p.grad is None]
     assert missing == []

@@ -3,7 +3,8 @@ import torch
 import torch.nn.functional as F
 
 from sklearn_sharprecl._callbacks import HardShareSchedule
-from sklearn_sharprecl._sampling import balanced_synthetic_sets, hard_count
+from conftest import synthetic_sets
+from sklearn_sharprecl._sampling import hard_count
 
 
 def block_pool(sizes, block=4, seed=0):
@@ -34,7 +35,7 @@ def test_sets_are_balanced_and_class_pure(hard_share):
     pool, labels = block_pool(sizes)
     protos = pool[torch.tensor([0, 40, 52, 55, 56])]
     torch.manual_seed(0)
-    pos, neg = balanced_synthetic_sets(
+    pos, neg = synthetic_sets(
         protos @ pool.T, labels, n_pos=10, n_neg=50, k_hard=5, hard_share=hard_share
     )
     pos, neg = pos.vectors(pool), neg.vectors(pool)
@@ -52,7 +53,7 @@ def test_hard_samples_are_the_least_and_most_prototype_like():
     # differ in how similar they are to it.
     protos = F.normalize(torch.tensor([[1.0, 0.2, 0.1, 0.5, 0.0, 0.3], [0.0, 0.0, 0.0, 1.0, 1.0, 1.0]]), dim=1)
     sim = protos @ pool.T
-    pos, neg = balanced_synthetic_sets(sim, labels, n_pos=4, n_neg=4, k_hard=1, hard_share=1.0)
+    pos, neg = synthetic_sets(sim, labels, n_pos=4, n_neg=4, k_hard=1, hard_share=1.0)
     pos, neg = pos.vectors(pool), neg.vectors(pool)
     least_similar_same = pool[torch.where(labels == 0, sim[0], torch.inf).argmin()]
     most_similar_other = pool[torch.where(labels != 0, sim[0], -torch.inf).argmax()]
@@ -63,7 +64,7 @@ def test_hard_samples_are_the_least_and_most_prototype_like():
 
 def test_simple_sampling_only_draws_pool_members():
     pool, labels = block_pool([5, 5, 5])
-    pos, neg = balanced_synthetic_sets(pool[[0, 5, 10]] @ pool.T, labels, n_pos=6, n_neg=6, hard_mixup=False)
+    pos, neg = synthetic_sets(pool[[0, 5, 10]] @ pool.T, labels, n_pos=6, n_neg=6, hard_mixup=False)
     for mixup_set in (pos, neg):
         assert torch.equal(mixup_set.first, mixup_set.second)
         assert (mixup_set.lam == 1).all()
@@ -74,7 +75,7 @@ def test_simple_sampling_only_draws_pool_members():
 def test_mixup_weights_follow_the_beta_distribution():
     pool, labels = block_pool([30, 30])
     torch.manual_seed(0)
-    pos, _ = balanced_synthetic_sets(
+    pos, _ = synthetic_sets(
         pool[[0, 30]] @ pool.T, labels, n_pos=4000, n_neg=1, hard_share=1.0, mixup_alpha=0.5
     )
     lam = pos.lam.flatten()
