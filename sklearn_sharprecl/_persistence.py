@@ -45,6 +45,8 @@ _NEVER_RESTORED = ("callbacks", "accelerate", "trust_remote_code")
 # Training-only settings saved when they are plain data (an int seed, a preset
 # name or (preset, params) pair) and restored from such values; objects (a
 # RandomState, an augmenter) are saved as None and come back as the default.
+# They act only when the loaded estimator is fitted again (a ``contextual:<path>``
+# preset then reads that local checkpoint, with trust_remote_code off).
 _DATA_ONLY = ("augment", "random_state")
 _TRAINING_ONLY = _NEVER_RESTORED + _DATA_ONLY
 
