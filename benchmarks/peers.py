@@ -50,6 +50,10 @@ RECIPES = {
     "r1": {"length_quantile": 1.0, "params": {"dropout": 0.0}},
     # r1 + 10% linear warm-up, then linear decay to 0 over max_epochs.
     "r1-linear": {"length_quantile": 1.0, "params": {"dropout": 0.0, "lr_schedule": "linear"}},
+    # r1-linear with no model selection: every training text is trained on and
+    # the last epoch is kept (validation macro-F1 on CR rests on ~4 negatives).
+    "r1-linear-all": {"length_quantile": 1.0,
+                      "params": {"dropout": 0.0, "lr_schedule": "linear", "validation_fraction": None}},
 }
 CLASSIC = [
     "TF-IDF+LR (balanced)",
