@@ -184,8 +184,8 @@ def paired_t_p(pair):
         return math.nan
     from scipy import stats
 
-    t = pair["mean"] / (pair["sd"] / math.sqrt(pair["n"]))
-    return float(2 * stats.t.sf(abs(t), pair["n"] - 1))
+    # A paired t-test is the one-sample test of the differences against 0.
+    return float(stats.ttest_1samp(pair["diffs"], 0.0).pvalue)
 
 
 # --------------------------------------------------------------------------- formatting

@@ -32,7 +32,8 @@ from ._validation import check_labels, check_texts
 _HEAD_PARAMETERS = ("classifier.*", "proj_f.*", "prototype_head.*")
 
 
-def make_augmenter(augment, random_state):
+def _second_view_augmenter(augment, random_state):
+    """The augmenter that makes the second view, or None for the dropout view."""
     if augment is None or (isinstance(augment, str) and augment == "dropout"):
         return None
     # Imported late: augmentation pulls in nlpaug, which the default view never needs.
@@ -44,7 +45,7 @@ def make_augmenter(augment, random_state):
 class SharpReCLClassifier(TextClassifierMixin, BaseEstimator):
     """Transformer text classifier for imbalanced classes (SharpReCL).
 
-    Fine-tunes a pretrained transformer encoder with two branches (Liu et al.,
+    Fine-tunes a pretrained transformer encoder with two branches (Li, Liu et al.,
     2024, arXiv 2405.11524): a logit-compensated classifier and a balanced
     supervised-contrastive branch in which class prototypes (the classifier's
     weights projected by an MLP) join every batch, and every class gets an
@@ -476,7 +477,7 @@ class SharpReCLClassifier(TextClassifierMixin, BaseEstimator):
         seed = rng.randint(2**31 - 1)
         if aug_texts is not None:
             return tokenize(self.tokenizer_, [aug_texts[i] for i in train_idx], self.max_length)
-        augmenter = make_augmenter(self.augment, random_state=seed)
+        augmenter = _second_view_augmenter(self.augment, random_state=seed)
         if augmenter is None:  # the dropout view: same ids, different dropout noise
             return train_ids
         train_texts = [texts[i] for i in train_idx]
@@ -548,6 +549,7 @@ class SharpReCLClassifier(TextClassifierMixin, BaseEstimator):
             module__proj_dim=self.proj_dim,
             module__trust_remote_code=self.trust_remote_code,
             criterion=SharpReCLLoss,
+            predict_nonlinearity=functools.partial(torch.softmax, dim=-1),
             criterion__class_counts=self.class_counts_,
             **{f"criterion__{name}": getattr(self, name) for name in CRITERION_PARAMETERS},
             optimizer=torch.optim.AdamW,

@@ -19,8 +19,10 @@ class SharpReCLNet(NeuralNet):
       classification loss of the single view.
     - :meth:`evaluation_step` runs under ``torch.inference_mode``.
     - :meth:`infer` runs under autocast when ``precision`` asks for it.
-    - :meth:`predict_proba` is the softmax of the raw logits (the balanced
-      posterior when the classification loss is logit-adjusted).
+    - :meth:`predict` is the argmax of ``predict_proba``, which skorch computes
+      as ``predict_nonlinearity`` (the estimator passes a softmax) of the
+      module's first output, the raw logits: the balanced posterior when the
+      classification loss is logit-adjusted.
 
     Parameters
     ----------
@@ -62,10 +64,6 @@ class SharpReCLNet(NeuralNet):
             return super().evaluation_step(batch, training=True)
         with torch.inference_mode():
             return super().evaluation_step(batch, training=False)
-
-    def predict_proba(self, X):
-        logits = [out[0] for out in self.forward_iter(X, training=False)]
-        return torch.softmax(torch.cat(logits), dim=1).numpy()
 
     def predict(self, X):
         return np.argmax(self.predict_proba(X), axis=1)
