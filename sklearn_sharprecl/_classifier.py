@@ -673,13 +673,16 @@ class SharpReCLClassifier(TextClassifierMixin, BaseEstimator):
         """Save the fitted model without pickle: safetensors weights + JSON.
 
         Loading it back (:meth:`load_pretrained`) executes no code from the
-        files, so models can be shared safely. Training-time objects
-        (``callbacks``, an augmenter object, a RandomState) are not saved.
+        files, so models can be shared safely. An integer ``random_state`` and
+        a preset ``augment`` are saved; objects (``callbacks``, an augmenter
+        object, a RandomState) are not.
 
         Parameters
         ----------
         directory : str or path-like
-            Created if needed; existing files of a saved model are replaced.
+            Created if needed. It must be new, empty, or hold a saved model,
+            whose files are replaced (other files in it are kept); anything
+            else raises ``FileExistsError``.
 
         Returns
         -------
