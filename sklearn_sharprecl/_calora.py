@@ -18,14 +18,15 @@ pooled features of the training texts are computed once and only ``A`` and
 import copy
 import functools
 import math
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, _fit_context, clone
 from sklearn.exceptions import NotFittedError
-from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils import check_random_state, deprecated
+from sklearn.utils._param_validation import HasMethods, Hidden, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 from skorch import NeuralNetClassifier
 from torch import nn
@@ -182,7 +183,7 @@ def _base_head(base):
     head = getattr(module, "classifier", None)
     if not isinstance(head, nn.Linear):
         raise TypeError(
-            "base_estimator must be a SharpReCLClassifier (or expose a fitted skorch "
+            "estimator must be a SharpReCLClassifier (or expose a fitted skorch "
             "net_ whose module_.classifier is a torch.nn.Linear and a transform(X) "
             f"method returning the features that classifier reads); got {type(base).__name__}."
         )
@@ -210,7 +211,7 @@ class CALoRAClassifier(TextClassifierMixin, BaseEstimator):
 
     with ``f(x)`` the base encoder's pooled features.
 
-    Stage 1 (the base model). If ``base_estimator`` is None a
+    Stage 1 (the base model). If ``estimator`` is None a
     ``SharpReCLClassifier()`` is used. An unfitted base is cloned and the clone
     is fitted on ``(X, y)``: everything the base trains (its encoder and
     heads) is trained here. A fitted base is used as is and never modified:
@@ -230,7 +231,7 @@ class CALoRAClassifier(TextClassifierMixin, BaseEstimator):
 
     Parameters
     ----------
-    base_estimator : SharpReCLClassifier or None, default=None
+    estimator : SharpReCLClassifier or None, default=None
         The base model (see Stage 1). ``None`` uses
         ``SharpReCLClassifier(random_state=...)`` seeded from ``random_state``.
         Note that :func:`sklearn.base.clone` (and so ``GridSearchCV`` and
@@ -263,10 +264,13 @@ class CALoRAClassifier(TextClassifierMixin, BaseEstimator):
         order of stage 2.
     verbose : int, default=0
         ``>0`` prints skorch's per-epoch log of stage 2.
+    base_estimator : object, default="deprecated"
+        Former name of ``estimator`` (scikit-learn renamed it in 1.2); it
+        still works with a ``FutureWarning`` and will be removed in 0.3.
 
     Attributes
     ----------
-    base_estimator_ : SharpReCLClassifier
+    estimator_ : SharpReCLClassifier
         The fitted base: the fitted clone, or the given fitted base itself
         (kept by reference, not modified; refitting it afterwards changes
         this model's features).
@@ -295,7 +299,7 @@ class CALoRAClassifier(TextClassifierMixin, BaseEstimator):
     """
 
     _parameter_constraints = {
-        "base_estimator": [HasMethods(["fit", "transform", "predict_proba"]), None],
+        "estimator": [HasMethods(["fit", "transform", "predict_proba"]), None],
         "rank": [Interval(Integral, 1, None, closed="left")],
         "top_k": [Interval(Integral, 1, None, closed="left")],
         "lr": [Interval(Real, 0, None, closed="neither")],
@@ -306,11 +310,14 @@ class CALoRAClassifier(TextClassifierMixin, BaseEstimator):
         ],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
+        "base_estimator": [
+            HasMethods(["fit", "transform", "predict_proba"]), None, Hidden(StrOptions({"deprecated"}))
+        ],
     }
 
     def __init__(
         self,
-        base_estimator=None,
+        estimator=None,
         *,
         rank=8,
         top_k=2,
@@ -320,8 +327,9 @@ class CALoRAClassifier(TextClassifierMixin, BaseEstimator):
         classification_loss="logit_adjusted",
         random_state=None,
         verbose=0,
+        base_estimator="deprecated",
     ):
-        self.base_estimator = base_estimator
+        self.estimator = estimator
         self.rank = rank
         self.top_k = top_k
         self.lr = lr
@@ -330,6 +338,26 @@ class CALoRAClassifier(TextClassifierMixin, BaseEstimator):
         self.classification_loss = classification_loss
         self.random_state = random_state
         self.verbose = verbose
+        self.base_estimator = base_estimator
+
+    def _given_estimator(self):
+        """``estimator``, or the deprecated ``base_estimator`` with a FutureWarning."""
+        if isinstance(self.base_estimator, str) and self.base_estimator == "deprecated":
+            return self.estimator
+        if self.estimator is not None:
+            raise ValueError("Both estimator and base_estimator are set; set only estimator.")
+        warnings.warn(
+            "base_estimator was renamed to estimator (as in scikit-learn 1.2) and will be "
+            "removed in 0.3; use CALoRAClassifier(estimator=...).",
+            FutureWarning,
+            stacklevel=3,
+        )
+        return self.base_estimator
+
+    @deprecated("base_estimator_ was renamed to estimator_ and will be removed in 0.3.")
+    @property
+    def base_estimator_(self):
+        return self.estimator_
 
     # ------------------------------------------------------------------ fit
     @_fit_context(prefer_skip_nested_validation=False)
@@ -347,20 +375,21 @@ class CALoRAClassifier(TextClassifierMixin, BaseEstimator):
         -------
         self : CALoRAClassifier
         """
-        texts = check_texts(X, getattr(self.base_estimator, "text_column", None))
+        given = self._given_estimator()
+        texts = check_texts(X, getattr(given, "text_column", None))
         y = check_labels(y, len(texts))
         rng = check_random_state(self.random_state)
         base_seed, head_seed = rng.randint(2**31 - 1, size=2)
 
         # Stage 1.
-        if self.base_estimator is None:
+        if given is None:
             from ._classifier import SharpReCLClassifier
 
             base = SharpReCLClassifier(random_state=int(base_seed)).fit(texts, y)
-        elif _is_fitted(self.base_estimator):
-            base = self.base_estimator
+        elif _is_fitted(given):
+            base = given
         else:
-            base = clone(self.base_estimator).fit(texts, y)
+            base = clone(given).fit(texts, y)
         head = copy.deepcopy(_base_head(base)).float().cpu()
         classes = np.asarray(base.classes_)
         if self.top_k > len(classes):
@@ -371,14 +400,14 @@ class CALoRAClassifier(TextClassifierMixin, BaseEstimator):
         known = np.isin(y, classes)
         if not known.all():
             raise ValueError(
-                "y contains labels the fitted base_estimator does not know, e.g. "
+                "y contains labels the fitted base estimator does not know, e.g. "
                 f"{y[~known].tolist()[0]!r}; its classes are {classes.tolist()}."
             )
         y_enc = np.searchsorted(classes, y)
 
         # Stage 2: frozen encoder -> the features are fixed, compute them once.
         features = np.asarray(base.transform(texts), dtype=np.float32)
-        self.base_estimator_ = base
+        self.estimator_ = base
         self.classes_ = classes
         self.class_counts_ = np.bincount(y_enc, minlength=len(classes))
         with seeded_torch(head_seed):
@@ -411,7 +440,7 @@ class CALoRAClassifier(TextClassifierMixin, BaseEstimator):
     def decision_function(self, X):
         """Adapted logits (before softmax), shape (n_samples, n_classes)."""
         check_is_fitted(self)
-        features = np.asarray(self.base_estimator_.transform(X), dtype=np.float32)
+        features = np.asarray(self.estimator_.transform(X), dtype=np.float32)
         with torch.inference_mode():
             return self.head_.eval()(torch.from_numpy(features)).numpy()
 
@@ -428,7 +457,7 @@ class CALoRAClassifier(TextClassifierMixin, BaseEstimator):
             Columns follow ``classes_``.
         """
         check_is_fitted(self)
-        features = np.asarray(self.base_estimator_.transform(X), dtype=np.float32)
+        features = np.asarray(self.estimator_.transform(X), dtype=np.float32)
         return self.net_.predict_proba(features)
 
     def route(self, X):
@@ -437,5 +466,5 @@ class CALoRAClassifier(TextClassifierMixin, BaseEstimator):
         The base's ``top_k`` most probable classes, most probable first.
         """
         check_is_fitted(self)
-        features = np.asarray(self.base_estimator_.transform(X), dtype=np.float32)
+        features = np.asarray(self.estimator_.transform(X), dtype=np.float32)
         return self.classes_[self.head_.route(torch.from_numpy(features)).numpy()]

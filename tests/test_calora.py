@@ -159,8 +159,8 @@ def test_fits_an_unfitted_base_on_a_clone(fast_params, tickets):
     given = SharpReCLClassifier(**fast_params)
     clf = CALoRAClassifier(given, rank=2, top_k=2, max_epochs=2, random_state=0).fit(X, y)
     assert not hasattr(given, "net_")  # the given estimator was not fitted
-    assert clf.base_estimator_ is not given
-    assert clf.base_estimator_.get_params() == given.get_params()
+    assert clf.estimator_ is not given
+    assert clf.estimator_.get_params() == given.get_params()
     assert list(clf.classes_) == sorted(set(y))
     proba = clf.predict_proba(X[:9])
     assert proba.shape == (9, 6)
@@ -174,7 +174,7 @@ def test_a_fitted_base_is_used_as_is_and_not_modified(base, tickets):
     weights = {k: v.clone() for k, v in base.net_.module_.state_dict().items()}
     history = len(base.net_.history)
     clf = CALoRAClassifier(base, rank=4, top_k=3, max_epochs=5, lr=1e-2, random_state=0).fit(X, y)
-    assert clf.base_estimator_ is base
+    assert clf.estimator_ is base
     assert len(base.net_.history) == history
     for k, v in base.net_.module_.state_dict().items():
         assert torch.equal(v, weights[k]), k
@@ -225,17 +225,28 @@ def test_n_trainable_parameters(calora, base):
 def test_clone_get_params_set_params(base):
     clf = CALoRAClassifier(base, rank=3, top_k=1, lr=0.01, random_state=7)
     params = clf.get_params(deep=False)
-    assert params["rank"] == 3 and params["top_k"] == 1 and params["base_estimator"] is base
+    assert params["rank"] == 3 and params["top_k"] == 1 and params["estimator"] is base
     cloned = clone(clf)
     assert cloned.rank == 3 and cloned.top_k == 1 and cloned.random_state == 7
-    assert not hasattr(cloned.base_estimator, "net_")  # clone gives an unfitted base
-    assert clone(clf.set_params(rank=5, base_estimator__max_epochs=1)).rank == 5
-    assert clf.get_params()["base_estimator__max_epochs"] == 1
+    assert not hasattr(cloned.estimator, "net_")  # clone gives an unfitted base
+    assert clone(clf.set_params(rank=5, estimator__max_epochs=1)).rank == 5
+    assert clf.get_params()["estimator__max_epochs"] == 1
     assert CALoRAClassifier().get_params() == {
-        "base_estimator": None, "rank": 8, "top_k": 2, "lr": 1e-3, "max_epochs": 20,
+        "estimator": None, "rank": 8, "top_k": 2, "lr": 1e-3, "max_epochs": 20,
         "batch_size": 64, "classification_loss": "logit_adjusted", "random_state": None,
-        "verbose": 0,
+        "verbose": 0, "base_estimator": "deprecated",
     }
+
+
+def test_base_estimator_still_works_with_a_future_warning(base, tickets):
+    X, y = tickets
+    with pytest.warns(FutureWarning, match="renamed to estimator"):
+        clf = CALoRAClassifier(base_estimator=base, max_epochs=1, random_state=0).fit(X, y)
+    assert clf.estimator_ is base
+    with pytest.warns(FutureWarning, match="renamed to estimator_"):
+        assert clf.base_estimator_ is base
+    with pytest.raises(ValueError, match="set only estimator"):
+        CALoRAClassifier(base, base_estimator=base).fit(X, y)
 
 
 def test_grid_search_over_rank_and_top_k(base, tickets):
@@ -249,7 +260,7 @@ def test_grid_search_over_rank_and_top_k(base, tickets):
     assert len(search.cv_results_["params"]) == 4
     assert np.isfinite(search.cv_results_["mean_test_score"]).all()
     assert search.best_estimator_.head_.rank == search.best_params_["rank"]
-    assert search.best_estimator_.base_estimator_.estimator is base
+    assert search.best_estimator_.estimator_.estimator is base
 
 
 def test_same_random_state_gives_identical_heads(base, tickets):
@@ -281,7 +292,7 @@ def test_predict_before_fit_raises():
         ({"top_k": 0}, "'top_k' parameter"),
         ({"lr": 0.0}, "'lr' parameter"),
         ({"classification_loss": "hinge"}, "'classification_loss' parameter"),
-        ({"base_estimator": "bert"}, "'base_estimator' parameter"),
+        ({"estimator": "bert"}, "'estimator' parameter"),
     ],
 )
 def test_invalid_hyperparameters_raise(params, match, tickets):
