@@ -17,52 +17,14 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
+from sklearn.svm import LinearSVC
 
+from methods import NEURAL
 from sklearn_sharprecl import SharpReCLClassifier
 from sklearn_sharprecl._data import PadCollator, TokenizedTexts, tokenize
 from sklearn_sharprecl._encoder import load_tokenizer, quiet_transformers, resolve_encoder
 from sklearn_sharprecl._module import pool_hidden_states
 
-# Our estimator's switches: the paper's Table 2 peers and Table 4 ablations.
-NEURAL = {
-    "SharpReCL": {},
-    # The paper's second view (WordNet synonym substitution) instead of our
-    # default dropout view; needs WordNet (sharprecl-prepare-wordnet).
-    "SharpReCL (WordNet view)": {"augment": "wordnet"},
-    "w/o SS": {"simple_sampling": False},
-    "w/o HM": {"hard_mixup": False},
-    # The paper's Table 7 (II): the contrastive branch as is, plain CE in the classifier.
-    "w/o δ_CLS": {"classification_loss": "cross_entropy"},
-    "SCLCE (w/o SSHM)": {"contrastive": "supcon", "classification_loss": "cross_entropy"},
-    "LA-CE (w/o CL)": {"contrastive": None},
-    "CE": {"contrastive": None, "classification_loss": "cross_entropy"},
-    "Focal": {"contrastive": None, "classification_loss": "focal"},
-    "Dice": {"contrastive": None, "classification_loss": "dice"},
-}
-# Settings shared by every neural method: the method study (docs/method-study.md)
-# changes what is not specific to the contrastive branch for all of them at once,
-# so that no method gets a tuning budget the others lack. ``length_quantile``:
-# ``max_length`` covers this quantile of the training texts' token lengths (cap 128).
-RECIPES = {
-    # The benchmark as of session 3.
-    "v1": {"length_quantile": 0.95, "params": {}},
-    # No truncation of the training texts, no dropout before the classifier.
-    "r1": {"length_quantile": 1.0, "params": {"dropout": 0.0}},
-    # r1 + 10% linear warm-up, then linear decay to 0 over max_epochs.
-    "r1-linear": {"length_quantile": 1.0, "params": {"dropout": 0.0, "lr_schedule": "linear"}},
-    # r1-linear with no model selection: every training text is trained on and
-    # the last epoch is kept (validation macro-F1 on CR rests on ~4 negatives).
-    "r1-linear-all": {"length_quantile": 1.0,
-                      "params": {"dropout": 0.0, "lr_schedule": "linear", "validation_fraction": None}},
-}
-CLASSIC = [
-    "TF-IDF+LR (balanced)",
-    "TF-IDF+ROS+LR",
-    "TF-IDF+SMOTE+LR",
-    "TF-IDF+RUS+LR",
-    "Frozen MiniLM+LR",
-]
-OTHER = ["SetFit"]
 
 
 class FrozenEncoderEmbedder(TransformerMixin, BaseEstimator):
@@ -126,6 +88,8 @@ def make_method(name, seed, max_length, encoder=None, max_epochs=4, freeze_layer
     if name == "TF-IDF+LR (balanced)":
         return make_pipeline(tfidf, lr)
     plain_lr = LogisticRegression(max_iter=2000, random_state=seed)
+    if name == "TF-IDF+LinearSVC (balanced)":
+        return make_pipeline(tfidf, LinearSVC(class_weight="balanced", random_state=seed))
     if name == "TF-IDF+ROS+LR":
         return make_imb_pipeline(tfidf, RandomOverSampler(random_state=seed), plain_lr)
     if name == "TF-IDF+SMOTE+LR":

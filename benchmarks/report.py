@@ -30,6 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
+from methods import CALORA_BASES, CLASSIC
+
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 PAPER = HERE / "paper_table2.json"
@@ -46,13 +48,7 @@ TABLE2_METHODS = [
     "CALoRA on SharpReCL",
     "CALoRA on CE",
     "SetFit",
-    "TF-IDF+LR (balanced)",
-    "TF-IDF+ROS+LR",
-    "TF-IDF+SMOTE+LR",
-    "TF-IDF+RUS+LR",
-    "Frozen MiniLM+LR",
-]
-CLASSIC = ["TF-IDF+LR (balanced)", "TF-IDF+ROS+LR", "TF-IDF+SMOTE+LR", "TF-IDF+RUS+LR", "Frozen MiniLM+LR"]
+] + CLASSIC
 # Table 4: our name -> the paper's row name.
 ABLATIONS = {
     "SharpReCL": "Ours",
@@ -63,7 +59,6 @@ ABLATIONS = {
     "SCLCE (w/o SSHM)": "w/o SSHM",
     "LA-CE (w/o CL)": "w/o CL",
 }
-CALORA_PAIRS = {"CALoRA on SharpReCL": "SharpReCL", "CALoRA on CE": "CE"}
 # Lines of the per-class plot (the classic peers are drawn thin and dashed).
 RUNTIME_ORDER = ["SharpReCL", "SharpReCL (WordNet view)", "w/o SS", "w/o HM", "w/o δ_CLS", "SCLCE (w/o SSHM)", "LA-CE (w/o CL)", "CE", "Focal", "Dice",
                  "CALoRA on SharpReCL", "CALoRA on CE", "SetFit"] + CLASSIC
@@ -439,7 +434,7 @@ def calora_markdown(grid):
            "points of %, with the same reading as Table 2 (beyond seed noise only if |mean| > sd).", ""]
     any_pair = False
     for row in rows_of(grid):
-        for cal, base in CALORA_PAIRS.items():
+        for cal, base in CALORA_BASES.items():
             runs_c, runs_b = grid[row].get(cal), grid[row].get(base)
             if not runs_c or not runs_b:
                 continue

@@ -29,7 +29,8 @@ import numpy as np
 from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_support
 from tqdm import tqdm
 
-from peers import CLASSIC, NEURAL, OTHER, RECIPES, make_method
+from methods import CALORA_BASES, CLASSIC, MAIN, NEURAL, OTHER, RECIPES
+from peers import make_method
 from sklearn_sharprecl import CALoRAClassifier, SharpReCLClassifier
 from sklearn_sharprecl._encoder import load_tokenizer, resolve_encoder
 from sklearn_sharprecl.datasets import load_text_dataset, make_long_tailed
@@ -41,10 +42,6 @@ STOP_FILE = RESULTS / "STOP"
 MODELS = RESULTS / "models"
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 
-MAIN = ["SharpReCL", "CE", "LA-CE (w/o CL)", "SCLCE (w/o SSHM)"]
-ONE_SEED = ["SharpReCL (WordNet view)", "w/o SS", "w/o HM", "w/o δ_CLS", "Focal", "Dice", "SetFit"]
-# CALoRA's stage 2 runs on the fitted base of the same cell (seconds).
-CALORA_BASES = {"CALoRA on SharpReCL": "SharpReCL", "CALoRA on CE": "CE"}
 
 PROFILES = {
     "quick": {"cells": [("trec", 50), ("cr", 50)], "seeds": 3, "max_epochs": {None: 4},
