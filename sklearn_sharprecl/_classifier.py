@@ -1,5 +1,6 @@
 """SharpReCLClassifier: the scikit-learn estimator."""
 
+import contextlib
 import copy
 import functools
 import warnings
@@ -30,6 +31,18 @@ from ._validation import check_labels, check_texts
 
 # Randomly initialised parts of SharpReCLModule (fnmatch patterns, skorch param groups).
 _HEAD_PARAMETERS = ("classifier.*", "proj_f.*", "prototype_head.*")
+
+
+def _quantize_int8(module):
+    """An int8 dynamically quantized copy of ``module``'s ``nn.Linear`` layers."""
+    from torch.ao.quantization import quantize_dynamic
+
+    with warnings.catch_warnings():
+        # torch points to torchao for new code; the fbgemm/x86 kernels behind
+        # quantize_dynamic are still the fast path for CPU inference.
+        warnings.simplefilter("ignore", category=UserWarning)
+        warnings.simplefilter("ignore", category=DeprecationWarning)
+        return quantize_dynamic(copy.deepcopy(module).eval(), {torch.nn.Linear}, dtype=torch.qint8)
 
 
 def _second_view_augmenter(augment, random_state):
@@ -125,6 +138,13 @@ class SharpReCLClassifier(TextClassifierMixin, BaseEstimator):
         ``classes_``. Choose it from what you know of the deployment data: a
         class that is rare in training *and* in use (TREC's ABBR) is
         over-predicted by the balanced posterior.
+    inference_quantization : {'int8'} or None, default=None
+        ``'int8'`` runs :meth:`predict_proba`, :meth:`predict` and
+        :meth:`transform` on a copy of the network whose ``nn.Linear`` layers
+        are int8 dynamically quantized (``torch.ao.quantization.quantize_dynamic``;
+        CPU only). Training, the fitted weights and saved models stay fp32;
+        the copy is made at the first prediction and never saved. Like
+        ``decision_prior`` it can be set on a fitted model with ``set_params``.
 
     augment : str, object with ``augment`` method, or None, default='dropout'
         How the second view is made. ``'dropout'`` (or None) reuses the text:
@@ -268,6 +288,7 @@ class SharpReCLClassifier(TextClassifierMixin, BaseEstimator):
         "text_column": [str, Integral, None],
         "callbacks": [list, None],
         "decision_prior": [StrOptions({"balanced", "train"}), "array-like", None],
+        "inference_quantization": [StrOptions({"int8"}), None],
     }
 
     def __init__(
@@ -313,6 +334,7 @@ class SharpReCLClassifier(TextClassifierMixin, BaseEstimator):
         text_column=None,
         callbacks=None,
         decision_prior=None,
+        inference_quantization=None,
     ):
         self.encoder = encoder
         self.pooling = pooling
@@ -354,6 +376,7 @@ class SharpReCLClassifier(TextClassifierMixin, BaseEstimator):
         self.text_column = text_column
         self.callbacks = callbacks
         self.decision_prior = decision_prior
+        self.inference_quantization = inference_quantization
 
     # ------------------------------------------------------------------ fit
     @_fit_context(prefer_skip_nested_validation=True)
@@ -606,12 +629,40 @@ class SharpReCLClassifier(TextClassifierMixin, BaseEstimator):
             Columns follow ``classes_``.
         """
         dataset, restore = self._dataset_sorted_by_length(X)
-        proba = self.net_.predict_proba(dataset)[restore]
+        with self._inference_module():
+            proba = self.net_.predict_proba(dataset)[restore]
         shift = self._prior_shift()
         if shift is None:
             return proba
         proba = proba * shift
         return proba / proba.sum(axis=1, keepdims=True)
+
+    @contextlib.contextmanager
+    def _inference_module(self):
+        """Swap in the int8 copy of the network for one inference call, if asked for."""
+        if self.inference_quantization is None:
+            yield
+            return
+        if torch.device(self.net_.device).type != "cpu":
+            raise ValueError(
+                "inference_quantization='int8' runs on the CPU only; this model is on "
+                f"{self.net_.device!r}. Load it with device='cpu'."
+            )
+        fitted = self.net_.module_
+        cached = getattr(self, "_quantized", None)
+        if cached is None or cached[0] is not fitted:
+            cached = (fitted, _quantize_int8(fitted))
+            self._quantized = cached
+        self.net_.module_ = cached[1]
+        try:
+            yield
+        finally:
+            self.net_.module_ = fitted
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        state.pop("_quantized", None)  # a cache: rebuilt on demand, never saved
+        return state
 
     def _check_decision_prior(self):
         """The decision prior as an array of probabilities, or None / the string given."""
@@ -659,7 +710,8 @@ class SharpReCLClassifier(TextClassifierMixin, BaseEstimator):
         embeddings : ndarray of shape (n_samples, hidden_size)
         """
         dataset, restore = self._dataset_sorted_by_length(X)
-        return self.net_.transform(dataset)[restore]
+        with self._inference_module():
+            return self.net_.transform(dataset)[restore]
 
     @property
     def prototypes_(self):

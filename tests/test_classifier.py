@@ -4,6 +4,7 @@ import joblib
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from imblearn.over_sampling import RandomOverSampler
 from imblearn.pipeline import Pipeline as ImbPipeline
 from sklearn.base import clone
@@ -315,3 +316,32 @@ class TestDecisionPrior:
                                        rtol=1e-6)
         finally:
             fitted.set_params(decision_prior=None)
+
+
+def test_int8_inference_is_close_and_leaves_the_fp32_model_alone(fitted, tickets, tmp_path):
+    X, _ = tickets
+    fp32 = fitted.predict_proba(X)
+    weights = {k: v.clone() for k, v in fitted.net_.module_.state_dict().items()}
+    module = fitted.net_.module_
+    try:
+        fitted.set_params(inference_quantization="int8")
+        int8 = fitted.predict_proba(X)
+        assert fitted.net_.module_ is module  # swapped back after the call
+        assert fitted.transform(X[:3]).shape == (3, 32)
+        # The quantized copy is a cache: not pickled.
+        assert "_quantized" in vars(fitted)
+        assert "_quantized" not in joblib.load(_dumped(fitted)).__dict__
+    finally:
+        fitted.set_params(inference_quantization=None)
+    assert not np.array_equal(int8, fp32)  # it did run quantized
+    assert np.abs(int8 - fp32).max() < 0.1
+    assert (int8.argmax(1) == fp32.argmax(1)).mean() > 0.95
+    for name, value in fitted.net_.module_.state_dict().items():
+        assert torch.equal(value, weights[name]), name
+
+
+def _dumped(estimator):
+    buffer = io.BytesIO()
+    joblib.dump(estimator, buffer)
+    buffer.seek(0)
+    return buffer
