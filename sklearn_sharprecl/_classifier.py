@@ -78,6 +78,10 @@ class SharpReCLClassifier(TextClassifierMixin, BaseEstimator):
     max_length : int, default=128
         Texts are truncated to this many tokens; batches are padded only to
         their longest text.
+    truncation : {'head', 'head_tail'}, default='head'
+        Which tokens of a longer text are kept: the first ``max_length``, or
+        the first quarter and the last three quarters of them (for long
+        documents, whose end often says what they are about).
     dropout : float, default=0.1
         Dropout on the sentence embedding before the classifier.
     proj_dim : int, default=128
@@ -254,6 +258,7 @@ class SharpReCLClassifier(TextClassifierMixin, BaseEstimator):
         "encoder": [str, HasMethods(["__fspath__"]), None],
         "pooling": [StrOptions({"mean", "cls"})],
         "max_length": [Interval(Integral, 2, None, closed="left")],
+        "truncation": [StrOptions({"head", "head_tail"})],
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "proj_dim": [Interval(Integral, 1, None, closed="left")],
         "classification_loss": [
@@ -303,6 +308,7 @@ class SharpReCLClassifier(TextClassifierMixin, BaseEstimator):
         *,
         pooling="mean",
         max_length=128,
+        truncation="head",
         dropout=0.1,
         proj_dim=128,
         classification_loss="logit_adjusted",
@@ -346,6 +352,7 @@ class SharpReCLClassifier(TextClassifierMixin, BaseEstimator):
         self.encoder = encoder
         self.pooling = pooling
         self.max_length = max_length
+        self.truncation = truncation
         self.dropout = dropout
         self.proj_dim = proj_dim
         self.classification_loss = classification_loss
@@ -437,7 +444,7 @@ class SharpReCLClassifier(TextClassifierMixin, BaseEstimator):
         train_idx, valid_idx = stratified_validation_split(
             y_enc, self.validation_fraction, rng, classes=self.classes_
         )
-        ids = tokenize(self.tokenizer_, texts, self.max_length)
+        ids = self._tokenize(texts)
         train_views = [[ids[i] for i in train_idx]]
         callbacks = [("hard_share", HardShareSchedule())]
         two_views = self.contrastive is not None and self.mu > 0
@@ -513,19 +520,24 @@ class SharpReCLClassifier(TextClassifierMixin, BaseEstimator):
             step_every="batch",
         )
 
+    def _tokenize(self, texts):
+        return tokenize(self.tokenizer_, texts, self.max_length, self.truncation)
+
     def _second_view(self, texts, aug_texts, train_idx, train_ids, rng, callbacks):
         """Token ids of the training texts' second view (and its refresh callback)."""
         seed = rng.randint(2**31 - 1)
         if aug_texts is not None:
-            return tokenize(self.tokenizer_, [aug_texts[i] for i in train_idx], self.max_length)
+            return self._tokenize([aug_texts[i] for i in train_idx])
         augmenter = _second_view_augmenter(self.augment, random_state=seed)
         if augmenter is None:  # the dropout view: same ids, different dropout noise
             return train_ids
         train_texts = [texts[i] for i in train_idx]
         if self.augment_each_epoch:
-            to_ids = functools.partial(tokenize, self.tokenizer_, max_length=self.max_length)
+            to_ids = functools.partial(
+                tokenize, self.tokenizer_, max_length=self.max_length, truncation=self.truncation
+            )
             callbacks.append(("refresh_view", RefreshAugmentedView(train_texts, augmenter, to_ids)))
-        return tokenize(self.tokenizer_, augmenter.augment(train_texts), self.max_length)
+        return self._tokenize(augmenter.augment(train_texts))
 
     def _drop_training_state(self):
         """Forget what only training needed, so a saved model holds no training data.
@@ -624,7 +636,7 @@ class SharpReCLClassifier(TextClassifierMixin, BaseEstimator):
         """Tokenised ``X`` sorted by length, and the permutation that undoes it."""
         check_is_fitted(self)
         texts = check_texts(X, self.text_column)
-        dataset = TokenizedTexts([tokenize(self.tokenizer_, texts, self.max_length)])
+        dataset = TokenizedTexts([self._tokenize(texts)])
         order = np.argsort(dataset.lengths(), kind="stable")
         return dataset.subset(order), np.argsort(order)
 

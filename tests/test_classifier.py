@@ -376,3 +376,27 @@ def test_group_by_length_pads_less_and_stays_deterministic(fast_params, tickets)
             np.testing.assert_array_equal(clf.predict_proba(X[:20]), again.predict_proba(X[:20]))
     # Mega-batches of only 3 batches on 224 texts: still a third less padding.
     assert waste[True] < 0.7 * waste[False]
+
+
+def test_head_tail_truncation_keeps_both_ends(tiny_encoder, fast_params, tickets, tmp_path):
+    from sklearn_sharprecl._data import tokenize
+    from sklearn_sharprecl._encoder import load_tokenizer
+
+    tokenizer = load_tokenizer(tiny_encoder)
+    text = " ".join(tickets[0][0].split() * 10)
+    full = tokenizer(text)["input_ids"]
+    (head,), (head_tail,) = tokenize(tokenizer, [text], 16), tokenize(tokenizer, [text], 16, "head_tail")
+    assert head.tolist() == full[:15] + [tokenizer.sep_token_id]
+    assert head_tail.tolist() == full[:4] + full[-12:]
+    assert head_tail[0] == tokenizer.cls_token_id and head_tail[-1] == tokenizer.sep_token_id
+    short = tickets[0][1]
+    assert tokenize(tokenizer, [short], 64, "head_tail")[0].tolist() == tokenizer(short)["input_ids"]
+
+    X, y = tickets
+    clf = SharpReCLClassifier(**{**fast_params, "max_epochs": 1, "max_length": 8,
+                                 "truncation": "head_tail"}).fit(X, y)
+    loaded = SharpReCLClassifier.load_pretrained(clf.save_pretrained(tmp_path / "m"))
+    assert loaded.truncation == "head_tail"
+    np.testing.assert_allclose(loaded.predict_proba(X[:10]), clf.predict_proba(X[:10]), atol=1e-6)
+    head_model = SharpReCLClassifier(**{**fast_params, "max_epochs": 1, "max_length": 8}).fit(X, y)
+    assert not np.allclose(head_model.predict_proba(X[:10]), clf.predict_proba(X[:10]))
