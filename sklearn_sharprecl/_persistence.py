@@ -51,8 +51,16 @@ _DATA_ONLY = ("augment", "random_state")
 _TRAINING_ONLY = _NEVER_RESTORED + _DATA_ONLY
 
 
-def library_versions():
-    """Versions of the libraries a fitted model depends on."""
+def library_versions(also=()):
+    """Versions of the libraries a fitted model depends on, by distribution name.
+
+    These are what a model records when it is fitted and what a loaded model's
+    record is compared with. ``also`` names further distributions to report
+    (e.g. ``("imbalanced-learn", "numpy")``), each with its installed version
+    or None when it is not installed; they are added after the others.
+    """
+    from importlib.metadata import PackageNotFoundError, version
+
     import skorch
     import sklearn
     import torch
@@ -60,13 +68,20 @@ def library_versions():
 
     from . import __version__
 
-    return {
+    versions = {
         "sklearn-sharprecl": __version__,
         "torch": torch.__version__,
         "transformers": transformers.__version__,
         "skorch": skorch.__version__,
         "scikit-learn": sklearn.__version__,
     }
+    for dist in also:
+        if dist not in versions:
+            try:
+                versions[dist] = version(dist)
+            except PackageNotFoundError:
+                versions[dist] = None
+    return versions
 
 
 def warn_on_version_mismatch(saved, what="model"):

@@ -115,3 +115,17 @@ def test_files_of_earlier_releases_still_load(fitted, tickets, tmp_path):
     assert loaded.augment == "dropout" and loaded.random_state is None
     X, _ = tickets
     np.testing.assert_array_equal(loaded.predict_proba(X[:5]), fitted.predict_proba(X[:5]))
+
+
+def test_library_versions_reports_further_distributions():
+    import numpy
+
+    from sklearn_sharprecl._persistence import library_versions
+
+    recorded = library_versions()
+    versions = library_versions(also=("numpy", "no-such-distribution-sharprecl", "torch"))
+    assert list(versions)[: len(recorded)] == list(recorded)  # what a model records comes first
+    assert {k: versions[k] for k in recorded} == recorded
+    assert versions["numpy"] == numpy.__version__
+    assert versions["no-such-distribution-sharprecl"] is None  # not installed
+    assert "numpy" not in recorded  # what a model records is unchanged
