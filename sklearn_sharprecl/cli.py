@@ -212,11 +212,32 @@ def _check_model_path(path, usage):
     raise CLIError(f"{path} is {what}: MODEL must be {_MODEL_PATH} (usage: {PROG} {usage})")
 
 
+def _model_classes():
+    """The classes of model that predict, evaluate and info take.
+
+    A CALoRAClassifier comes from a pickle only (the directory format holds a
+    SharpReCLClassifier); its fitted base is a SharpReCLClassifier.
+    """
+    from ._calora import CALoRAClassifier
+    from ._classifier import SharpReCLClassifier
+
+    return SharpReCLClassifier, CALoRAClassifier
+
+
+def _is_calora(estimator):
+    from ._calora import CALoRAClassifier
+
+    return isinstance(estimator, CALoRAClassifier)
+
+
+def _base_of(estimator):
+    """The SharpReCLClassifier of a model: itself, or the base of a CALoRAClassifier."""
+    return estimator.estimator_ if _is_calora(estimator) else estimator
+
+
 def _load_fitted(path, usage):
     from sklearn.exceptions import NotFittedError
     from sklearn.utils.validation import check_is_fitted
-
-    from ._classifier import SharpReCLClassifier
 
     path = Path(path)
     _check_model_path(path, usage)
@@ -230,10 +251,9 @@ def _load_fitted(path, usage):
             f"could not load a model from {path} (is it a model written by '{PROG} fit'?): "
             f"{_one_line(exc)}"
         ) from exc
-    if not isinstance(estimator, SharpReCLClassifier):
-        raise CLIError(
-            f"{path} holds a {type(estimator).__name__}, not a SharpReCLClassifier."
-        )
+    if not isinstance(estimator, _model_classes()):
+        raise CLIError(f"{path} holds a {type(estimator).__name__}, not a "
+                       f"{' or '.join(cls.__name__ for cls in _model_classes())}.")
     try:
         check_is_fitted(estimator)
     except NotFittedError as exc:
@@ -339,21 +359,6 @@ def _write_table(frame, output):
         frame.to_json(path, orient="records", lines=True, force_ascii=False)
     else:
         frame.to_csv(path, index=False, sep="," if suffix == ".csv" else "\t")
-
-
-@contextlib.contextmanager
-def _quiet_progress_bars(verbose):
-    """Hide transformers' weight-loading progress bars unless ``verbose``."""
-    from transformers.utils import logging as hf_logging
-
-    enabled = hf_logging.is_progress_bar_enabled()
-    if not verbose:
-        hf_logging.disable_progress_bar()
-    try:
-        yield
-    finally:
-        if enabled:  # main() may run in-process: leave the setting as it was
-            hf_logging.enable_progress_bar()
 
 
 def _same_file(a, b):
@@ -527,25 +532,34 @@ _PRIOR_HELP = ("class prior of the texts to predict, applied by Bayes' rule: 'ba
                "(uniform), 'train' (the training class frequencies) or 'none' (the "
                "posterior the loss estimates: balanced for the default loss)")
 _NONE = "none"
-_MODEL_HELP = ("model directory written by 'fit' (or a .joblib/.pkl file: a pickle, "
-               "load only files you trust)")
+_MODEL_HELP = ("model directory written by 'fit', or a .joblib/.pkl file holding a "
+               "SharpReCLClassifier or CALoRAClassifier (a pickle: load only files you trust)")
 
 
 def _check_encoder(encoder):
     """``encoder`` with ``~`` expanded; a clear error for a path that does not exist.
 
     A name that is not an existing path is passed on as a hub id, unless it
-    can only be a path (absolute, relative with ``./``, or more than one
-    ``/``): transformers would report a confusing "repo id" error for it.
+    can only be a path (by the estimator's own rule: absolute, starting with
+    ``.`` or ``~``, more than one ``/``, a trailing ``/``): transformers would
+    report a confusing "repo id" error for it.
     """
+    from ._encoder import _looks_like_path
+
     path = Path(encoder).expanduser()
     if path.exists():
         if not path.is_dir():
             raise CLIError(f"--encoder must be a directory or a hub id, got a file: {encoder}")
         return str(path)
-    if path.is_absolute() or encoder.startswith((".", "~")) or encoder.count("/") > 1:
+    if _looks_like_path(encoder):
         raise CLIError(f"encoder directory not found: {encoder}")
     return encoder
+
+
+def _best_epoch(history):
+    """``(epoch, macro-F1)`` of the best validation macro-F1 in ``history``; None without one."""
+    scores = [(row["epoch"], row["valid_f1_macro"]) for row in history if "valid_f1_macro" in row]
+    return max(scores, key=lambda pair: pair[1]) if scores else None
 
 
 def _cmd_fit(args):
@@ -592,10 +606,9 @@ def _cmd_fit(args):
         + (f" ({held_out} more held out for validation)" if held_out else "")
         + f", {len(estimator.classes_)} classes, {len(history)} epoch(s) in {seconds:.1f} s"
     )
-    f1 = [(row["epoch"], row["valid_f1_macro"]) for row in history if "valid_f1_macro" in row]
-    if f1:
-        epoch, best = max(f1, key=lambda pair: pair[1])
-        print(f"best validation macro-F1: {best:.4f} (epoch {epoch})")
+    best = _best_epoch(history)
+    if best:
+        print(f"best validation macro-F1: {best[1]:.4f} (epoch {best[0]})")
     print(f"model written to {model}")
     return 0
 
@@ -643,11 +656,10 @@ def _interrupted_fit(estimator, model):
             elif target.stat().st_size == 0:
                 target.unlink()
         raise
-    scores = [(row["epoch"], row["valid_f1_macro"]) for row in history
-              if "dur" in row and "valid_f1_macro" in row]
-    if scores:
-        epoch, best = max(scores, key=lambda pair: pair[1])
-        weights = f"the weights of epoch {epoch}, the best so far (validation macro-F1 {best:.4f})"
+    best = _best_epoch(row for row in history if "dur" in row)
+    if best:
+        weights = (f"the weights of epoch {best[0]}, the best so far "
+                   f"(validation macro-F1 {best[1]:.4f})")
     else:
         weights = "the weights at the interrupt"
     print(f"{PROG}: interrupted after {completed} complete epoch(s) of "
@@ -656,15 +668,45 @@ def _interrupted_fit(estimator, model):
     return 130
 
 
-def _with_decision_prior(estimator, prior):
+def _with_decision_prior(estimator, prior, model):
     """``estimator`` deciding under ``prior`` (a --decision-prior value), if one was given.
 
     The prior is applied at prediction time only, so it can differ from the
-    one the model was fitted with; the model file is left as it is.
+    one the model was fitted with; the model file is left as it is. A
+    CALoRAClassifier has no decision prior: its class experts give its
+    probabilities.
     """
-    if prior is not None:
-        estimator.set_params(decision_prior=None if prior == _NONE else prior)
-    return estimator
+    if prior is None:
+        return estimator
+    if _is_calora(estimator):
+        raise CLIError(f"--decision-prior applies to a SharpReCLClassifier, and {model} holds a "
+                       "CALoRAClassifier, whose class experts give its probabilities; "
+                       "leave --decision-prior out")
+    return estimator.set_params(decision_prior=None if prior == _NONE else prior)
+
+
+class _CALoRAForReport:
+    """A CALoRAClassifier as :func:`~sklearn_sharprecl.plotting.evaluation_report` reads it.
+
+    Its predictions, classes and training counts are its own. What the report
+    draws of a model's insides, the training curves and the embeddings with
+    the class prototypes, is its base SharpReCLClassifier's: the class experts
+    have neither, and the base's encoder is the one CALoRA uses, frozen.
+    """
+
+    def __init__(self, model):
+        self._model = model
+        self.classes_ = model.classes_
+        self.class_counts_ = model.class_counts_
+
+    def predict_proba(self, X):
+        return self._model.predict_proba(X)
+
+    def predict(self, X):
+        return self._model.predict(X)
+
+    def __getattr__(self, name):
+        return getattr(self._model.estimator_, name)
 
 
 def _show_progress(args):
@@ -678,7 +720,7 @@ def _cmd_predict(args):
     frame = read_data(args.data)
     texts = _texts(frame, args.text_column, "--text-column", args.data)
     estimator = _with_decision_prior(_load_fitted(args.model, "predict MODEL DATA --output OUT"),
-                                     args.decision_prior)
+                                     args.decision_prior, args.model)
     proba = _WithProgress(estimator, _show_progress(args)).predict_proba(texts)
 
     out = frame.copy()
@@ -712,7 +754,8 @@ def _cmd_evaluate(args):
     frame = read_data(args.data)
     texts = _texts(frame, args.text_column, "--text-column", args.data)
     labels = _labels(frame, args.label_column, "--label-column", args.data)
-    estimator = _with_decision_prior(_load_fitted(args.model, usage), args.decision_prior)
+    estimator = _with_decision_prior(_load_fitted(args.model, usage), args.decision_prior,
+                                     args.model)
     classes = list(estimator.classes_)
     if all(isinstance(c, str) for c in classes):
         labels = labels.astype(str)  # e.g. JSON numbers against CSV-trained string labels
@@ -729,6 +772,12 @@ def _cmd_evaluate(args):
             file=sys.stderr,
         )
 
+    if _is_calora(estimator):
+        print(f"{PROG}: note: {args.model} holds a CALoRAClassifier: training_curves.png and "
+              "embeddings.png show its base SharpReCLClassifier (whose encoder it uses, "
+              "frozen); the scores, report.txt and the other plots are its own",
+              file=sys.stderr)
+        estimator = _CALoRAForReport(estimator)
     paths = evaluation_report(
         _WithProgress(estimator, _show_progress(args)), texts, labels, args.output_dir,
         embeddings_method=args.embeddings,
@@ -743,57 +792,79 @@ def _cmd_evaluate(args):
     return 0
 
 
-def _versions():
-    from importlib.metadata import PackageNotFoundError, version
+def _describe(estimator):
+    """What ``info`` shows of a fitted estimator (a model, or the base of a CALoRA model)."""
+    from ._persistence import _JSON_SCALARS
 
-    found = {}
-    for dist in ("sklearn-sharprecl", "torch", "transformers", "skorch", "scikit-learn",
-                 "imbalanced-learn", "numpy"):
-        try:
-            found[dist] = version(dist)
-        except PackageNotFoundError:
-            found[dist] = None
-    if found["sklearn-sharprecl"] is None:  # run from a source tree, not installed
-        from . import __version__
+    history = estimator.net_.history
+    best = _best_epoch(history)
+    params = estimator.get_params(deep=False)
+    if _is_calora(estimator):  # its base is described on its own
+        params.pop("estimator", None)
+        params.pop("base_estimator", None)  # the deprecated name of estimator
+    return {
+        "class": type(estimator).__name__,
+        "class_counts": [int(n) for n in estimator.class_counts_],
+        "epochs": len(history),
+        "best_valid_f1_macro": best[1] if best else None,
+        "parameters": {key: params[key] if isinstance(params[key], _JSON_SCALARS)
+                       else repr(params[key]) for key in sorted(params)},
+    }
 
-        found["sklearn-sharprecl"] = __version__
-    return found
+
+def _print_parameters(title, parameters):
+    print(title)
+    for key, value in parameters.items():
+        print(f"  {key} = {value!r}")
 
 
 def _cmd_info(args):
+    from ._persistence import library_versions
+
     estimator = _load_fitted(args.model, "info MODEL")
-    history = estimator.net_.history
-    f1 = [(row["epoch"], row["valid_f1_macro"]) for row in history if "valid_f1_macro" in row]
-    params = estimator.get_params(deep=False)
+    base = _base_of(estimator)
+    own = _describe(estimator)
     info = {
         "model": str(args.model),
-        "encoder": estimator.encoder_name_,
+        "class": own.pop("class"),
+        "encoder": base.encoder_name_,
         "classes": [c.item() if hasattr(c, "item") else c for c in estimator.classes_],
-        "class_counts": [int(n) for n in estimator.class_counts_],
-        "epochs": len(history),
-        "best_valid_f1_macro": max(value for _, value in f1) if f1 else None,
-        "parameters": {key: params[key] if isinstance(params[key], (int, float, str, bool,
-                                                                     type(None)))
-                       else repr(params[key]) for key in sorted(params)},
-        "saved_with": dict(getattr(estimator, "versions_", None) or {}),
-        "versions": _versions(),
+        **own,
     }
+    if base is not estimator:
+        info["base"] = _describe(base)
+    info["saved_with"] = dict(getattr(base, "versions_", None) or {})
+    info["versions"] = library_versions(also=("imbalanced-learn", "numpy"))
     if args.json:
         print(json.dumps(info, indent=2))
         return 0
+
     width = max(len(str(c)) for c in info["classes"])
     print(f"model:    {info['model']}")
-    print(f"encoder:  {info['encoder']}")
-    print(f"epochs:   {info['epochs']}")
-    if f1:
-        print(f"best validation macro-F1: {info['best_valid_f1_macro']:.4f}")
-    print(f"classes ({len(info['classes'])}), with training examples "
-          "(after the validation split):")
+    if base is estimator:
+        print(f"class:    {info['class']}")
+        print(f"encoder:  {info['encoder']}")
+        print(f"epochs:   {info['epochs']}")
+        if info["best_valid_f1_macro"] is not None:
+            print(f"best validation macro-F1: {info['best_valid_f1_macro']:.4f}")
+        print(f"classes ({len(info['classes'])}), with training examples "
+              "(after the validation split):")
+    else:
+        print(f"class:    {info['class']} (rank {estimator.rank}, top_k {estimator.top_k}) "
+              f"on a {info['base']['class']}")
+        print(f"encoder:  {info['encoder']} (the base's, frozen)")
+        print(f"epochs:   {info['epochs']} of the class experts; the base: "
+              f"{info['base']['epochs']}")
+        if info["base"]["best_valid_f1_macro"] is not None:
+            print(f"best validation macro-F1 of the base: "
+                  f"{info['base']['best_valid_f1_macro']:.4f}")
+        print(f"classes ({len(info['classes'])}), with the training examples of the class "
+              "experts:")
     for label, count in zip(info["classes"], info["class_counts"]):
         print(f"  {str(label):<{width}}  {count}")
-    print("parameters:")
-    for key, value in info["parameters"].items():
-        print(f"  {key} = {value!r}")
+    _print_parameters("parameters:", info["parameters"])
+    if "base" in info:
+        _print_parameters("base parameters:", info["base"]["parameters"])
     if info["saved_with"]:
         print("saved with: " + ", ".join(f"{dist} {ver}" for dist, ver in
                                          info["saved_with"].items()))
@@ -804,65 +875,41 @@ def _cmd_info(args):
 
 
 # ------------------------------------------------------------------ parser
-def _int_at_least(minimum):
-    """An argparse type: a whole number of at least ``minimum`` (the estimator's own bound)."""
-    def whole_number(text):
+def _number(kind, accept, requirement, expected=None):
+    """An argparse type: ``kind(text)`` (int or float) for which ``accept`` holds.
+
+    ``requirement`` says what ``accept`` checks (e.g. "must be 0 or more");
+    ``expected`` what text is taken, for a text ``kind`` cannot convert.
+    """
+    expected = expected or ("a whole number" if kind is int else "a number")
+
+    def parse(text):
         try:
-            value = int(text)
+            value = kind(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+        if not accept(value):
+            raise argparse.ArgumentTypeError(f"{requirement}, got {text}")
         return value
 
-    return whole_number
+    return parse
+
+
+def _int_at_least(minimum):
+    """A whole number of at least ``minimum`` (the estimator's own bound)."""
+    return _number(int, lambda value: value >= minimum, f"must be at least {minimum}")
 
 
 _positive_int = _int_at_least(1)
-
-
-def _seed(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if not 0 <= value < 2**32:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 2**32 - 1, got {value}")
-    return value
-
-
-def _positive_float(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be greater than 0, got {text}")
-    return value
-
-
-def _non_negative_float(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
-    return value
+_seed = _number(int, lambda value: 0 <= value < 2**32, "must be between 0 and 2**32 - 1")
+_positive_float = _number(float, lambda value: value > 0, "must be greater than 0")
+_non_negative_float = _number(float, lambda value: value >= 0, "must be 0 or more")
+_fraction = _number(float, lambda value: 0 < value < 1, "must be between 0 and 1 (exclusive)",
+                    expected="a number between 0 and 1 or 'none'")
 
 
 def _fraction_or_none(text):
-    if text.lower() == _NONE:
-        return _NONE
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected a number between 0 and 1 or 'none', got {text!r}"
-        ) from None
-    if not 0 < value < 1:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 1 (exclusive), got {text}")
-    return value
+    return _NONE if text.lower() == _NONE else _fraction(text)
 
 
 def _add_data_arguments(parser, *, labels, text_help="column holding the texts"):
@@ -871,6 +918,14 @@ def _add_data_arguments(parser, *, labels, text_help="column holding the texts")
     if labels:
         parser.add_argument("--label-column", default="label", metavar="COL",
                             help="column holding the labels (default: %(default)s)")
+
+
+_MODELS_PRIOR = "the model's; not for a CALoRAClassifier"
+
+
+def _add_decision_prior(parser, default):
+    parser.add_argument("--decision-prior", choices=_PRIORS,
+                        help=f"{_PRIOR_HELP} (default: {default})")
 
 
 def build_parser():
@@ -944,8 +999,7 @@ def build_parser():
                             f"contextual:<mlm-path> (default: {defaults['augment']})")
     hyper.add_argument("--device", help=f"torch device, e.g. cpu or cuda (default: "
                                         f"{defaults['device']})")
-    hyper.add_argument("--decision-prior", choices=_PRIORS,
-                       help=_PRIOR_HELP + " (default: none; predict and evaluate can override it)")
+    _add_decision_prior(hyper, default="none; predict and evaluate can override it")
     fit.add_argument("-v", "--verbose", action="count", default=0,
                      help="print the per-epoch training log and progress bars (without "
                           "colours and bars where the output is not a terminal)")
@@ -965,8 +1019,7 @@ def build_parser():
     predict.add_argument("--force", "-f", action="store_true",
                          help="overwrite OUT if it exists")
     _add_data_arguments(predict, labels=False)
-    predict.add_argument("--decision-prior", choices=_PRIORS,
-                         help=_PRIOR_HELP + " (default: the model's)")
+    _add_decision_prior(predict, default=_MODELS_PRIOR)
     predict.add_argument("-v", "--verbose", action="count", default=0, help=progress_help)
     predict.set_defaults(handler=_cmd_predict)
 
@@ -989,8 +1042,7 @@ def build_parser():
     evaluate.add_argument("--force", "-f", action="store_true",
                           help="overwrite report files already in DIR")
     _add_data_arguments(evaluate, labels=True)
-    evaluate.add_argument("--decision-prior", choices=_PRIORS,
-                          help=_PRIOR_HELP + " (default: the model's)")
+    _add_decision_prior(evaluate, default=_MODELS_PRIOR)
     evaluate.add_argument("--embeddings", choices=("pca", "tsne"), default="pca",
                           help="2-D projection of embeddings.png (default: %(default)s)")
     evaluate.add_argument("-v", "--verbose", action="count", default=0, help=progress_help)
@@ -999,14 +1051,22 @@ def build_parser():
     # info
     info = commands.add_parser(
         "info", help="show a model's classes, encoder, parameters and library versions",
-        description="Show the classes and their training counts, the encoder, the "
-                    "training epochs, the estimator parameters and the installed "
-                    "library versions.",
+        description="Show the model's class, its classes and their training counts, the "
+                    "encoder, the training epochs, the estimator parameters and the "
+                    "installed library versions; for a CALoRAClassifier also its rank, "
+                    "top_k and the parameters of its base.",
     )
     info.add_argument("model", metavar="MODEL", help=_MODEL_HELP)
     info.add_argument("--json", action="store_true", help="print the information as JSON")
     info.set_defaults(handler=_cmd_info)
     return parser
+
+
+def _transformers_output(verbose):
+    """transformers' log messages and progress bars: shown with -v, else silenced."""
+    from ._encoder import quiet_transformers
+
+    return contextlib.nullcontext() if verbose else quiet_transformers()
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None):
@@ -1031,7 +1091,7 @@ def main(argv=None):
     """
     args = build_parser().parse_args(argv)
     try:
-        with warnings.catch_warnings(), _quiet_progress_bars(getattr(args, "verbose", 0)):
+        with warnings.catch_warnings(), _transformers_output(getattr(args, "verbose", 0)):
             warnings.showwarning = _show_warning
             return args.handler(args)
     except KeyboardInterrupt:

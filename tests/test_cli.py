@@ -192,6 +192,9 @@ def test_bad_encoder_and_augment(data_dir, tiny_encoder, tmp_path, capsys):
     status, _, err = _run(capsys, ["fit", data_dir / "train.csv", "--model", tmp_path / "m",
                                    "--encoder", tmp_path / "no-such-encoder"])
     _assert_one_line_error(status, err, "encoder directory not found")
+    status, _, err = _run(capsys, ["fit", data_dir / "train.csv", "--model", tmp_path / "m",
+                                   "--encoder", "no-such-encoder/"])  # a path, not a hub id
+    _assert_one_line_error(status, err, "encoder directory not found: no-such-encoder/")
     # An error of the estimator itself, raised inside fit.
     status, _, err = _run(capsys, ["fit", data_dir / "test.jsonl", "--model", tmp_path / "m",
                                    "--encoder", tiny_encoder, "--augment", "nope"])
@@ -212,17 +215,31 @@ def test_evaluate_without_matplotlib_says_what_to_install(
     _assert_one_line_error(status, err, "pip install 'sklearn-sharprecl[plots]'")
 
 
-def test_progress_bar_setting_is_restored(model_path, capsys):
+def test_progress_bar_setting_is_restored(model_path, capsys, monkeypatch):
     from transformers.utils import logging as hf_logging
 
-    before = hf_logging.is_progress_bar_enabled()
+    from sklearn_sharprecl import cli
+
+    seen = []
+    handler = cli._cmd_info
+
+    def info(args):  # what transformers shows while the command runs
+        seen.append((hf_logging.is_progress_bar_enabled(), hf_logging.get_verbosity()))
+        return handler(args)
+
+    monkeypatch.setattr(cli, "_cmd_info", info)
+    before = hf_logging.is_progress_bar_enabled(), hf_logging.get_verbosity()
     hf_logging.enable_progress_bar()
+    hf_logging.set_verbosity_info()
     try:
         assert main(["info", str(model_path)]) == 0
+        assert seen == [(False, hf_logging.ERROR)]  # silenced while it ran
         assert hf_logging.is_progress_bar_enabled()  # main() runs in-process here
+        assert hf_logging.get_verbosity() == hf_logging.INFO
     finally:
-        if not before:
+        if not before[0]:
             hf_logging.disable_progress_bar()
+        hf_logging.set_verbosity(before[1])
 
 
 def test_traceback_flag_shows_the_exception(tmp_path):
@@ -566,3 +583,123 @@ def test_docs_first_run_matches_its_commands():
     assert f"model written to {model}\n" in section
     for stale in ("(and the optimiser state)", "few hundred MB", "does not record the versions"):
         assert stale not in docs
+
+
+# ------------------------------------------- issue #15: CALoRA models from a pickle
+@pytest.fixture
+def calora_path(fast_params, tickets, tmp_path):
+    """A fitted CALoRAClassifier (rank 2, top_k 3) on a one-epoch base, as a joblib pickle."""
+    import joblib
+
+    from sklearn_sharprecl import CALoRAClassifier
+
+    X, y = tickets
+    base = SharpReCLClassifier(**{**fast_params, "max_epochs": 1}).fit(X, y)
+    # lr 1e-2: one epoch moves the experts far enough for CALoRA's predictions to
+    # differ from the base's, so that a test can tell which of the two answered.
+    model = CALoRAClassifier(base, rank=2, top_k=3, lr=1e-2, max_epochs=1,
+                             random_state=0).fit(X, y)
+    path = tmp_path / "models" / "calora.joblib"
+    path.parent.mkdir()
+    joblib.dump(model, path)
+    return path
+
+
+def test_info_of_a_calora_model(calora_path, tiny_encoder, capsys):
+    model = load_model(calora_path)
+    status, out, err = _run(capsys, ["info", calora_path])
+    assert status == 0, err
+    lines = out.splitlines()
+    assert "class:    CALoRAClassifier (rank 2, top_k 3) on a SharpReCLClassifier" in lines
+    assert f"encoder:  {tiny_encoder} (the base's, frozen)" in lines
+    assert "epochs:   1 of the class experts; the base: 1" in lines
+    for label, count in zip(model.classes_, model.class_counts_):  # the experts' training counts
+        assert [label, str(count)] in [line.split() for line in lines]
+    assert "  rank = 2" in lines and "  top_k = 3" in lines
+    base_part = out.split("base parameters:\n", 1)[1]
+    assert "  max_length = 32" in base_part and "  n_neg = 40" in base_part
+
+    status, out, err = _run(capsys, ["info", calora_path, "--json"])
+    assert status == 0, err
+    info = json.loads(out)
+    assert info["class"] == "CALoRAClassifier" and info["encoder"] == tiny_encoder
+    assert info["classes"] == model.classes_.tolist()
+    assert info["class_counts"] == model.class_counts_.tolist()
+    assert (info["parameters"]["rank"], info["parameters"]["top_k"]) == (2, 3)
+    assert not {"estimator", "base_estimator"} & set(info["parameters"])  # under "base"
+    assert info["base"]["class"] == "SharpReCLClassifier"
+    assert info["base"]["class_counts"] == model.estimator_.class_counts_.tolist()
+    assert info["base"]["parameters"]["max_length"] == 32
+    assert info["saved_with"] == model.estimator_.versions_
+
+
+def test_predict_with_a_calora_model(calora_path, data_dir, tmp_path, capsys):
+    output = tmp_path / "pred.csv"
+    status, out, err = _run(capsys, ["predict", calora_path, data_dir / "test.jsonl",
+                                     "-o", output])
+    assert status == 0 and "wrote 60 predictions" in out, err
+    model = load_model(calora_path)
+    texts = pd.read_json(data_dir / "test.jsonl", lines=True)["text"].tolist()
+    pred = pd.read_csv(output)
+    proba = pred[[f"proba_{c}" for c in model.classes_]].to_numpy()
+    np.testing.assert_allclose(proba, model.predict_proba(texts), atol=1e-5)
+    assert not np.allclose(proba, model.estimator_.predict_proba(texts), atol=1e-3)
+    np.testing.assert_array_equal(pred["prediction"], model.predict(texts))
+
+
+def test_evaluate_a_calora_model(calora_path, data_dir, tmp_path, capsys):
+    out_dir = tmp_path / "eval"
+    status, out, err = _run(capsys, ["evaluate", calora_path, data_dir / "test.jsonl",
+                                     "--output-dir", out_dir])
+    assert status == 0, err
+    assert {p.name for p in out_dir.iterdir()} == REPORT_FILES
+    notes = [line for line in err.splitlines() if line.startswith("sharprecl: note:")]
+    assert len(notes) == 1 and "holds a CALoRAClassifier" in notes[0]
+    assert "embeddings.png show its base SharpReCLClassifier" in notes[0]
+    model = load_model(calora_path)
+    test = pd.read_json(data_dir / "test.jsonl", lines=True)
+    metrics = json.loads((out_dir / "metrics.json").read_text())
+    assert metrics["f1_macro"] == pytest.approx(
+        f1_score(test["label"], model.predict(test["text"].tolist()), average="macro"))
+    assert {c: v["train_count"] for c, v in metrics["per_class"].items()} == {
+        str(c): int(n) for c, n in zip(model.classes_, model.class_counts_)}
+    assert (out_dir / "report.txt").read_text() in out
+
+
+def test_calora_model_refuses_decision_prior(calora_path, data_dir, tmp_path, capsys):
+    for argv in (["predict", calora_path, data_dir / "test.jsonl", "-o", tmp_path / "p.csv"],
+                 ["evaluate", calora_path, data_dir / "test.jsonl", "-o", tmp_path / "eval"]):
+        status, _, err = _run(capsys, [*argv, "--decision-prior", "train"])
+        _assert_one_line_error(status, err, "--decision-prior applies to a SharpReCLClassifier",
+                               "holds a CALoRAClassifier")
+    assert list(tmp_path.iterdir()) == [calora_path.parent]  # nothing written
+
+
+def test_unfitted_calora_pickle_is_refused(tmp_path, capsys):
+    import joblib
+
+    from sklearn_sharprecl import CALoRAClassifier
+
+    joblib.dump(CALoRAClassifier(), tmp_path / "unfitted.pkl")
+    status, _, err = _run(capsys, ["info", tmp_path / "unfitted.pkl"])
+    _assert_one_line_error(status, err, "is not fitted")
+
+
+@pytest.mark.parametrize("option, value, message", [
+    ("--mu", "-1", "argument --mu: must be 0 or more, got -1"),
+    ("--tau", "0", "argument --tau: must be greater than 0, got 0"),
+    ("--lr", "fast", "argument --lr: expected a number, got 'fast'"),
+    ("--max-epochs", "2.5", "argument --max-epochs: expected a whole number, got '2.5'"),
+    ("--max-length", "1", "argument --max-length: must be at least 2, got 1"),
+    ("--random-state", "4294967296",
+     "argument --random-state: must be between 0 and 2**32 - 1, got 4294967296"),
+    ("--validation-fraction", "1",
+     "argument --validation-fraction: must be between 0 and 1 (exclusive), got 1"),
+    ("--validation-fraction", "half", "argument --validation-fraction: expected a number "
+                                      "between 0 and 1 or 'none', got 'half'"),
+])
+def test_number_options_say_what_they_take(option, value, message, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["fit", "data.csv", "--model", "m", option, value])
+    assert exc.value.code == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == f"sharprecl fit: error: {message}"
