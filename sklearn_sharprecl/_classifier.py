@@ -23,6 +23,7 @@ from ._data import PadCollator, TokenizedTexts, tokenize
 from ._encoder import check_max_length, load_tokenizer, resolve_encoder
 from ._module import SharpReCLModule
 from ._net import AcceleratedSharpReCLNet, SharpReCLNet
+from ._partial import available_memory, freeze_lower_layers, frozen_states
 from ._persistence import library_versions, load_pretrained, save_pretrained, warn_on_version_mismatch
 from ._random import seeded_torch
 from ._split import stratified_validation_split
@@ -86,6 +87,17 @@ class SharpReCLClassifier(TextClassifierMixin, BaseEstimator):
         Dropout on the sentence embedding before the classifier.
     proj_dim : int, default=128
         Dimension of the contrastive space of ``proj_f`` and the prototypes.
+    train_layers : int or None, default=None
+        Train only the top ``train_layers`` transformer blocks (and the
+        heads); the embeddings and lower blocks are frozen. Their output is
+        then computed once per fit, in float32, and the epochs run only the
+        top blocks on it, so an epoch costs about ``train_layers / n_layers``
+        of a full one (the two views differ by the dropout of the trainable
+        blocks). The cache takes ``4 * hidden_size`` bytes per training token
+        and view (MiniLM: 1.5 kB); when it would take more than half the
+        available memory, or with ``augment_each_epoch`` or ``accelerate``,
+        the lower layers are frozen but recomputed every step. ``None`` trains
+        every layer.
 
     classification_loss : {'logit_adjusted', 'cross_entropy', 'focal', 'dice'}, \
             default='logit_adjusted'
@@ -261,6 +273,7 @@ class SharpReCLClassifier(TextClassifierMixin, BaseEstimator):
         "truncation": [StrOptions({"head", "head_tail"})],
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "proj_dim": [Interval(Integral, 1, None, closed="left")],
+        "train_layers": [Interval(Integral, 1, None, closed="left"), None],
         "classification_loss": [
             StrOptions({"logit_adjusted", "cross_entropy", "focal", "dice"})
         ],
@@ -311,6 +324,7 @@ class SharpReCLClassifier(TextClassifierMixin, BaseEstimator):
         truncation="head",
         dropout=0.1,
         proj_dim=128,
+        train_layers=None,
         classification_loss="logit_adjusted",
         contrastive="sharp",
         mu=1.0,
@@ -355,6 +369,7 @@ class SharpReCLClassifier(TextClassifierMixin, BaseEstimator):
         self.truncation = truncation
         self.dropout = dropout
         self.proj_dim = proj_dim
+        self.train_layers = train_layers
         self.classification_loss = classification_loss
         self.contrastive = contrastive
         self.mu = mu
@@ -459,12 +474,12 @@ class SharpReCLClassifier(TextClassifierMixin, BaseEstimator):
             train_views.append(self._second_view(texts, aug_texts, train_idx, train_views[0], rng, callbacks))
         train_set = TokenizedTexts(train_views, y_enc[train_idx])
 
-        train_split = None
+        valid_set = None
         if len(valid_idx):
             # One view, sorted by length: validation order does not matter and
             # sorted batches pad least.
             order = valid_idx[np.argsort([len(ids[i]) for i in valid_idx], kind="stable")]
-            train_split = predefined_split(TokenizedTexts([[ids[i] for i in order]], y_enc[order]))
+            valid_set = TokenizedTexts([[ids[i] for i in order]], y_enc[order])
             callbacks.append(
                 ("valid_f1_macro", EpochScoring(macro_f1, lower_is_better=False, name="valid_f1_macro"))
             )
@@ -492,7 +507,9 @@ class SharpReCLClassifier(TextClassifierMixin, BaseEstimator):
 
         self.class_counts_ = np.bincount(y_enc[train_idx], minlength=len(self.classes_))
         self.versions_ = library_versions()
-        self.net_ = self._build_net(train_split, callbacks, device=device)
+        self.net_ = self._build_net(
+            None if valid_set is None else predefined_split(valid_set), callbacks, device=device
+        )
         if self.group_by_length:
             from transformers.trainer_pt_utils import LengthGroupedSampler
 
@@ -504,9 +521,61 @@ class SharpReCLClassifier(TextClassifierMixin, BaseEstimator):
                 ),
             )
         with seeded_torch(torch_seed):
-            self.net_.fit(train_set, y=None)
+            if self.train_layers is None:
+                self.net_.fit(train_set, y=None)
+            else:
+                self.net_.initialize()
+                train_set, valid_set = self._freeze_lower_layers(train_set, valid_set)
+                if valid_set is not None:
+                    self.net_.set_params(train_split=predefined_split(valid_set))
+                self.net_.partial_fit(train_set, y=None)
         self._drop_training_state()
         return self
+
+    def _freeze_lower_layers(self, train_set, valid_set):
+        """Freeze all but the top ``train_layers`` blocks; cache the frozen part's output.
+
+        Returns the training and validation sets to fit on: with the cache,
+        each text's ids are replaced by the hidden states they give.
+        """
+        module = self.net_.module_
+        n_frozen = freeze_lower_layers(module.encoder, self.train_layers)
+        if self.augment_each_epoch or self.accelerate:
+            return train_set, valid_set
+        distinct = {id(view): view for view in train_set.views}  # the dropout view is view 0 again
+        if valid_set is not None:
+            distinct[id(valid_set.views[0])] = valid_set.views[0]
+        n_tokens = sum(len(ids) for view in distinct.values() for ids in view)
+        needed = 4 * module.encoder.config.hidden_size * n_tokens
+        if needed > 0.5 * available_memory():
+            warnings.warn(
+                f"train_layers: caching the frozen layers' output would take {needed / 2**30:.1f} "
+                "GiB; they are recomputed every step instead.",
+                UserWarning,
+                stacklevel=3,
+            )
+            return train_set, valid_set
+        states = {key: self._frozen_states(view, n_frozen) for key, view in distinct.items()}
+        module.use_frozen_states(n_frozen)
+        train_set = TokenizedTexts([states[id(view)] for view in train_set.views], train_set.y)
+        if valid_set is not None:
+            valid_set = TokenizedTexts([states[id(valid_set.views[0])]], valid_set.y)
+        return train_set, valid_set
+
+    def _frozen_states(self, ids, n_frozen):
+        """Output of the frozen lower blocks for each text of ``ids``, in order."""
+        order = np.argsort([len(t) for t in ids], kind="stable")
+        loader = torch.utils.data.DataLoader(
+            TokenizedTexts([ids]).subset(order), batch_size=64,
+            collate_fn=PadCollator(self.tokenizer_.pad_token_id),
+        )
+        device = self.net_.device
+        batches = ({k: v.to(device) for k, v in batch.items()} for batch, _ in loader)
+        states = frozen_states(self.net_.module_.encoder, batches, n_frozen)
+        restored = [None] * len(ids)
+        for position, index in enumerate(order):
+            restored[index] = states[position]
+        return restored
 
     def _linear_schedule(self, n_train):
         """Warm-up + linear decay over ``max_epochs`` epochs of ``n_train`` texts, per batch."""
@@ -547,6 +616,8 @@ class SharpReCLClassifier(TextClassifierMixin, BaseEstimator):
         (twice the model's size) serve further training only.
         """
         self.net_.train_split = None
+        if hasattr(self.net_.module_, "use_frozen_states"):
+            self.net_.module_.use_frozen_states(None)
         for _, callback in self.net_.callbacks_:
             if isinstance(callback, EarlyStopping):
                 callback.best_model_weights_ = None

@@ -75,6 +75,9 @@ class TokenizedTexts(Dataset):
 class PadCollator:
     """Collate ``TokenizedTexts`` items into padded ``input_ids``/``attention_mask``.
 
+    Items holding 2-D tensors (the cached output of frozen lower layers, see
+    :mod:`~sklearn_sharprecl._partial`) give ``hidden_states`` instead.
+
     Views are stacked view-major: rows ``v * batch + i`` hold view ``v`` of
     text ``i``, so one encoder pass serves every view.
     """
@@ -87,7 +90,11 @@ class PadCollator:
     def __call__(self, batch):
         views, labels = zip(*batch)
         seqs = [ids[v] for v in range(len(views[0])) for ids in views]
-        input_ids = pad_sequence(seqs, batch_first=True, padding_value=self.pad_token_id)
         lengths = torch.tensor([len(s) for s in seqs])
-        attention_mask = (torch.arange(input_ids.shape[1])[None, :] < lengths[:, None]).long()
-        return {"input_ids": input_ids, "attention_mask": attention_mask}, torch.stack(labels)
+        if seqs[0].ndim == 2:  # cached hidden states of frozen layers: (length, hidden)
+            inputs = {"hidden_states": pad_sequence(seqs, batch_first=True)}
+        else:
+            inputs = {"input_ids": pad_sequence(seqs, batch_first=True, padding_value=self.pad_token_id)}
+        width = next(iter(inputs.values())).shape[1]
+        inputs["attention_mask"] = (torch.arange(width)[None, :] < lengths[:, None]).long()
+        return inputs, torch.stack(labels)

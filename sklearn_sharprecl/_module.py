@@ -6,6 +6,7 @@ from torch import nn
 from transformers import AutoModel
 
 from ._encoder import quiet_transformers
+from ._partial import top_view
 
 
 class ProjectionMLP(nn.Sequential):
@@ -109,12 +110,30 @@ class SharpReCLModule(nn.Module):
         self.proj_f = ProjectionMLP(hidden, hidden, proj_dim)
         self.prototype_head = PrototypeHead(hidden, proj_dim)
 
-    def encode(self, input_ids, attention_mask, **kwargs):
-        out = self.encoder(input_ids=input_ids, attention_mask=attention_mask, **kwargs)
+    def use_frozen_states(self, n_frozen):
+        """Let ``forward`` take ``hidden_states``, the output of the frozen lower
+        ``n_frozen`` blocks (see :mod:`~sklearn_sharprecl._partial`); None undoes it."""
+        # A plain attribute, not a submodule: the view shares the encoder's
+        # parameters, which must appear once in state_dict and the optimizer.
+        self.__dict__["_top_view"] = None if n_frozen is None else top_view(self.encoder, n_frozen)
+
+    def encode(self, input_ids=None, attention_mask=None, hidden_states=None, **kwargs):
+        if hidden_states is not None:
+            top = self.__dict__.get("_top_view")
+            if top is None:
+                raise RuntimeError("hidden_states given but use_frozen_states() was not called.")
+            out = top(inputs_embeds=hidden_states, attention_mask=attention_mask)
+        else:
+            out = self.encoder(input_ids=input_ids, attention_mask=attention_mask, **kwargs)
         return pool_hidden_states(out.last_hidden_state, attention_mask, self.pooling)
 
-    def forward(self, input_ids, attention_mask, **kwargs):
-        features = self.encode(input_ids, attention_mask, **kwargs)
+    def __getstate__(self):
+        state = super().__getstate__()
+        state.pop("_top_view", None)
+        return state
+
+    def forward(self, input_ids=None, attention_mask=None, hidden_states=None, **kwargs):
+        features = self.encode(input_ids, attention_mask, hidden_states, **kwargs)
         logits = self.classifier(self.dropout(features))
         embeddings = F.normalize(self.proj_f(features), dim=-1)
         if self.training:

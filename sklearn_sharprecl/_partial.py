@@ -1,0 +1,133 @@
+"""Partial fine-tuning: freeze an encoder's lower layers and run them once per fit.
+
+When only the top ``k`` transformer blocks train, the frozen lower part gives
+the same output for a text at every epoch (in evaluation mode: frozen layers
+have no dropout to draw). :func:`frozen_states` computes that output once;
+training then runs only the top blocks on it, through :func:`top_view`, a
+view of the same encoder whose embeddings pass their input through and whose
+block list holds the top ``k`` blocks. Both views share the encoder's
+parameters: nothing is copied, and the fitted model is the ordinary encoder.
+
+Supported: transformers encoders whose blocks are ``encoder.layer`` (BERT,
+RoBERTa, MiniLM and kin) or ``transformer.layer`` (DistilBERT) and whose
+embeddings take ``inputs_embeds``.
+"""
+
+import copy
+import os
+
+import torch
+from torch import nn
+
+_BLOCK_PATHS = (("encoder", "layer"), ("transformer", "layer"))
+
+
+def encoder_blocks(encoder):
+    """``(container, name, blocks)``: the ``nn.ModuleList`` of transformer blocks, or None."""
+    for outer, inner in _BLOCK_PATHS:
+        container = getattr(encoder, outer, None)
+        blocks = getattr(container, inner, None)
+        if isinstance(blocks, nn.ModuleList) and hasattr(encoder, "embeddings"):
+            return container, inner, blocks
+    return None
+
+
+def freeze_lower_layers(encoder, n_train):
+    """Freeze the embeddings and all but the top ``n_train`` blocks; return the frozen count."""
+    found = encoder_blocks(encoder)
+    if found is None:
+        raise ValueError(
+            f"train_layers needs an encoder whose blocks are encoder.layer or transformer.layer; "
+            f"{type(encoder).__name__} has neither. Freeze its parameters with skorch's Freezer "
+            "callback instead."
+        )
+    blocks = found[2]
+    if n_train > len(blocks):
+        raise ValueError(
+            f"train_layers={n_train} but the encoder has {len(blocks)} layers; use "
+            f"1 <= train_layers <= {len(blocks)}."
+        )
+    n_frozen = len(blocks) - n_train
+    for module in [encoder.embeddings, *blocks[:n_frozen]]:
+        for parameter in module.parameters():
+            parameter.requires_grad_(False)
+    return n_frozen
+
+
+class _PassThroughEmbeddings(nn.Module):
+    """Embeddings that return the hidden states given as ``inputs_embeds``."""
+
+    def forward(self, input_ids=None, inputs_embeds=None, **kwargs):
+        return inputs_embeds
+
+
+def _with_blocks(encoder, blocks, embeddings=None):
+    """A shallow view of ``encoder`` with another block list (and embeddings); shares parameters."""
+    container, name, _ = encoder_blocks(encoder)
+    view = copy.copy(encoder)
+    view._modules = dict(encoder._modules)
+    inner = copy.copy(container)
+    inner._modules = dict(container._modules)
+    inner._modules[name] = nn.ModuleList(blocks)
+    outer = next(key for key, value in encoder._modules.items() if value is container)
+    view._modules[outer] = inner
+    if embeddings is not None:
+        view._modules["embeddings"] = embeddings
+    return view
+
+
+def top_view(encoder, n_frozen):
+    """The encoder from the output of its ``n_frozen``-th block on: call it with
+    ``inputs_embeds=states, attention_mask=mask``."""
+    blocks = encoder_blocks(encoder)[2]
+    return _with_blocks(encoder, list(blocks[n_frozen:]), _PassThroughEmbeddings())
+
+
+def frozen_states(encoder, batches, n_frozen):
+    """Output of the lower ``n_frozen`` blocks (embeddings included) for each text.
+
+    ``batches`` yields padded ``{"input_ids", "attention_mask"}`` dicts; the
+    result is one ``(length, hidden)`` float32 tensor per text, in order, with
+    padding cut off. Runs in evaluation mode (frozen layers draw no dropout).
+    """
+    blocks = encoder_blocks(encoder)[2]
+    bottom = _with_blocks(encoder, list(blocks[:n_frozen]))
+    # The last frozen module's own output, caught by a hook: the bottom view's
+    # last_hidden_state could carry a final norm that belongs after the top.
+    # (output_hidden_states would leave transformers' capture hooks on the
+    # shared blocks, which cannot be pickled.)
+    last = blocks[n_frozen - 1] if n_frozen else encoder.embeddings
+    caught = []
+    hook = last.register_forward_hook(
+        lambda module, args, output: caught.append(output[0] if isinstance(output, tuple) else output)
+    )
+    was_training = encoder.training
+    encoder.eval()
+    states = []
+    try:
+        with torch.inference_mode():
+            for batch in batches:
+                caught.clear()
+                bottom(**batch)
+                hidden = caught[-1].float().cpu()
+                lengths = batch["attention_mask"].sum(1).tolist()
+                states.extend(h[:n].clone() for h, n in zip(hidden, lengths))
+    finally:
+        hook.remove()
+        encoder.train(was_training)
+    return states
+
+
+def available_memory():
+    """Bytes of memory available for new allocations (Linux ``MemAvailable``), else free pages."""
+    try:
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return float("inf")

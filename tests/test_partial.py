@@ -1,0 +1,91 @@
+"""Partial fine-tuning (train_layers): the cached path equals the plain one, and only the top trains."""
+
+import joblib
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from transformers import AutoTokenizer, BertModel
+
+from sklearn_sharprecl import SharpReCLClassifier
+from sklearn_sharprecl._data import PadCollator, tokenize
+from sklearn_sharprecl._module import SharpReCLModule
+from sklearn_sharprecl._partial import freeze_lower_layers, frozen_states
+
+
+def _batch(items):
+    return PadCollator(0)([([t], torch.tensor(0)) for t in items])[0]
+
+
+def test_cached_states_give_the_same_loss_and_gradients(tiny_encoder, tickets):
+    encoder = BertModel.from_pretrained(
+        tiny_encoder, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0
+    )
+    torch.manual_seed(0)
+    module = SharpReCLModule(encoder, n_classes=3, dropout=0.0).train()
+    n_frozen = freeze_lower_layers(module.encoder, 1)
+    assert n_frozen == 1
+    ids = tokenize(AutoTokenizer.from_pretrained(tiny_encoder), tickets[0][:6], 32)
+    assert len({len(t) for t in ids}) > 1  # padding is exercised
+    plain_inputs = _batch(ids)
+    y = torch.tensor([0, 1, 2, 0, 1, 2])
+
+    def loss_and_grads(inputs):
+        module.zero_grad()
+        logits, embeddings, features, prototypes = module(**inputs)
+        loss = F.cross_entropy(logits, y) + (embeddings @ prototypes.T).sum() + features.pow(2).mean()
+        loss.backward()
+        # (The pooler, which neither pooling reads, gets no gradient.)
+        grads = {n: p.grad.clone() for n, p in module.named_parameters() if p.grad is not None}
+        return loss.detach(), grads
+
+    plain_loss, plain_grads = loss_and_grads(plain_inputs)
+    states = frozen_states(module.encoder, [plain_inputs], n_frozen)
+    assert [s.shape[0] for s in states] == [len(t) for t in ids]
+    module.use_frozen_states(n_frozen)
+    cached_loss, cached_grads = loss_and_grads(_batch(states))
+    torch.testing.assert_close(cached_loss, plain_loss, atol=1e-5, rtol=1e-5)
+    assert set(cached_grads) == set(plain_grads)
+    assert not any(name.startswith(("encoder.embeddings", "encoder.encoder.layer.0"))
+                   for name in cached_grads)
+    for name, grad in plain_grads.items():
+        torch.testing.assert_close(cached_grads[name], grad, atol=1e-5, rtol=1e-5, msg=name)
+
+
+def test_only_the_top_layers_train_and_the_model_saves_as_usual(fast_params, tickets, tmp_path):
+    X, y = tickets
+    params = {**fast_params, "train_layers": 1, "max_epochs": 2}
+    clf = SharpReCLClassifier(**params).fit(X, y)
+    pretrained = BertModel.from_pretrained(fast_params["encoder"]).state_dict()
+    trained = clf.net_.module_.encoder.state_dict()
+    assert torch.equal(trained["embeddings.word_embeddings.weight"],
+                       pretrained["embeddings.word_embeddings.weight"])
+    assert torch.equal(trained["encoder.layer.0.output.dense.weight"],
+                       pretrained["encoder.layer.0.output.dense.weight"])
+    assert not torch.equal(trained["encoder.layer.1.output.dense.weight"],
+                           pretrained["encoder.layer.1.output.dense.weight"])
+    # Deterministic, and an ordinary model afterwards: pickled, saved and loaded.
+    again = SharpReCLClassifier(**params).fit(X, y)
+    np.testing.assert_array_equal(clf.predict_proba(X[:20]), again.predict_proba(X[:20]))
+    joblib.dump(clf, tmp_path / "m.joblib")
+    np.testing.assert_allclose(joblib.load(tmp_path / "m.joblib").predict_proba(X[:20]),
+                               clf.predict_proba(X[:20]), atol=1e-6)
+    loaded = SharpReCLClassifier.load_pretrained(clf.save_pretrained(tmp_path / "m"))
+    assert loaded.train_layers == 1
+    np.testing.assert_allclose(loaded.predict_proba(X[:20]), clf.predict_proba(X[:20]), atol=1e-6)
+
+
+def test_without_room_for_the_cache_the_frozen_layers_are_recomputed(fast_params, tickets, monkeypatch):
+    import sklearn_sharprecl._classifier as classifier
+
+    monkeypatch.setattr(classifier, "available_memory", lambda: 0)
+    X, y = tickets
+    with pytest.warns(UserWarning, match="recomputed every step"):
+        clf = SharpReCLClassifier(**{**fast_params, "train_layers": 1, "max_epochs": 1}).fit(X, y)
+    assert not clf.net_.module_.encoder.embeddings.word_embeddings.weight.requires_grad
+
+
+def test_more_layers_than_the_encoder_has_is_refused(fast_params, tickets):
+    X, y = tickets
+    with pytest.raises(ValueError, match="train_layers=5 but the encoder has 2 layers"):
+        SharpReCLClassifier(**{**fast_params, "train_layers": 5}).fit(X, y)
