@@ -354,6 +354,15 @@ class CALoRAClassifier(TextClassifierMixin, BaseEstimator):
         )
         return self.base_estimator
 
+    def __setstate__(self, state):
+        # Pickles made before the rename hold base_estimator / base_estimator_.
+        if "estimator" not in state:
+            state["estimator"] = state.pop("base_estimator", None)
+            state["base_estimator"] = "deprecated"
+        if "base_estimator_" in state:
+            state["estimator_"] = state.pop("base_estimator_")
+        super().__setstate__(state)
+
     @deprecated("base_estimator_ was renamed to estimator_ and will be removed in 0.3.")
     @property
     def base_estimator_(self):

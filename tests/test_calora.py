@@ -238,6 +238,19 @@ def test_clone_get_params_set_params(base):
     }
 
 
+def test_pickles_from_before_the_rename_load(base, tickets):
+    X, y = tickets
+    clf = CALoRAClassifier(base, max_epochs=1, random_state=0).fit(X, y)
+    state = clf.__getstate__()
+    # What a pickle of the old class held.
+    state["base_estimator"] = state.pop("estimator")
+    state["base_estimator_"] = state.pop("estimator_")
+    old = CALoRAClassifier.__new__(CALoRAClassifier)
+    old.__setstate__(state)
+    assert old.estimator_ is base and old.get_params()["estimator"] is base
+    np.testing.assert_allclose(old.predict_proba(X[:5]), clf.predict_proba(X[:5]))
+
+
 def test_base_estimator_still_works_with_a_future_warning(base, tickets):
     X, y = tickets
     with pytest.warns(FutureWarning, match="renamed to estimator"):
