@@ -1,6 +1,8 @@
 """skorch callbacks that drive the SharpReCL schedule and model selection."""
 
-from sklearn.metrics import f1_score
+import numpy as np
+from sklearn.metrics import f1_score, log_loss
+from sklearn.utils.class_weight import compute_sample_weight
 from skorch.callbacks import Callback
 
 
@@ -11,6 +13,13 @@ def silent(*args, **kwargs):
 def macro_f1(net, X, y):
     """Validation macro-F1; ``X`` is the (cached) validation dataset."""
     return f1_score(y, net.predict(X), average="macro", zero_division=0)
+
+
+def balanced_log_loss(net, X, y):
+    """Validation log-loss with every class weighing the same (smooth where F1 jumps)."""
+    proba = net.predict_proba(X)
+    return log_loss(y, proba, sample_weight=compute_sample_weight("balanced", y),
+                    labels=np.arange(proba.shape[1]))
 
 
 class HardShareSchedule(Callback):

@@ -17,7 +17,13 @@ from skorch.callbacks import EarlyStopping, EpochScoring, LRScheduler, ProgressB
 from skorch.helper import predefined_split
 
 from ._base import TextClassifierMixin
-from ._callbacks import HardShareSchedule, RefreshAugmentedView, macro_f1, silent
+from ._callbacks import (
+    HardShareSchedule,
+    RefreshAugmentedView,
+    balanced_log_loss,
+    macro_f1,
+    silent,
+)
 from ._criterion import CRITERION_PARAMETERS, SharpReCLLoss
 from ._data import PadCollator, TokenizedTexts, tokenize
 from ._encoder import check_max_length, load_tokenizer, resolve_encoder
@@ -207,7 +213,12 @@ class SharpReCLClassifier(TextClassifierMixin, BaseEstimator):
         test set is never used. ``None`` trains on everything for
         ``max_epochs`` epochs.
     n_iter_no_change : int or None, default=3
-        Stop after this many epochs without a better validation macro-F1.
+        Stop after this many epochs without a better validation score.
+    selection_metric : {'f1_macro', 'balanced_log_loss'}, default='f1_macro'
+        What picks the epoch to restore and stops early: validation macro-F1,
+        or the validation log-loss with every class weighted equally, which
+        moves smoothly where macro-F1 jumps with one of a handful of
+        minority examples.
     device : str, default='auto'
         ``'auto'`` picks CUDA when available, else CPU; or any torch device.
     precision : {'fp32', 'bf16'}, default='fp32'
@@ -303,6 +314,7 @@ class SharpReCLClassifier(TextClassifierMixin, BaseEstimator):
         "max_epochs": [Interval(Integral, 1, None, closed="left")],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither"), None],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left"), None],
+        "selection_metric": [StrOptions({"f1_macro", "balanced_log_loss"})],
         "device": [str, torch.device],
         "precision": [StrOptions({"fp32", "bf16"})],
         "accelerate": ["boolean", dict, None],
@@ -352,6 +364,7 @@ class SharpReCLClassifier(TextClassifierMixin, BaseEstimator):
         max_epochs=10,
         validation_fraction=0.1,
         n_iter_no_change=3,
+        selection_metric="f1_macro",
         device="auto",
         precision="fp32",
         accelerate=None,
@@ -397,6 +410,7 @@ class SharpReCLClassifier(TextClassifierMixin, BaseEstimator):
         self.max_epochs = max_epochs
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
+        self.selection_metric = selection_metric
         self.device = device
         self.precision = precision
         self.accelerate = accelerate
@@ -483,6 +497,10 @@ class SharpReCLClassifier(TextClassifierMixin, BaseEstimator):
             callbacks.append(
                 ("valid_f1_macro", EpochScoring(macro_f1, lower_is_better=False, name="valid_f1_macro"))
             )
+            monitor, lower_is_better = "valid_f1_macro", False
+            if self.selection_metric == "balanced_log_loss":
+                monitor, lower_is_better = "valid_balanced_log_loss", True
+                callbacks.append((monitor, EpochScoring(balanced_log_loss, lower_is_better=True, name=monitor)))
             # Without early stopping, a patience longer than the fit still
             # restores the best epoch's weights at the end.
             patience = self.n_iter_no_change or self.max_epochs + 1
@@ -490,8 +508,8 @@ class SharpReCLClassifier(TextClassifierMixin, BaseEstimator):
                 (
                     "early_stopping",
                     EarlyStopping(
-                        monitor="valid_f1_macro",
-                        lower_is_better=False,
+                        monitor=monitor,
+                        lower_is_better=lower_is_better,
                         patience=patience,
                         load_best=True,
                         sink=print if self.verbose else silent,

@@ -400,3 +400,17 @@ def test_head_tail_truncation_keeps_both_ends(tiny_encoder, fast_params, tickets
     np.testing.assert_allclose(loaded.predict_proba(X[:10]), clf.predict_proba(X[:10]), atol=1e-6)
     head_model = SharpReCLClassifier(**{**fast_params, "max_epochs": 1, "max_length": 8}).fit(X, y)
     assert not np.allclose(head_model.predict_proba(X[:10]), clf.predict_proba(X[:10]))
+
+
+def test_selection_on_balanced_validation_log_loss(fast_params, tickets):
+    X, y = tickets
+    clf = SharpReCLClassifier(**{**fast_params, "max_epochs": 3, "lr": 3e-3, "random_state": 1,
+                                 "n_iter_no_change": None, "selection_metric": "balanced_log_loss"},
+                              callbacks=[ValidationScoreAtEnd()]).fit(X, y)
+    history = clf.net_.history
+    losses, f1s = history[:, "valid_balanced_log_loss"], history[:, "valid_f1_macro"]
+    best = int(np.argmin(losses))
+    assert best != int(np.argmax(f1s))  # this seed: the two rules disagree
+    # The restored epoch is the loss's best, whatever macro-F1 said.
+    assert validation_score_at_end(clf) == pytest.approx(f1s[best], abs=1e-12)
+    assert all(np.isfinite(losses)) and min(losses) > 0
