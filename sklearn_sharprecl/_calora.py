@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator, _fit_context, clone
 from sklearn.exceptions import NotFittedError
-from sklearn.utils import check_random_state, deprecated
+from sklearn.utils import check_random_state, check_scalar, deprecated
 from sklearn.utils._param_validation import HasMethods, Hidden, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 from skorch import NeuralNetClassifier
@@ -36,14 +36,6 @@ from ._base import TextClassifierMixin
 from ._loss import make_classification_loss
 from ._random import seeded_torch
 from ._validation import check_labels, check_texts
-
-
-def _check_positive_int(value, name):
-    if isinstance(value, bool) or not isinstance(value, Integral):
-        raise TypeError(f"{name} must be an int, got {value!r} of type {type(value).__name__}.")
-    if value < 1:
-        raise ValueError(f"{name} must be >= 1, got {value}.")
-    return int(value)
 
 
 class ClassAwareLoRALinear(nn.Module):
@@ -100,8 +92,8 @@ class ClassAwareLoRALinear(nn.Module):
         super().__init__()
         if not isinstance(base, nn.Linear):
             raise TypeError(f"base must be a torch.nn.Linear, got {type(base).__name__}.")
-        rank = _check_positive_int(rank, "rank")
-        top_k = _check_positive_int(top_k, "top_k")
+        rank = int(check_scalar(rank, "rank", Integral, min_val=1))
+        top_k = int(check_scalar(top_k, "top_k", Integral, min_val=1))
         n_experts = base.out_features
         if top_k > n_experts:
             raise ValueError(
@@ -109,8 +101,7 @@ class ClassAwareLoRALinear(nn.Module):
                 f"{n_experts} of the base layer; use 1 <= top_k <= {n_experts}."
             )
         if alpha is not None:
-            if isinstance(alpha, bool) or not isinstance(alpha, Real) or not alpha > 0:
-                raise ValueError(f"alpha must be a positive number or None, got {alpha!r}.")
+            check_scalar(alpha, "alpha", Real, min_val=0, include_boundaries="neither")
         self.base = base
         for p in self.base.parameters():
             p.requires_grad_(False)

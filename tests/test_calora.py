@@ -121,11 +121,11 @@ def test_parameter_count_and_scaling():
 @pytest.mark.parametrize(
     "kwargs, error, match",
     [
-        ({"rank": 0}, ValueError, "rank must be >= 1"),
-        ({"top_k": 0}, ValueError, "top_k must be >= 1"),
+        ({"rank": 0}, ValueError, "rank == 0, must be >= 1"),
+        ({"top_k": 0}, ValueError, "top_k == 0, must be >= 1"),
         ({"top_k": 7}, ValueError, "top_k=7 is larger than the number of classes"),
-        ({"rank": 2.5}, TypeError, "rank must be an int"),
-        ({"alpha": -1.0}, ValueError, "alpha must be a positive number"),
+        ({"rank": 2.5}, TypeError, "rank must be an instance of int"),
+        ({"alpha": -1.0}, ValueError, "alpha == -1.0, must be > 0"),
     ],
 )
 def test_layer_validation(kwargs, error, match):
