@@ -5,6 +5,7 @@ import numbers
 import numpy as np
 from sklearn.utils import check_consistent_length
 from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import column_or_1d
 
 
 def check_texts(X, text_column=None):
@@ -97,11 +98,7 @@ def check_labels(y, n_samples):
         first = _first_missing(y)
         if first is not None:
             raise ValueError(f"Input y contains NaN or None (first at index {first}).")
-    y = np.asarray(y.to_numpy() if hasattr(y, "to_numpy") else y, dtype=None)
-    if y.ndim == 2 and y.shape[1] == 1:
-        y = y.ravel()
-    if y.ndim != 1:
-        raise ValueError(f"y must be 1-D, got an array of shape {y.shape}.")
+    y = column_or_1d(np.asarray(y.to_numpy() if hasattr(y, "to_numpy") else y, dtype=None))
     check_consistent_length(np.empty(n_samples), y)
     if y.dtype == object:
         first = _first_missing(y)

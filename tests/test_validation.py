@@ -96,3 +96,9 @@ def test_fit_errors_reach_the_user(tiny_encoder):
         clf.fit(["a", "b"], ["x", "y"], X_aug=["a"])
     with pytest.raises(TypeError, match="element 1"):
         clf.fit(["a", 3], ["x", "y"])
+
+
+def test_labels_as_a_column_are_accepted_and_other_shapes_refused():
+    assert list(check_labels(np.array([["a"], ["b"]]), 2)) == ["a", "b"]
+    with pytest.raises(ValueError, match="y should be a 1d array, got an array of shape \\(2, 2\\)"):
+        check_labels(np.array([["a", "b"], ["c", "d"]]), 2)
