@@ -77,7 +77,7 @@ def test_named_text_column_must_exist():
         ([0, np.nan, 1], "NaN"),
         (np.array(["a", None, "b"], dtype=object), "NaN or None"),
         ([0.5, 1.5, 2.5], "Unknown label type"),
-        ([[0, 1], [1, 0], [0, 1]], "1-D"),
+        ([[0, 1], [1, 0], [0, 1]], "1d array"),
         ([0, 1], "inconsistent numbers of samples"),
     ],
 )
