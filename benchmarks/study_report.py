@@ -19,7 +19,7 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-from report import fmt_cell, fmt_diff, md_table, paired, summarize
+from reporting import fmt_cell, fmt_diff, md_table, paired, summarize
 
 RESULTS = Path(__file__).resolve().parent / "results"
 CELLS = [("trec", 50), ("cr", 50), ("r52", None), ("ohsumed", None)]

@@ -1,6 +1,8 @@
-"""The benchmark report (benchmarks/report.py) on fake run records with known numbers: no training."""
+"""The benchmark report (benchmarks/report.py and its ``reporting`` package) on fake run records
+with known numbers: no training."""
 
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -10,6 +12,16 @@ import pytest
 pytest.importorskip("matplotlib")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import report  # noqa: E402
+from reporting import facts as F  # noqa: E402
+from reporting import reading as R  # noqa: E402
+from reporting import sources  # noqa: E402
+from reporting.calora import calora_markdown  # noqa: E402
+from reporting.commentary import COMMENTARY, OUTSIDE  # noqa: E402
+from reporting.fmt import fmt_cell, fmt_duration  # noqa: E402
+from reporting.paper import PAPER, PAPER_TAG, load_paper  # noqa: E402
+from reporting.records import index_runs, load_runs, row_label  # noqa: E402
+from reporting.stats import beyond_noise, noise_bar, paired, paired_t_p, summarize, verdict  # noqa: E402
+from reporting.tables import table2_markdown, table4_markdown  # noqa: E402
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 COUNTS = {"ENTY": 1250, "HUM": 571, "DESC": 261, "NUM": 119, "LOC": 54, "ABBR": 25}
@@ -74,8 +86,8 @@ def expected_cell(values):
 
 
 def test_table2_mean_sd_match_numpy_and_best_is_bold(runs_dir):
-    grid = report.index_runs(report.load_runs(runs_dir))
-    md = report.table2_markdown(grid, report.load_paper())
+    grid = index_runs(load_runs(runs_dir))
+    md = table2_markdown(grid, load_paper())
     row = table_row(md, "## Macro-F1 (%)", "TREC ir=50")
     assert row["SharpReCL"] == f"**{expected_cell(SHARP)[:-4]}** (3)"
     assert row["CE"] == expected_cell(CE)
@@ -84,43 +96,43 @@ def test_table2_mean_sd_match_numpy_and_best_is_bold(runs_dir):
     acc = table_row(md, "## Accuracy (%)", "TREC ir=50")
     assert acc["CE"] == expected_cell(np.add(CE, 0.05))
     # the paper's own cells, clearly marked
-    assert row[f"SharpReCL, {report.PAPER_TAG}"] == "94.83 ± 0.55"
-    assert row[f"best baseline, {report.PAPER_TAG}"] == "BERT+Focal Loss: 94.26 ± 0.40"
+    assert row[f"SharpReCL, {PAPER_TAG}"] == "94.83 ± 0.55"
+    assert row[f"best baseline, {PAPER_TAG}"] == "BERT+Focal Loss: 94.26 ± 0.40"
 
 
 def test_paired_differences(runs_dir):
-    grid = report.index_runs(report.load_runs(runs_dir))
+    grid = index_runs(load_runs(runs_dir))
     row = grid[("trec", 50)]
-    pair = report.paired(row["SharpReCL"], row["CE"])
+    pair = paired(row["SharpReCL"], row["CE"])
     diffs = 100 * (np.asarray(SHARP) - np.asarray(CE))
     assert pair["seeds"] == [0, 1, 2]
     np.testing.assert_allclose(pair["diffs"], diffs)
     assert pair["mean"] == pytest.approx(diffs.mean())
     assert pair["sd"] == pytest.approx(diffs.std(ddof=1))
-    assert report.reading(pair) == "SharpReCL ahead (|mean| > sd)"  # 4.33 ± 0.58
-    md = report.table2_markdown(grid)
+    assert verdict(pair) == "SharpReCL ahead (|mean| > sd)"  # 4.33 ± 0.58
+    md = table2_markdown(grid)
     line = table_row(md, "### TREC ir=50", "CE")
     assert line["SharpReCL − method"] == f"+{diffs.mean():.1f} ± {diffs.std(ddof=1):.1f}"
     assert line["n"] == "3"
     # CALoRA on CE vs SharpReCL: +3, +5, +2 -> ahead; CALoRA vs CE: +2, -1, +2 -> within noise
-    calora = report.paired(row["CALoRA on CE"], row["CE"])
+    calora = paired(row["CALoRA on CE"], row["CE"])
     assert calora["mean"] == pytest.approx(1.0) and calora["sd"] == pytest.approx(np.sqrt(3))
-    assert report.reading(calora) == "within seed noise"
+    assert verdict(calora) == "within seed noise"
 
 
 def test_paired_uses_common_seeds_only(runs_dir):
-    grid = report.index_runs(report.load_runs(runs_dir))
+    grid = index_runs(load_runs(runs_dir))
     row = grid[("trec", 50)]
     one_seed = {0: row["CE"][0]}
-    pair = report.paired(row["SharpReCL"], one_seed)
+    pair = paired(row["SharpReCL"], one_seed)
     assert pair["n"] == 1 and pair["seeds"] == [0]
-    assert report.reading(pair) == "one seed: no noise estimate"
-    assert report.fmt_cell(*report.summarize([80.0])) == "80.0 (1)"
+    assert verdict(pair) == "one seed: no noise estimate"
+    assert fmt_cell(*summarize([80.0])) == "80.0 (1)"
 
 
 def test_calora_table(runs_dir):
-    grid = report.index_runs(report.load_runs(runs_dir))
-    md = report.calora_markdown(grid)
+    grid = index_runs(load_runs(runs_dir))
+    md = calora_markdown(grid)
     assert "## TREC ir=50: CALoRA on CE vs CE" in md
     assert "CALoRA on SharpReCL vs" not in md  # no such runs
     macro = table_row(md, "CALoRA on CE vs CE", "macro-F1")
@@ -140,20 +152,22 @@ def test_calora_table(runs_dir):
 
 def test_generate_writes_tables_plots_and_readme(runs_dir, tmp_path):
     out = tmp_path / "out"
-    written = report.generate(runs_dir, out, report.PAPER)
+    written = report.generate(runs_dir, out, PAPER)
     names = {p.name for p in written}
     assert {"table2.md", "table4.md", "calora.md", "README.md"} <= names
     for png in ["macro_f1_vs_ir.png", "per_class_f1_vs_frequency_trec_ir50.png", "runtime.png"]:
         assert png in names
         assert (out / png).read_bytes()[:8] == PNG_MAGIC
+    assert "reading.md" in names
     readme = (out / "README.md").read_text()
-    assert "TODO(reading)" in readme
+    # the reading is generated and embedded in the README
+    assert "## Reading" in readme and (out / "reading.md").read_text().split("\n", 2)[2].strip() in readme
     total = sum(100.0 + s + 2.0 for s in range(3)) * 3  # 3 methods x 3 seeds
-    assert report.fmt_duration(total) in readme
+    assert fmt_duration(total) in readme
     assert "TREC 22" in readme  # max_length from the records
     # idempotent: a second run writes the same text
-    before = {n: (out / n).read_text() for n in ["table2.md", "table4.md", "calora.md", "README.md"]}
-    report.generate(runs_dir, out, report.PAPER)
+    before = {n: (out / n).read_text() for n in ["table2.md", "table4.md", "calora.md", "reading.md", "README.md"]}
+    report.generate(runs_dir, out, PAPER)
     assert before == {n: (out / n).read_text() for n in before}
 
 
@@ -161,7 +175,7 @@ def test_broken_and_duplicate_records(runs_dir, capsys):
     (runs_dir / "broken.json").write_text("{not json")
     dup = json.loads(next(runs_dir.glob("trec__ir50__CE__seed0*")).read_text())
     (runs_dir / "zz_duplicate.json").write_text(json.dumps(dup))
-    records = report.load_runs(runs_dir)
+    records = load_runs(runs_dir)
     assert len(records) == 9
     err = capsys.readouterr().err
     assert "broken.json" in err and "same run" in err
@@ -169,13 +183,13 @@ def test_broken_and_duplicate_records(runs_dir, capsys):
 
 def test_empty_runs_dir(tmp_path):
     (tmp_path / "runs").mkdir()
-    written = report.generate(tmp_path / "runs", tmp_path / "out", report.PAPER)
+    written = report.generate(tmp_path / "runs", tmp_path / "out", PAPER)
     assert "No runs yet." in (tmp_path / "out" / "table2.md").read_text()
     assert not [p for p in written if p.suffix == ".png"]
 
 
 def test_paper_numbers():
-    paper = report.load_paper()
+    paper = load_paper()
     assert len(paper["columns"]) == 13 and paper["columns"][-1] == "Ours"
     rows = {(r["dataset"], r["imbalance_ratio"]): r["cells"] for r in paper["rows"]}
     assert set(rows) == {("trec", r) for r in (50, 20, 10, None)} | {("cr", r) for r in (50, 20, 10, None)} | {
@@ -188,7 +202,7 @@ def test_paper_numbers():
     assert rows[("ohsumed", None)]["Ours"]["f1"] == 60.82
     assert rows[("trec", None)]["BERT"]["acc"] == 97.60  # TREC's org* row (line 240), not DBLP's
     assert rows[("r52", None)]["Bloom-7.1B"]["f1"] is None  # OOM
-    assert report.row_label(("r52", None)) == "R52 org"
+    assert row_label(("r52", None)) == "R52 org"
 
 
 def test_failed_runs_without_a_record_are_listed(runs_dir, tmp_path):
@@ -199,8 +213,187 @@ def test_failed_runs_without_a_record_are_listed(runs_dir, tmp_path):
         "2026-01-01 10:05:00 r52__irorg__smote__seed0__abc: ValueError: first | try\n"
         "2026-01-01 10:09:00 r52__irorg__smote__seed0__abc: ValueError: Expected n_neighbors <= 1\n"
     )
-    report.generate(runs_dir, out, report.PAPER, plots=False)
+    report.generate(runs_dir, out, PAPER, plots=False)
     section = (out / "README.md").read_text().split("## Runs that failed", 1)[1].split("\n## ", 1)[0]
     assert "`r52__irorg__smote__seed0__abc` | ValueError: Expected n_neighbors <= 1" in section
     assert "first" not in section  # only the last attempt counts
     assert "SharpReCL__seed0" not in section  # it failed once but has a record now
+
+
+# --------------------------------------------------------------------------- statistics
+
+
+def test_noise_bar_matches_the_closed_form():
+    # |mean| = sd over n seeds is a paired t of sqrt(n); with 2 degrees of freedom the two-sided
+    # p of t is 1 - t / sqrt(t^2 + 2).
+    t, p = noise_bar(3)
+    assert t == pytest.approx(np.sqrt(3))
+    assert p == pytest.approx(1 - np.sqrt(3) / np.sqrt(5))
+    md = table2_markdown(index_runs([make_record("SharpReCL", s, v) for s, v in enumerate(SHARP)]
+                                    + [make_record("CE", s, v) for s, v in enumerate(CE)]))
+    assert f"with n = 3 it is a paired t of 1.7, two-sided p ≈ {p:.2f}" in md
+
+
+def test_beyond_noise_and_verdict():
+    pair = paired({s: {"macro_f1": v} for s, v in enumerate(SHARP)}, {s: {"macro_f1": v} for s, v in enumerate(CE)})
+    assert beyond_noise(pair) and verdict(pair) == "SharpReCL ahead (|mean| > sd)"
+    noisy = paired({0: {"macro_f1": 0.5}, 1: {"macro_f1": 0.6}}, {0: {"macro_f1": 0.55}, 1: {"macro_f1": 0.5}})
+    assert not beyond_noise(noisy) and verdict(noisy) == "within seed noise"
+    one = paired({0: {"macro_f1": 0.9}}, {0: {"macro_f1": 0.1}})
+    assert not beyond_noise(one)
+    assert np.isnan(paired_t_p(one))
+
+
+# --------------------------------------------------------------------------- facts for the prose
+
+
+def test_facts_from_the_fixture(runs_dir):
+    grid = index_runs(load_runs(runs_dir))
+    cell = ("trec", 50)
+    rare = F.rarest_class(grid, cell)
+    assert rare["label"] == "ABBR" and rare["train"] == 25 and rare["test"] == 50
+    assert rare["train_share"] == pytest.approx(25 / sum(COUNTS.values()))
+    assert rare["test_share"] == pytest.approx(50 / 300)
+    # ABBR's share of the SharpReCL - CE gap: its F1 difference / 6 classes, per seed
+    share = F.class_share_of_gap(grid, cell, "SharpReCL", "CE", "ABBR")
+    np.testing.assert_allclose(share["diffs"], 100 * (0.5 - np.asarray(ABBR_CE)) / 6)
+    # one more false positive at recall 0.9, precision 0.9, support 50: TP 45, FP 5, FN 5
+    rec = grid[cell]["SharpReCL"][0]
+    rec["per_class"]["ABBR"].update(recall=0.9, precision=0.9)
+    assert F.false_positives(rec, "ABBR") == 5
+    assert F.marginal_fp_cost(rec, "ABBR", 6) == pytest.approx(100 * (90 / 100 - 90 / 101) / 6)
+    assert F.predicted_share(rec, "ABBR", 300) == pytest.approx(50 / 300)
+    assert F.epoch_ratios(grid, [cell], "SharpReCL", "CE") == [1.0, 1.0, 1.0]
+    time = F.profile_time(grid, [cell])
+    assert time["total"] == pytest.approx(sum(100.0 + s + 2.0 for s in range(3)) * 3)
+    assert time["single"] == 0 and time["runs"] == 9
+    assert not F.still_climbing(grid[cell]["SharpReCL"][0])  # 0.5, 0.6, 0.7, 0.6
+    assert F.still_climbing({"valid_f1_macro": [0.5, 0.7]})
+
+
+def test_profile_status_follows_the_registry(runs_dir):
+    from methods import CALORA_BASES, CLASSIC, MAIN
+
+    from reporting.order import ALL_METHODS
+
+    grid = index_runs(load_runs(runs_dir))
+    cells = [("trec", 50), ("cr", 50)]
+    st = F.profile_status(grid, cells, 3)
+    multi = [m for m in ALL_METHODS if m in MAIN or m in CLASSIC or m in CALORA_BASES]
+    assert st["expected"] == len(cells) * (3 * len(multi) + len(ALL_METHODS) - len(multi))
+    assert st["done"] == 9
+    assert st["missing"]["SharpReCL"] == {("cr", 50): [0, 1, 2]}
+    assert st["missing"]["Focal"] == {("trec", 50): [0], ("cr", 50): [0]}
+    assert "CE" not in st["missing"].get("CE", {}).get(("trec", 50), [])
+
+
+def test_slowest_relative_and_tail_summary():
+    recs = [make_record("SharpReCL", s, 0.8) for s in range(3)]
+    recs[0]["fit_seconds"] = 1000.0
+    grid = index_runs(recs)
+    cell, method, seed, secs, others = F.slowest_relative(grid, [("trec", 50)])
+    assert (method, seed, secs, others) == ("SharpReCL", 0, 1000.0, {1: 101.0, 2: 102.0})
+    rec = make_record("SharpReCL", 0, 0.8)
+    rec["per_class"]["ABBR"]["f1"] = 0.0
+    tail = F.tail_summary(rec, 60)  # LOC (54) and ABBR (25)
+    assert tail == {"n_tail": 2, "tail_f1": pytest.approx(0.45), "head_f1": pytest.approx(0.9), "zero_f1": 1}
+
+
+def test_prior_weights():
+    weights, batch = F.prior_weights({"a": 1, "b": 3})
+    assert weights["a"] == pytest.approx(np.log(4)) and weights["b"] == pytest.approx(-np.log(0.75))
+    assert batch == pytest.approx(0.25 * np.log(4) - 0.75 * np.log(0.75))
+
+
+def test_speed_and_conll_facts():
+    speed = {"cells": [{"criterion_share_of_step": 0.006}, {"criterion_share_of_step": 0.008}],
+             "memory": [{"dataset": "trec", "n_classes": 6, "method": m, "peak_rss_mib": rss, "epoch_s": e}
+                        for m, rss, e in [("SharpReCL", 101.0, 20.0), ("SCLCE", 100.0, 19.0), ("CE", 90.0, 10.0)]],
+             "scaling": [{"axis": "texts", "n_texts": n, "epoch_s": 0.05 * n + 1} for n in (1000, 2000, 4000)]}
+    sp = F.speed_facts(speed)
+    assert sp["criterion_share"] == [0.006, 0.008]
+    assert sp["memory_vs_sclce"] == [pytest.approx(0.01)] and sp["epoch_vs_ce"] == [2.0]
+    assert sp["linear"]["ms_per_text"] == pytest.approx(50.0) and sp["linear"]["r2"] == pytest.approx(1.0)
+    conll = {"seeds": [0, 1], "summary": {
+        "CALoRA (CE)": {"paired_macro_f1_gain_vs_base": [0.001, 0.003]},
+        "all experts (CE)": {"paired_macro_f1_gain_vs_base": [-0.002, 0.001]}}}
+    facts = F.conll_facts(conll)
+    np.testing.assert_allclose(facts["gain"]["CE"], [0.1, 0.3])
+    np.testing.assert_allclose(facts["routing"]["CE"], [0.3, 0.2])
+    assert "LA" not in facts["routing"]
+
+
+# --------------------------------------------------------------------------- the reading
+
+
+def reading_of(records):
+    return R.reading_markdown(index_runs(records), load_paper(), ".")
+
+
+def fixture_records(sharp=SHARP, ce=CE):
+    return ([make_record("SharpReCL", s, v, epochs=4, seconds_per_epoch=20.0, best_epoch=3) for s, v in enumerate(sharp)]
+            + [make_record("CE", s, v, abbr_f1=ABBR_CE[s], epochs=4, seconds_per_epoch=10.0, best_epoch=3)
+               for s, v in enumerate(ce)])
+
+
+def test_reading_numbers_come_from_the_records():
+    text = reading_of(fixture_records())
+    diffs = 100 * (np.asarray(SHARP) - np.asarray(CE))
+    pair = paired({s: {"macro_f1": v} for s, v in enumerate(SHARP)}, {s: {"macro_f1": v} for s, v in enumerate(CE)})
+    per_seed = ", ".join(f"{d:+.1f}" for d in diffs[:-1]) + f" and {diffs[-1]:+.1f}"
+    assert f"per seed {per_seed}; +{diffs.mean():.1f} ± {diffs.std(ddof=1):.1f}, p = {paired_t_p(pair):.2f}" in text
+    assert "a SharpReCL epoch costs 2.0× a CE epoch" in text
+    # a changed record changes the prose
+    changed = reading_of(fixture_records(sharp=[0.95, 0.83, 0.78]))
+    assert "per seed +20.0, +4.0 and +4.0" in changed and per_seed not in changed
+
+
+def test_reading_commentary_follows_the_numbers():
+    cause = COMMENTARY["trec_cause"].format(rare="ABBR")
+    ahead = reading_of(fixture_records())  # SharpReCL ahead of CE on TREC
+    behind = reading_of(fixture_records(sharp=CE, ce=SHARP))
+    assert "beats plain CE" in ahead and cause not in ahead
+    assert "loses to plain CE" in behind and cause in behind
+    # with no record at all
+    assert "No runs yet." in reading_of([])
+
+
+def test_commentary_states_no_number():
+    for key, text in COMMENTARY.items():
+        prose = re.sub(r"`[^`]*`", "", text)
+        prose = re.sub(r"Table \d+", "", prose)
+        # a number stands alone: digits inside a name (R52) are not one
+        assert not re.search(r"(?<!\w)\d", prose), f"commentary {key!r} states a number: {text!r}"
+        assert "*" not in text
+        assert set(re.findall(r"\{(\w*)\}", text)) <= {"rare", "minority"}
+    assert all(isinstance(v, (int, float)) for v in OUTSIDE.values())
+
+
+def test_sources_parse_the_settings(tmp_path):
+    module = tmp_path / "mod.py"
+    module.write_text("P = {'a': [('x', 1), ('y', None)], None: 2}\n"
+                      "def f(a, b=3, *, c='x'):\n    return dict(d=5, e=a)\n"
+                      "class K:\n    def m(self, q=0.1):\n        return g(num=7)\n")
+    assert sources.constant(module, "P") == {"a": [("x", 1), ("y", None)], None: 2}
+    assert sources.default(module, "f", "b") == 3 and sources.default(module, "f", "c") == "x"
+    assert sources.default(module, "K.m", "q") == 0.1 and sources.default(module, "f", "a") == "?"
+    assert sources.call_keyword(module, "f", "dict", "d") == 5
+    assert sources.call_keyword(module, "f", "dict", "e") == "?"  # not a literal
+    assert sources.call_keyword(module, "K.m", "g", "num") == 7
+    # every setting the report quotes is found in the real files
+    found = [sources.neural_setting("batch_size"), sources.neural_setting("n_iter_no_change"),
+             sources.max_length_cap(), sources.validation_fraction(), sources.smote_neighbors(),
+             *sources.setfit_settings().values()]
+    assert "?" not in found
+    assert ("trec", 50) in sources.profiles()["quick"]["cells"]
+
+
+def test_orders_come_from_the_registry():
+    from methods import CALORA_BASES, CLASSIC, NEURAL, OTHER
+
+    from reporting.order import RUNTIME_ORDER, TABLE2_METHODS
+
+    assert set(RUNTIME_ORDER) == set(NEURAL) | set(CALORA_BASES) | set(OTHER) | set(CLASSIC)
+    assert set(CLASSIC) <= set(TABLE2_METHODS)
+    md = table4_markdown(index_runs([make_record("SharpReCL", 0, 0.8)]))
+    assert "The benchmark runs + WordNet view, w/o SS, w/o HM and w/o δ_CLS on seed 0 only." in md

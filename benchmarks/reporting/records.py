@@ -1,0 +1,93 @@
+"""The run records written by ``benchmarks/run.py``: loading, indexing, row keys and labels."""
+
+import json
+import re
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+DATASET_ORDER = ["trec", "cr", "r52", "ohsumed"]
+DATASET_NAMES = {"trec": "TREC", "cr": "CR", "r52": "R52", "ohsumed": "Ohsumed",
+                 "dblp": "DBLP", "biomedical": "Biomedical"}
+
+
+def load_runs(runs_dir):
+    """All run records under ``runs_dir`` (sorted by file name).
+
+    A record that cannot be read is skipped with a warning. Two records of the
+    same dataset, ratio, method and seed (e.g. after a config change) would
+    make the seeds unpaired: the newest file wins and a warning says so.
+    """
+    records = {}
+    for path in sorted(Path(runs_dir).glob("*.json")):
+        try:
+            rec = json.loads(path.read_text())
+            key = (rec["dataset"], rec["imbalance_ratio"], rec["method"], int(rec["seed"]))
+            float(rec["macro_f1"])
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            print(f"warning: skipping {path.name}: {type(exc).__name__}: {exc}", file=sys.stderr)
+            continue
+        rec["_file"] = path.name
+        rec["_mtime"] = path.stat().st_mtime
+        if key in records:
+            old = records[key]
+            print(f"warning: {old['_file']} and {path.name} are the same run; keeping the newer",
+                  file=sys.stderr)
+            if old["_mtime"] > rec["_mtime"]:
+                continue
+        records[key] = rec
+    return [records[k] for k in sorted(records, key=lambda k: records[k]["_file"])]
+
+
+def index_runs(records):
+    """``{(dataset, ratio): {method: {seed: record}}}``."""
+    grid = defaultdict(lambda: defaultdict(dict))
+    for rec in records:
+        grid[(rec["dataset"], rec["imbalance_ratio"])][rec["method"]][int(rec["seed"])] = rec
+    return grid
+
+
+def row_sort_key(row):
+    dataset, ratio = row
+    d = DATASET_ORDER.index(dataset) if dataset in DATASET_ORDER else len(DATASET_ORDER)
+    # ir=50 (hardest) first, then 20, 10, then the original split.
+    return (d, dataset, ratio is None, -(ratio or 0))
+
+
+def rows_of(grid):
+    return sorted(grid, key=row_sort_key)
+
+
+def row_label(row):
+    dataset, ratio = row
+    return f"{DATASET_NAMES.get(dataset, dataset)} {'org' if ratio is None else f'ir={ratio}'}"
+
+
+def ratio_slug(ratio):
+    return "org" if ratio is None else str(ratio)
+
+
+def present_methods(grid, rows, candidates):
+    """The ``candidates`` that have a record in one of ``rows``, in the candidates' order."""
+    found = {m for row in rows for m in grid[row]}
+    return [m for m in candidates if m in found]
+
+
+def all_records(grid, rows=None):
+    """Every record of ``rows`` (default: all rows)."""
+    rows = rows_of(grid) if rows is None else rows
+    return [rec for row in rows for runs in grid.get(row, {}).values() for rec in runs.values()]
+
+
+def last_failures(log_path, done_keys=()):
+    """``{run key: error}`` of the last failed attempt of each run in ``failures.log``
+    that has no record (``done_keys``: the stems of the record files)."""
+    log = Path(log_path)
+    if not log.is_file():
+        return {}
+    last = {}
+    for line in log.read_text().splitlines():
+        match = re.match(r"\S+ \S+ (\S+): (.*)", line)
+        if match:
+            last[match.group(1)] = match.group(2)
+    return {key: why for key, why in last.items() if key not in set(done_keys)}
