@@ -703,3 +703,17 @@ def test_number_options_say_what_they_take(option, value, message, capsys):
         main(["fit", "data.csv", "--model", "m", option, value])
     assert exc.value.code == 2
     assert capsys.readouterr().err.strip().splitlines()[-1] == f"sharprecl fit: error: {message}"
+
+
+@pytest.mark.parametrize("device, fragment", [
+    ("nonsense", "is not a torch device"),
+    pytest.param("cuda", "no CUDA device is available",
+                 marks=pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="CUDA present")),
+])
+def test_unusable_device_is_one_line_before_any_loading(data_dir, tmp_path, capsys, device, fragment):
+    # Refused in one line, before the (default) encoder is loaded.
+    status, _, err = _run(capsys, ["fit", data_dir / "train.csv", "--model", tmp_path / "m",
+                                   "--text-column", "text", "--label-column", "label",
+                                   "--device", device])
+    _assert_one_line_error(status, err, fragment)
+    assert not (tmp_path / "m").exists()
