@@ -414,3 +414,14 @@ def test_selection_on_balanced_validation_log_loss(fast_params, tickets):
     # The restored epoch is the loss's best, whatever macro-F1 said.
     assert validation_score_at_end(clf) == pytest.approx(f1s[best], abs=1e-12)
     assert all(np.isfinite(losses)) and min(losses) > 0
+
+
+def test_long_document_settings_survive_save_and_load(fast_params, tickets, tmp_path):
+    X, y = tickets
+    settings = {"group_by_length": True, "inference_quantization": "int8", "truncation": "head_tail",
+                "train_layers": 1, "lr_schedule": "linear", "selection_metric": "balanced_log_loss"}
+    clf = SharpReCLClassifier(**{**fast_params, "max_epochs": 1, **settings}).fit(X, y)
+    loaded = SharpReCLClassifier.load_pretrained(clf.save_pretrained(tmp_path / "m"))
+    assert {k: loaded.get_params()[k] for k in settings} == settings
+    # Both predict through their own int8 copy of the same fp32 weights.
+    np.testing.assert_allclose(loaded.predict_proba(X[:10]), clf.predict_proba(X[:10]), atol=1e-6)
