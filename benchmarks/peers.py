@@ -45,9 +45,7 @@ class FrozenEncoderEmbedder(TransformerMixin, BaseEstimator):
         return self
 
     def transform(self, X):
-        ids = tokenize(self.tokenizer_, list(X), self.max_length)
-        order = np.argsort([len(t) for t in ids], kind="stable")
-        data = TokenizedTexts([ids]).subset(order)
+        data, restore = TokenizedTexts([tokenize(self.tokenizer_, list(X), self.max_length)]).sorted_by_length()
         loader = torch.utils.data.DataLoader(
             data, batch_size=self.batch_size, collate_fn=PadCollator(self.tokenizer_.pad_token_id)
         )
@@ -56,7 +54,7 @@ class FrozenEncoderEmbedder(TransformerMixin, BaseEstimator):
             for batch, _ in loader:
                 hidden = self.model_(**batch).last_hidden_state
                 out.append(pool_hidden_states(hidden, batch["attention_mask"], "mean"))
-        return torch.cat(out).numpy()[np.argsort(order)]
+        return torch.cat(out).numpy()[restore]
 
 
 def neural_params(max_length, seed, encoder=None, max_epochs=4, freeze_layers=0):

@@ -582,18 +582,14 @@ class SharpReCLClassifier(TextClassifierMixin, BaseEstimator):
 
     def _frozen_states(self, ids, n_frozen):
         """Output of the frozen lower blocks for each text of ``ids``, in order."""
-        order = np.argsort([len(t) for t in ids], kind="stable")
+        dataset, restore = TokenizedTexts([ids]).sorted_by_length()
         loader = torch.utils.data.DataLoader(
-            TokenizedTexts([ids]).subset(order), batch_size=64,
-            collate_fn=PadCollator(self.tokenizer_.pad_token_id),
+            dataset, batch_size=64, collate_fn=PadCollator(self.tokenizer_.pad_token_id)
         )
         device = self.net_.device
         batches = ({k: v.to(device) for k, v in batch.items()} for batch, _ in loader)
         states = frozen_states(self.net_.module_.encoder, batches, n_frozen)
-        restored = [None] * len(ids)
-        for position, index in enumerate(order):
-            restored[index] = states[position]
-        return restored
+        return [states[i] for i in restore]
 
     def _linear_schedule(self, n_train):
         """Warm-up + linear decay over ``max_epochs`` epochs of ``n_train`` texts, per batch."""
@@ -725,9 +721,7 @@ class SharpReCLClassifier(TextClassifierMixin, BaseEstimator):
         """Tokenised ``X`` sorted by length, and the permutation that undoes it."""
         check_is_fitted(self)
         texts = check_texts(X, self.text_column)
-        dataset = TokenizedTexts([self._tokenize(texts)])
-        order = np.argsort(dataset.lengths(), kind="stable")
-        return dataset.subset(order), np.argsort(order)
+        return TokenizedTexts([self._tokenize(texts)]).sorted_by_length()
 
     def predict_proba(self, X):
         """Class probabilities.

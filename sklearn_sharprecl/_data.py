@@ -71,6 +71,15 @@ class TokenizedTexts(Dataset):
         views = [[view[i] for i in indices] for view in self.views]
         return TokenizedTexts(views, None if self.y is None else self.y[indices])
 
+    def sorted_by_length(self):
+        """This dataset sorted by text length, and the permutation that restores input order.
+
+        Inference batches of similar length pad least; ``out[restore]`` puts
+        per-text outputs back in the order of ``self``.
+        """
+        order = np.argsort(self.lengths(), kind="stable")
+        return self.subset(order), np.argsort(order)
+
 
 class PadCollator:
     """Collate ``TokenizedTexts`` items into padded ``input_ids``/``attention_mask``.
