@@ -57,8 +57,8 @@ class FrozenEncoderEmbedder(TransformerMixin, BaseEstimator):
         return torch.cat(out).numpy()[restore]
 
 
-def neural_params(max_length, seed, encoder=None, max_epochs=4, freeze_layers=0):
-    params = dict(
+def neural_params(max_length, seed, encoder=None, max_epochs=4):
+    return dict(
         encoder=encoder,
         max_length=max_length,
         max_epochs=max_epochs,
@@ -66,20 +66,13 @@ def neural_params(max_length, seed, encoder=None, max_epochs=4, freeze_layers=0)
         batch_size=32,
         random_state=seed,
     )
-    if freeze_layers:
-        from skorch.callbacks import Freezer
-
-        patterns = ["encoder.embeddings.*"] + [
-            f"encoder.encoder.layer.{i}.*" for i in range(freeze_layers)
-        ]
-        params["callbacks"] = [("freeze", Freezer(patterns))]
-    return params
 
 
-def make_method(name, seed, max_length, encoder=None, max_epochs=4, freeze_layers=0, params=None):
-    """An unfitted estimator for method ``name``; ``params`` override a neural method's settings."""
+def make_method(name, seed, max_length, encoder=None, max_epochs=4, params=None):
+    """An unfitted estimator for method ``name``; ``params`` override a neural method's settings
+    (a recipe, study overrides, ``train_layers``)."""
     if name in NEURAL:
-        settings = {**neural_params(max_length, seed, encoder, max_epochs, freeze_layers), **NEURAL[name]}
+        settings = {**neural_params(max_length, seed, encoder, max_epochs), **NEURAL[name]}
         return SharpReCLClassifier(**{**settings, **(params or {})})
     lr = LogisticRegression(max_iter=2000, class_weight="balanced", random_state=seed)
     tfidf = TfidfVectorizer(sublinear_tf=True, ngram_range=(1, 2), min_df=1)
