@@ -24,6 +24,9 @@ and views:
   8k texts, C=6) and, part ``classes``, against the number of classes (6, 23,
   52: the same 1k texts under random labels), ``max_length`` fixed.
 
+- partial / truncation (R52, opt-in parts): one epoch with ``train_layers=2``
+  cached against skorch's Freezer, and head / head + tail / chunked truncation.
+
 Usage: ``python benchmarks/speed.py [--parts criterion inference memory scaling classes]
 [--steps 4] [--data ../shared/datasets]``. Parts not run keep their previous
 results in ``speed.json``.
@@ -307,13 +310,19 @@ def child_fit(spec):
     tic = time.perf_counter()
     clf.fit(texts, labels)
     fit_s = time.perf_counter() - tic
+    extra = {}
+    if spec.get("predict"):  # inference on the training texts, same process
+        tic = time.perf_counter()
+        clf.predict_proba(texts)
+        extra = {"predict_s": time.perf_counter() - tic,
+                 "mean_tokens": float(np.mean([len(ids) for ids in clf._tokenize(texts)]))}
     print(json.dumps({
         **{k: v for k, v in spec.items() if k not in ("data", "encoder")},
         "n_texts": len(texts), "n_classes": len(clf.classes_),
         "n_pos": clf.n_pos, "n_neg": clf.n_neg, "k_hard": clf.k_hard,
         "epoch_s": float(clf.net_.history[-1, "dur"]), "fit_s": fit_s, "device": str(clf.net_.device),
         "peak_rss_mib": memory_status()["VmHWM"] / 1024,
-        "rss_before_fit_mib": baseline / 1024,
+        "rss_before_fit_mib": baseline / 1024, **extra,
     }))
 
 
@@ -342,6 +351,20 @@ def partial_part(data_home, per_class=12):
     for name, setting in settings.items():
         spec = {"dataset": "r52", "max_length": 128, "per_class": per_class, "method": "SharpReCL",
                 "data": data_home, "setting": name, **setting}
+        rows.append(fit_in_child(spec))
+        print(json.dumps(rows[-1]), flush=True)
+    return rows
+
+
+def truncation_part(data_home, per_class=6):
+    """R52 (128 tokens, top 2 layers trained and cached), one SharpReCL epoch and a
+    predict_proba of the same texts, for each way of fitting a long text in
+    max_length: the head, head + tail, or every token in 128-token chunks."""
+    rows = []
+    for truncation in ("head", "head_tail", "chunks"):
+        spec = {"dataset": "r52", "max_length": 128, "per_class": per_class, "method": "SharpReCL",
+                "data": data_home, "setting": truncation, "predict": True,
+                "params": {"train_layers": 2, "truncation": truncation}}
         rows.append(fit_in_child(spec))
         print(json.dumps(rows[-1]), flush=True)
     return rows
@@ -452,6 +475,20 @@ def markdown(results):
         for r in partial:
             lines.append(f"| {r['setting']} | {r['epoch_s']:.1f} | {r['fit_s']:.1f} | "
                          f"{r['epoch_s'] / base:.2f} | {r['peak_rss_mib']:.0f} |")
+    trunc = results.get("truncation")
+    if trunc:
+        base = trunc[0]
+        lines += [
+            "", f"## Truncation on R52 ({base['n_texts']} texts, max_length 128, C = {base['n_classes']}, "
+            "top 2 of 6 layers trained and cached, one SharpReCL epoch, fresh process each)", "",
+            "| truncation | tokens per text | epoch (s) | fit incl. cache (s) | predict_proba (s) | "
+            "epoch vs head | predict vs head | peak RSS (MiB) |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for r in trunc:
+            lines.append(f"| {r['setting']} | {r['mean_tokens']:.0f} | {r['epoch_s']:.1f} | {r['fit_s']:.1f} | "
+                         f"{r['predict_s']:.1f} | {r['epoch_s'] / base['epoch_s']:.2f} | "
+                         f"{r['predict_s'] / base['predict_s']:.2f} | {r['peak_rss_mib']:.0f} |")
     inf = results.get("inference")
     if inf:
         lines += [
@@ -510,7 +547,8 @@ def markdown(results):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--parts", nargs="+", default=["criterion", "inference", "memory", "scaling", "classes"],
-                        choices=["criterion", "inference", "memory", "scaling", "classes", "partial", "gpu"])
+                        choices=["criterion", "inference", "memory", "scaling", "classes", "partial", "truncation",
+                                 "gpu"])
     parser.add_argument("--steps", type=int, default=4)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--max-length", type=int, default=32)
@@ -547,6 +585,8 @@ def main(argv=None):
         plot_scaling(results["scaling"], RESULTS / "speed_scaling.png")
     if "partial" in args.parts:
         results["partial"] = partial_part(args.data)
+    if "truncation" in args.parts:
+        results["truncation"] = truncation_part(args.data)
     if "gpu" in args.parts:
         results["gpu"] = gpu_part(args.data)
     path.write_text(json.dumps(results, indent=1))

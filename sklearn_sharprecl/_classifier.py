@@ -25,7 +25,7 @@ from ._callbacks import (
     silent,
 )
 from ._criterion import CRITERION_PARAMETERS, SharpReCLLoss
-from ._data import PadCollator, TokenizedTexts, tokenize
+from ._data import TRUNCATIONS, PadCollator, TokenizedTexts, tokenize
 from ._encoder import check_max_length, load_tokenizer, resolve_encoder
 from ._module import SharpReCLModule
 from ._net import AcceleratedSharpReCLNet, SharpReCLNet
@@ -85,10 +85,13 @@ class SharpReCLClassifier(TextClassifierMixin, BaseEstimator):
     max_length : int, default=128
         Texts are truncated to this many tokens; batches are padded only to
         their longest text.
-    truncation : {'head', 'head_tail'}, default='head'
+    truncation : {'head', 'head_tail', 'chunks'}, default='head'
         Which tokens of a longer text are kept: the first ``max_length``, or
         the first quarter and the last three quarters of them (for long
-        documents, whose end often says what they are about).
+        documents, whose end often says what they are about), or all of
+        them: ``'chunks'`` cuts a text into windows of ``max_length`` tokens,
+        encodes each and pools their features, weighted by token count. Its
+        cost grows with the texts' full length instead of ``max_length``.
     dropout : float, default=0.1
         Dropout on the sentence embedding before the classifier.
     proj_dim : int, default=128
@@ -281,7 +284,7 @@ class SharpReCLClassifier(TextClassifierMixin, BaseEstimator):
         "encoder": [str, HasMethods(["__fspath__"]), None],
         "pooling": [StrOptions({"mean", "cls"})],
         "max_length": [Interval(Integral, 2, None, closed="left")],
-        "truncation": [StrOptions({"head", "head_tail"})],
+        "truncation": [StrOptions(set(TRUNCATIONS))],
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "proj_dim": [Interval(Integral, 1, None, closed="left")],
         "train_layers": [Interval(Integral, 1, None, closed="left"), None],
@@ -584,7 +587,7 @@ class SharpReCLClassifier(TextClassifierMixin, BaseEstimator):
         """Output of the frozen lower blocks for each text of ``ids``, in order."""
         dataset, restore = TokenizedTexts([ids]).sorted_by_length()
         loader = torch.utils.data.DataLoader(
-            dataset, batch_size=64, collate_fn=PadCollator(self.tokenizer_.pad_token_id)
+            dataset, batch_size=64, collate_fn=self._collator()
         )
         device = self.net_.device
         batches = ({k: v.to(device) for k, v in batch.items()} for batch, _ in loader)
@@ -605,6 +608,10 @@ class SharpReCLClassifier(TextClassifierMixin, BaseEstimator):
 
     def _tokenize(self, texts):
         return tokenize(self.tokenizer_, texts, self.max_length, self.truncation)
+
+    def _collator(self):
+        chunk_length = self.max_length if self.truncation == "chunks" else None
+        return PadCollator(self.tokenizer_.pad_token_id, chunk_length=chunk_length)
 
     def _second_view(self, texts, aug_texts, train_idx, train_ids, rng, callbacks):
         """Token ids of the training texts' second view (and its refresh callback)."""
@@ -701,8 +708,8 @@ class SharpReCLClassifier(TextClassifierMixin, BaseEstimator):
             max_epochs=self.max_epochs,
             train_split=train_split,
             iterator_train__shuffle=True,
-            iterator_train__collate_fn=PadCollator(self.tokenizer_.pad_token_id),
-            iterator_valid__collate_fn=PadCollator(self.tokenizer_.pad_token_id),
+            iterator_train__collate_fn=self._collator(),
+            iterator_valid__collate_fn=self._collator(),
             callbacks=callbacks,
             precision=self.precision,
             **placement,

@@ -12,19 +12,30 @@ from torch.utils.data import Dataset
 from ._encoder import quiet_transformers
 
 
+TRUNCATIONS = ("head", "head_tail", "chunks")
+
+
 def tokenize(tokenizer, texts, max_length, truncation="head"):
-    """Token ids of ``texts`` cut to ``max_length``, one LongTensor each.
+    """Token ids of ``texts`` for windows of ``max_length``, one LongTensor each.
 
     ``truncation='head'`` keeps the first ``max_length`` tokens;
     ``'head_tail'`` keeps the first quarter and the last three quarters of
     them (the split Sun et al., 2019, found best for long documents), so a
     document's conclusion survives. Special tokens stay at both ends.
+
+    ``'chunks'`` keeps every token: the text is cut into windows of
+    ``max_length`` tokens, each with its own special tokens, and the windows
+    are concatenated; every window but the last is exactly ``max_length``
+    long, so :class:`PadCollator` (given ``chunk_length=max_length``) cuts
+    them apart again.
     """
     if truncation == "head":
         encoded = tokenizer(list(texts), truncation=True, max_length=max_length)["input_ids"]
         return [torch.as_tensor(ids, dtype=torch.long) for ids in encoded]
-    if truncation != "head_tail":
-        raise ValueError(f"Unknown truncation {truncation!r}; expected 'head' or 'head_tail'.")
+    if truncation not in TRUNCATIONS:
+        raise ValueError(f"Unknown truncation {truncation!r}; expected one of {TRUNCATIONS}.")
+    if truncation == "chunks":
+        return _chunked(tokenizer, texts, max_length)
     with quiet_transformers():  # "sequence longer than the maximum" is what we cut here
         encoded = tokenizer(list(texts), truncation=False)["input_ids"]
     head = max_length // 4
@@ -32,6 +43,30 @@ def tokenize(tokenizer, texts, max_length, truncation="head"):
     return [
         torch.as_tensor(ids if len(ids) <= max_length else ids[:head] + ids[-tail:], dtype=torch.long)
         for ids in encoded
+    ]
+
+
+def _chunked(tokenizer, texts, max_length):
+    if max_length <= tokenizer.num_special_tokens_to_add(pair=False):
+        raise ValueError(
+            f"max_length={max_length} leaves no room for text between the special tokens; "
+            "truncation='chunks' needs a larger max_length."
+        )
+    # The tokenizer's own windowing (as for question answering), stride 0.
+    encoded = tokenizer(
+        list(texts), truncation=True, max_length=max_length, return_overflowing_tokens=True, stride=0
+    )
+    if "overflow_to_sample_mapping" not in encoded:
+        raise ValueError(
+            f"truncation='chunks' needs a tokenizer that returns overflowing tokens per text; "
+            f"{type(tokenizer).__name__} does not."
+        )
+    owners = np.asarray(encoded["overflow_to_sample_mapping"])
+    windows = encoded["input_ids"]
+    bounds = np.searchsorted(owners, np.arange(len(texts) + 1))
+    return [
+        torch.as_tensor([t for w in windows[a:b] for t in w], dtype=torch.long)
+        for a, b in zip(bounds[:-1], bounds[1:])
     ]
 
 
@@ -89,16 +124,28 @@ class PadCollator:
 
     Views are stacked view-major: rows ``v * batch + i`` hold view ``v`` of
     text ``i``, so one encoder pass serves every view.
+
+    With ``chunk_length``, each sequence is cut into windows of that many
+    tokens (see ``tokenize(..., truncation='chunks')``), one row each, and
+    ``chunk_owner`` gives the view-major index of the text each row belongs to.
     """
 
-    def __init__(self, pad_token_id):
+    chunk_length = None  # pickles from before chunking have no such attribute
+
+    def __init__(self, pad_token_id, chunk_length=None):
         # Decoder-style tokenizers have no pad token; the attention mask hides
         # padding anyway, so any id will do.
         self.pad_token_id = 0 if pad_token_id is None else pad_token_id
+        self.chunk_length = chunk_length
 
     def __call__(self, batch):
         views, labels = zip(*batch)
         seqs = [ids[v] for v in range(len(views[0])) for ids in views]
+        owner = None
+        if self.chunk_length is not None:
+            pieces = [seq.split(self.chunk_length) for seq in seqs]
+            owner = torch.repeat_interleave(torch.tensor([len(p) for p in pieces]))
+            seqs = [piece for p in pieces for piece in p]
         lengths = torch.tensor([len(s) for s in seqs])
         if seqs[0].ndim == 2:  # cached hidden states of frozen layers: (length, hidden)
             inputs = {"hidden_states": pad_sequence(seqs, batch_first=True)}
@@ -106,4 +153,6 @@ class PadCollator:
             inputs = {"input_ids": pad_sequence(seqs, batch_first=True, padding_value=self.pad_token_id)}
         width = next(iter(inputs.values())).shape[1]
         inputs["attention_mask"] = (torch.arange(width)[None, :] < lengths[:, None]).long()
+        if owner is not None:
+            inputs["chunk_owner"] = owner
         return inputs, torch.stack(labels)

@@ -44,6 +44,19 @@ def pool_hidden_states(hidden, attention_mask, pooling):
     return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
 
 
+def pool_chunks(features, n_tokens, owner):
+    """One row per text from the features of its chunks, weighted by their token counts.
+
+    With mean pooling this is the mean over every token of the text (each
+    chunk's special tokens included), so a short last chunk weighs no more
+    than its few tokens. ``owner`` (sorted) gives each chunk's text index.
+    """
+    weights = n_tokens.to(features.dtype).unsqueeze(1)
+    n_texts = int(owner[-1]) + 1
+    total = features.new_zeros(n_texts, features.shape[1]).index_add_(0, owner, features * weights)
+    return total / weights.new_zeros(n_texts, 1).index_add_(0, owner, weights)
+
+
 def drop_pooler(encoder):
     """Remove a BERT-style ``pooler`` from an encoder this library loaded itself.
 
@@ -117,7 +130,8 @@ class SharpReCLModule(nn.Module):
         # parameters, which must appear once in state_dict and the optimizer.
         self.__dict__["_top_view"] = None if n_frozen is None else top_view(self.encoder, n_frozen)
 
-    def encode(self, input_ids=None, attention_mask=None, hidden_states=None, **kwargs):
+    def encode(self, input_ids=None, attention_mask=None, hidden_states=None, chunk_owner=None, **kwargs):
+        """Pooled features, one row per text (per chunk owner when ``chunk_owner`` is given)."""
         if hidden_states is not None:
             top = self.__dict__.get("_top_view")
             if top is None:
@@ -125,15 +139,18 @@ class SharpReCLModule(nn.Module):
             out = top(inputs_embeds=hidden_states, attention_mask=attention_mask)
         else:
             out = self.encoder(input_ids=input_ids, attention_mask=attention_mask, **kwargs)
-        return pool_hidden_states(out.last_hidden_state, attention_mask, self.pooling)
+        features = pool_hidden_states(out.last_hidden_state, attention_mask, self.pooling)
+        if chunk_owner is None:
+            return features
+        return pool_chunks(features, attention_mask.sum(1), chunk_owner)
 
     def __getstate__(self):
         state = super().__getstate__()
         state.pop("_top_view", None)
         return state
 
-    def forward(self, input_ids=None, attention_mask=None, hidden_states=None, **kwargs):
-        features = self.encode(input_ids, attention_mask, hidden_states, **kwargs)
+    def forward(self, input_ids=None, attention_mask=None, hidden_states=None, chunk_owner=None, **kwargs):
+        features = self.encode(input_ids, attention_mask, hidden_states, chunk_owner, **kwargs)
         logits = self.classifier(self.dropout(features))
         embeddings = F.normalize(self.proj_f(features), dim=-1)
         if self.training:

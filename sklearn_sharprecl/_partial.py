@@ -86,9 +86,11 @@ def top_view(encoder, n_frozen):
 def frozen_states(encoder, batches, n_frozen):
     """Output of the lower ``n_frozen`` blocks (embeddings included) for each text.
 
-    ``batches`` yields padded ``{"input_ids", "attention_mask"}`` dicts; the
-    result is one ``(length, hidden)`` float32 tensor per text, in order, with
-    padding cut off. Runs in evaluation mode (frozen layers draw no dropout).
+    ``batches`` yields padded ``{"input_ids", "attention_mask"}`` dicts
+    (with ``chunk_owner`` for chunked texts, whose chunks' states are joined
+    again); the result is one ``(length, hidden)`` float32 tensor per text, in
+    order, with padding cut off. Runs in evaluation mode (frozen layers draw
+    no dropout).
     """
     blocks = encoder_blocks(encoder)[2]
     bottom = _with_blocks(encoder, list(blocks[:n_frozen]))
@@ -108,14 +110,27 @@ def frozen_states(encoder, batches, n_frozen):
         with torch.inference_mode():
             for batch in batches:
                 caught.clear()
-                bottom(**batch)
+                owner = batch.get("chunk_owner")
+                bottom(**{key: value for key, value in batch.items() if key != "chunk_owner"})
                 hidden = caught[-1].float().cpu()
                 lengths = batch["attention_mask"].sum(1).tolist()
-                states.extend(h[:n].clone() for h, n in zip(hidden, lengths))
+                rows = [h[:n] for h, n in zip(hidden, lengths)]
+                if owner is None:
+                    states.extend(row.clone() for row in rows)
+                else:
+                    per_text = torch.bincount(owner.cpu()).tolist()
+                    states.extend(torch.cat(group) for group in _split_list(rows, per_text))
     finally:
         hook.remove()
         encoder.train(was_training)
     return states
+
+
+def _split_list(items, sizes):
+    start = 0
+    for size in sizes:
+        yield items[start:start + size]
+        start += size
 
 
 def available_memory():

@@ -402,6 +402,67 @@ def test_head_tail_truncation_keeps_both_ends(tiny_encoder, fast_params, tickets
     assert not np.allclose(head_model.predict_proba(X[:10]), clf.predict_proba(X[:10]))
 
 
+def test_chunked_truncation_keeps_every_token_in_windows(tiny_encoder):
+    from sklearn_sharprecl._data import PadCollator, tokenize
+    from sklearn_sharprecl._encoder import load_tokenizer
+
+    tokenizer = load_tokenizer(tiny_encoder)
+    cls, sep = tokenizer.cls_token_id, tokenizer.sep_token_id
+    texts = ["the moon " * 20, "how far", ""]
+    long_text, short, empty = tokenize(tokenizer, texts, 16, "chunks")
+    content = tokenizer(texts[0], add_special_tokens=False)["input_ids"]
+    assert len(content) == 40
+    windows = long_text.split(16)
+    assert [len(w) for w in windows] == [16, 16, 14]  # 14 + 14 + 12 text tokens
+    assert all(w[0] == cls and w[-1] == sep for w in windows)
+    assert [t for w in windows for t in w[1:-1].tolist()] == content
+    assert short.tolist() == tokenizer("how far")["input_ids"]
+    assert empty.tolist() == [cls, sep]
+
+    batch = [([long_text, long_text], torch.tensor(0)), ([short, short], torch.tensor(1))]
+    inputs, _ = PadCollator(0, chunk_length=16)(batch)
+    # View-major rows: text 0 (3 chunks), text 1, then the second view of each.
+    assert inputs["chunk_owner"].tolist() == [0, 0, 0, 1, 2, 2, 2, 3]
+    assert inputs["input_ids"].shape == (8, 16)
+    assert inputs["attention_mask"].sum(1).tolist() == [16, 16, 14, 4, 16, 16, 14, 4]
+    with pytest.raises(ValueError, match="no room for text"):
+        tokenize(tokenizer, texts, 2, "chunks")
+
+
+def test_chunk_features_are_the_token_weighted_mean_of_their_windows(tiny_encoder):
+    from sklearn_sharprecl._data import PadCollator, tokenize
+    from sklearn_sharprecl._encoder import load_tokenizer
+    from sklearn_sharprecl._module import SharpReCLModule
+
+    tokenizer = load_tokenizer(tiny_encoder)
+    module = SharpReCLModule(tiny_encoder, n_classes=2).eval()
+    long_text, short = tokenize(tokenizer, ["the moon is far " * 9, "who is the moon"], 16, "chunks")
+    windows = long_text.split(16)
+    with torch.no_grad():
+        label = torch.tensor(0)
+        chunked = module.encode(**PadCollator(0, chunk_length=16)([([long_text], label), ([short], label)])[0])
+        separate = module.encode(**PadCollator(0)([([w], label) for w in [*windows, short]])[0])
+    n = torch.tensor([len(w) for w in windows], dtype=torch.float32)[:, None]
+    torch.testing.assert_close(chunked[0], (separate[:-1] * n).sum(0) / n.sum(), atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(chunked[1], separate[-1], atol=1e-6, rtol=1e-6)
+
+
+@pytest.mark.parametrize("train_layers", [None, 1])
+def test_chunked_model_fits_reads_whole_texts_and_saves(fast_params, tickets, tmp_path, train_layers):
+    X, y = tickets
+    params = {**fast_params, "max_epochs": 1, "max_length": 8, "train_layers": train_layers}
+    clf = SharpReCLClassifier(**params, truncation="chunks").fit(X, y)
+    loaded = SharpReCLClassifier.load_pretrained(clf.save_pretrained(tmp_path / "m"))
+    assert loaded.truncation == "chunks"
+    np.testing.assert_allclose(loaded.predict_proba(X[:10]), clf.predict_proba(X[:10]), atol=1e-6)
+    # Tokens beyond the first window change a chunked model's output.
+    tail = [text + " " + " ".join(["moon"] * 12) for text in X[:10]]
+    assert not np.allclose(clf.predict_proba(tail), clf.predict_proba(X[:10]))
+    # A head-truncated model never sees them (these tickets are all longer than 8 tokens).
+    head = SharpReCLClassifier(**params).fit(X, y)
+    np.testing.assert_allclose(head.predict_proba(tail), head.predict_proba(X[:10]), atol=1e-6)
+
+
 def test_selection_on_balanced_validation_log_loss(fast_params, tickets):
     X, y = tickets
     clf = SharpReCLClassifier(**{**fast_params, "max_epochs": 3, "lr": 3e-3, "random_state": 1,

@@ -13,11 +13,12 @@ from sklearn_sharprecl._module import SharpReCLModule
 from sklearn_sharprecl._partial import freeze_lower_layers, frozen_states
 
 
-def _batch(items):
-    return PadCollator(0)([([t], torch.tensor(0)) for t in items])[0]
+def _batch(items, chunk_length=None):
+    return PadCollator(0, chunk_length)([([t], torch.tensor(0)) for t in items])[0]
 
 
-def test_cached_states_give_the_same_loss_and_gradients(tiny_encoder, tickets):
+@pytest.mark.parametrize("truncation, max_length", [("head", 32), ("chunks", 8)])
+def test_cached_states_give_the_same_loss_and_gradients(tiny_encoder, tickets, truncation, max_length):
     encoder = BertModel.from_pretrained(
         tiny_encoder, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0
     )
@@ -25,9 +26,11 @@ def test_cached_states_give_the_same_loss_and_gradients(tiny_encoder, tickets):
     module = SharpReCLModule(encoder, n_classes=3, dropout=0.0).train()
     n_frozen = freeze_lower_layers(module.encoder, 1)
     assert n_frozen == 1
-    ids = tokenize(AutoTokenizer.from_pretrained(tiny_encoder), tickets[0][:6], 32)
+    ids = tokenize(AutoTokenizer.from_pretrained(tiny_encoder), tickets[0][:6], max_length, truncation)
     assert len({len(t) for t in ids}) > 1  # padding is exercised
-    plain_inputs = _batch(ids)
+    assert truncation == "head" or max(len(t) for t in ids) > 2 * max_length  # so is chunking
+    chunk_length = max_length if truncation == "chunks" else None
+    plain_inputs = _batch(ids, chunk_length)
     y = torch.tensor([0, 1, 2, 0, 1, 2])
 
     def loss_and_grads(inputs):
@@ -43,7 +46,7 @@ def test_cached_states_give_the_same_loss_and_gradients(tiny_encoder, tickets):
     states = frozen_states(module.encoder, [plain_inputs], n_frozen)
     assert [s.shape[0] for s in states] == [len(t) for t in ids]
     module.use_frozen_states(n_frozen)
-    cached_loss, cached_grads = loss_and_grads(_batch(states))
+    cached_loss, cached_grads = loss_and_grads(_batch(states, chunk_length))
     torch.testing.assert_close(cached_loss, plain_loss, atol=1e-5, rtol=1e-5)
     assert set(cached_grads) == set(plain_grads)
     assert not any(name.startswith(("encoder.embeddings", "encoder.encoder.layer.0"))

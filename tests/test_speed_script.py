@@ -64,3 +64,15 @@ def test_markdown_and_plot_from_rows(tmp_path):
     assert "| classes | r52 | 1000 | 52 | 12.0 | 12.0 | 915 |" in text
     speed.plot_scaling(scaling, tmp_path / "s.png")
     assert (tmp_path / "s.png").read_bytes()[:8] == PNG_MAGIC
+
+
+def test_truncation_rows_measure_predict_and_whole_texts(tiny_encoder, ticket_home):
+    rows = {t: speed.fit_in_child({"dataset": str(ticket_home), "n_texts": 32, "max_length": 8,
+                                   "method": "CE", "data": None, "encoder": tiny_encoder,
+                                   "setting": t, "predict": True, "params": {"truncation": t}})
+            for t in ("head", "chunks")}
+    assert rows["head"]["mean_tokens"] <= 8 < rows["chunks"]["mean_tokens"]
+    assert rows["chunks"]["predict_s"] > 0
+    text = speed.markdown({"encoder": "tiny", "machine": "test", "torch": "x",
+                           "truncation": [rows["head"], rows["chunks"]]})
+    assert "| chunks | " in text and "## Truncation on R52" in text
