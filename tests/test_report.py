@@ -397,3 +397,20 @@ def test_orders_come_from_the_registry():
     assert set(CLASSIC) <= set(TABLE2_METHODS)
     md = table4_markdown(index_runs([make_record("SharpReCL", 0, 0.8)]))
     assert "The benchmark runs + WordNet view, w/o SS, w/o HM and w/o δ_CLS on seed 0 only." in md
+
+
+def test_study_confirmation_gives_paired_differences_with_and_without_the_screening_seed():
+    import study_report
+
+    def runs(scores):
+        return {("trec", 50): {s: {"macro_f1": f} for s, f in enumerate(scores)}}
+
+    grid = {("r9", "SharpReCL", ""): runs([0.90, 0.92, 0.91, 0.93]),
+            ("r9", "LA-CE (w/o CL)", ""): runs([0.80, 0.91, 0.92, 0.92]),
+            ("r9", "CE", ""): runs([0.90, 0.92])}  # two seeds: below the table's minimum
+    text = study_report.confirmation_table(grid, [("trec", 50)])
+    rows = [line for line in text.splitlines() if line.startswith("| r9")]
+    assert len(rows) == 1
+    # +10, +1, -1, +1: mean 2.75, sd 4.92; without seed 0: 1/3, sd 1.15
+    assert rows[0] == ("| r9 | SharpReCL − LA-CE (w/o CL) | trec ir=50 | 4 | +10.0, +1.0, -1.0, +1.0 | "
+                       "+2.8 ± 4.9 | +0.3 ± 1.2 (n=3) | no |")
