@@ -121,6 +121,27 @@ def confirmation_table(grid, cells, min_seeds=3):
                      "without seed 0", "mean > sd"], rows)
 
 
+def decision_prior_table(grid, cells, min_seeds=3):
+    """Macro-F1 of the same fitted logit-adjusted models under the two decision rules:
+    the balanced posterior (what they predict) and the training prior
+    (``decision_prior='train'``), in recipes run on ``min_seeds``+ seeds."""
+    rows = []
+    for variant in sorted(grid):
+        if variant[1] not in ("SharpReCL", "LA-CE (w/o CL)") or variant[2]:
+            continue
+        for cell in cells:
+            runs = [r for r in grid[variant].get(cell, {}).values() if r.get("train_prior_decision")]
+            if len(runs) < min_seeds:
+                continue
+            balanced = summarize([100 * r["macro_f1"] for r in runs])
+            train = summarize([100 * r["train_prior_decision"]["macro_f1"] for r in runs])
+            ce = grid.get((variant[0], "CE", ""), {}).get(cell, {})
+            rows.append([label(variant), cell_name(cell), fmt_cell(*balanced), fmt_cell(*train),
+                         fmt_cell(*summarize([100 * r["macro_f1"] for r in ce.values()])) if ce else "–"])
+    return md_table(["recipe · method", "cell", "balanced posterior (default)", "training prior",
+                     "CE, same recipe"], rows)
+
+
 def rarest_class_table(grid, cell, methods=("SharpReCL", "LA-CE (w/o CL)", "CE", "SCLCE (w/o SSHM)")):
     """Per run of ``cell``: macro-F1, the rarest training class's F1 and precision, and the
     macro-F1 of the other classes, so one sees what decides the ranking."""
@@ -154,6 +175,10 @@ def markdown(grid, seconds):
            md_table(["comparison"] + [cell_name(c) for c in cells], paired_rows(grid, cells)), "",
            "## Confirmation on paired seeds", "",
            confirmation_table(grid, cells), "",
+           "## Decision rule: balanced posterior or training prior", "",
+           "The same fitted models, scored under both rules (a diagnostic of every run, not a "
+           "choice made on test).", "",
+           decision_prior_table(grid, cells), "",
            "## What decides TREC: its rarest class", "",
            rarest_class_table(grid, ("trec", 50)), "",
            f"Fit + predict time of the study's own runs: {seconds / 3600:.2f} h "

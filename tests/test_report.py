@@ -414,3 +414,18 @@ def test_study_confirmation_gives_paired_differences_with_and_without_the_screen
     # +10, +1, -1, +1: mean 2.75, sd 4.92; without seed 0: 1/3, sd 1.15
     assert rows[0] == ("| r9 | SharpReCL − LA-CE (w/o CL) | trec ir=50 | 4 | +10.0, +1.0, -1.0, +1.0 | "
                        "+2.8 ± 4.9 | +0.3 ± 1.2 (n=3) | no |")
+
+
+def test_study_decision_prior_table_scores_both_rules_of_the_same_runs():
+    import study_report
+
+    def run(balanced, train=None):
+        return {"macro_f1": balanced, **({"train_prior_decision": {"macro_f1": train}} if train else {})}
+
+    grid = {("r9", "LA-CE (w/o CL)", ""): {("trec", 50): {0: run(0.90, 0.94), 1: run(0.92, 0.96),
+                                                           2: run(0.91, 0.95)},
+                                            ("cr", 50): {0: run(0.7, 0.5), 1: run(0.7, 0.5)}},
+            ("r9", "CE", ""): {("trec", 50): {0: run(0.93), 1: run(0.95)}}}
+    text = study_report.decision_prior_table(grid, [("trec", 50), ("cr", 50)])
+    rows = [line for line in text.splitlines() if line.startswith("| r9")]
+    assert rows == ["| r9 · LA-CE (w/o CL) | trec ir=50 | 91.0 ± 1.0 (3) | 95.0 ± 1.0 (3) | 94.0 ± 1.4 (2) |"]
