@@ -728,6 +728,9 @@ class SharpReCLClassifier(TextClassifierMixin, BaseEstimator):
         """Tokenised ``X`` sorted by length, and the permutation that undoes it."""
         check_is_fitted(self)
         texts = check_texts(X, self.text_column)
+        # The texts are cut with today's max_length/truncation (set_params may
+        # have changed them since fit): the collator must cut them the same way.
+        self.net_.iterator_valid__collate_fn = self._collator()
         return TokenizedTexts([self._tokenize(texts)]).sorted_by_length()
 
     def predict_proba(self, X):

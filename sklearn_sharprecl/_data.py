@@ -64,6 +64,12 @@ def _chunked(tokenizer, texts, max_length):
     owners = np.asarray(encoded["overflow_to_sample_mapping"])
     windows = encoded["input_ids"]
     bounds = np.searchsorted(owners, np.arange(len(texts) + 1))
+    # PadCollator cuts the windows apart again at max_length: all but the last must be full.
+    if any(len(windows[i]) != max_length for a, b in zip(bounds[:-1], bounds[1:]) for i in range(a, b - 1)):
+        raise ValueError(
+            f"{type(tokenizer).__name__} returned overflow windows shorter than max_length={max_length}; "
+            "truncation='chunks' cannot cut them apart again. Use truncation='head' or 'head_tail'."
+        )
     return [
         torch.as_tensor([t for w in windows[a:b] for t in w], dtype=torch.long)
         for a, b in zip(bounds[:-1], bounds[1:])

@@ -51,10 +51,15 @@ def pool_chunks(features, n_tokens, owner):
     chunk's special tokens included), so a short last chunk weighs no more
     than its few tokens. ``owner`` (sorted) gives each chunk's text index.
     """
-    weights = n_tokens.to(features.dtype).unsqueeze(1)
+    # Sums in float32: thousands of tokens would overflow half precision.
+    weights = n_tokens.float().unsqueeze(1)
     n_texts = int(owner[-1]) + 1
-    total = features.new_zeros(n_texts, features.shape[1]).index_add_(0, owner, features * weights)
-    return total / weights.new_zeros(n_texts, 1).index_add_(0, owner, weights)
+    total = features.new_zeros(n_texts, features.shape[1], dtype=torch.float32)
+    total.index_add_(0, owner, features.float() * weights)
+    # clamp: a text a tokenizer without special tokens turns into no token at
+    # all pools to zeros, as pool_hidden_states does, not to 0/0.
+    count = weights.new_zeros(n_texts, 1).index_add_(0, owner, weights).clamp(min=1.0)
+    return (total / count).to(features.dtype)
 
 
 def drop_pooler(encoder):

@@ -461,6 +461,24 @@ def test_chunked_model_fits_reads_whole_texts_and_saves(fast_params, tickets, tm
     # A head-truncated model never sees them (these tickets are all longer than 8 tokens).
     head = SharpReCLClassifier(**params).fit(X, y)
     np.testing.assert_allclose(head.predict_proba(tail), head.predict_proba(X[:10]), atol=1e-6)
+    # Texts longer than the encoder's 128 positions only fit when cut apart.
+    book = " ".join(["moon"] * 300)
+    assert clf.net_.iterator_train__collate_fn.chunk_length == 8
+    assert np.isfinite(clf.predict_proba([book])).all()
+    # Inference follows settings changed after fit (the collator used to stay as fitted).
+    head.set_params(truncation="chunks")
+    assert np.isfinite(head.predict_proba([book])).all()
+    clf.set_params(max_length=16)
+    clf.predict_proba(X[:2])
+    assert clf.net_.iterator_valid__collate_fn.chunk_length == 16
+
+
+def test_pool_chunks_gives_zeros_for_a_text_without_tokens():
+    from sklearn_sharprecl._module import pool_chunks
+
+    features = torch.tensor([[1.0, 3.0], [3.0, 5.0], [7.0, 7.0]])
+    pooled = pool_chunks(features, torch.tensor([1, 3, 0]), torch.tensor([0, 0, 1]))
+    torch.testing.assert_close(pooled, torch.tensor([[2.5, 4.5], [0.0, 0.0]]))
 
 
 def test_selection_on_balanced_validation_log_loss(fast_params, tickets):
