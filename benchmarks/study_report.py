@@ -8,7 +8,9 @@ writes ``results/study.md``:
   seed, and its fit time;
 - paired differences (same long-tailed subset, split and initialisation seed)
   of each SharpReCL variant against SharpReCL with no override in the same
-  recipe, and of SharpReCL against LA-CE and CE in each recipe.
+  recipe, of SharpReCL against LA-CE and CE in each recipe, and of each
+  recipe against ``v1`` for SharpReCL, LA-CE and CE;
+- the confirmation on paired seeds and the decision-rule diagnostic.
 
     python benchmarks/study_report.py
 """
@@ -77,6 +79,13 @@ def paired_rows(grid, cells):
     rows = []
     for variant in sorted(grid):
         recipe, method, overrides = variant
+        if recipe != "v1" and not overrides and method in ("SharpReCL", "LA-CE (w/o CL)", "CE"):
+            # What the recipe itself does to each method (the shipped defaults' question).
+            diffs = [paired(grid[variant].get(c, {}), grid.get(("v1", method, ""), {}).get(c, {}))
+                     for c in cells]
+            if any(d["n"] for d in diffs):
+                rows.append([f"{label(variant)} − v1 · {method}"]
+                            + [f"{fmt_diff(d)} (n={d['n']})" if d["n"] else "–" for d in diffs])
         if method != "SharpReCL":
             continue
         references = []
