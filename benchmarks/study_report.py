@@ -178,7 +178,7 @@ def markdown(grid, seconds):
            "runs) and `results/runs/*.json` (the benchmark, recipe `v1`). Macro-F1 in %, MiniLM, "
            "test split; model selection on the validation split only. The hypotheses and what each "
            "row showed are in [docs/method-study.md](../../docs/method-study.md). Recipes are defined "
-           "in `benchmarks/peers.py` (`RECIPES`).", "",
+           "in `benchmarks/methods.py` (`RECIPES`).", "",
            "## Every variant", "", variant_table(grid, cells), "",
            "## Paired differences (points of macro-F1, mean ± sd over common seeds)", "",
            md_table(["comparison"] + [cell_name(c) for c in cells], paired_rows(grid, cells)), "",
