@@ -519,6 +519,8 @@ _FIT_PARAMETERS = (
     ("mu", "mu"),
     ("tau", "tau"),
     ("max_length", "max_length"),
+    ("truncation", "truncation"),
+    ("train_layers", "train_layers"),
     ("batch_size", "batch_size"),
     ("lr", "lr"),
     ("validation_fraction", "validation_fraction"),
@@ -985,6 +987,13 @@ def build_parser():
     hyper.add_argument("--max-length", type=_int_at_least(2), metavar="TOKENS",
                        help=f"truncate texts to this many tokens (default: "
                             f"{defaults['max_length']})")
+    hyper.add_argument("--truncation", choices=("head", "head_tail", "chunks"),
+                       help="what of a longer text is kept: its first --max-length tokens, the "
+                            "first quarter and last three quarters of them, or every token in "
+                            f"windows whose features are pooled (default: {defaults['truncation']})")
+    hyper.add_argument("--train-layers", type=_positive_int, metavar="K",
+                       help="train only the top K transformer blocks; the frozen ones run once "
+                            "per fit (default: all)")
     hyper.add_argument("--batch-size", type=_positive_int, metavar="N",
                        help=f"texts per training step (default: {defaults['batch_size']})")
     hyper.add_argument("--lr", type=_positive_float,

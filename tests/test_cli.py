@@ -74,6 +74,19 @@ def test_fit_prints_a_summary(data_dir, tiny_encoder, tmp_path, capsys):
     assert load_model(tmp_path / "m.joblib").validation_fraction is None
 
 
+def test_fit_takes_the_long_document_options(data_dir, tiny_encoder, tmp_path, capsys):
+    status, _, err = _run(capsys, [
+        "fit", data_dir / "test.jsonl", "-o", tmp_path / "m.joblib", "--encoder", tiny_encoder,
+        "--max-epochs", "1", "--truncation", "chunks", "--train-layers", "1", *FAST_FIT,
+    ])
+    assert status == 0, err
+    params = load_model(tmp_path / "m.joblib").get_params()
+    assert (params["truncation"], params["train_layers"]) == ("chunks", 1)
+    with pytest.raises(SystemExit) as exc:
+        main(["fit", "data.csv", "--model", "m", "--truncation", "tail"])
+    assert exc.value.code == 2 and "invalid choice: 'tail'" in capsys.readouterr().err
+
+
 def test_predict_writes_input_columns_prediction_and_probabilities(
         model_path, data_dir, tmp_path, capsys):
     output = tmp_path / "out" / "pred.csv"
