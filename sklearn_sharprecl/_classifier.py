@@ -92,8 +92,10 @@ class SharpReCLClassifier(TextClassifierMixin, BaseEstimator):
         them: ``'chunks'`` cuts a text into windows of ``max_length`` tokens,
         encodes each and pools their features, weighted by token count. Its
         cost grows with the texts' full length instead of ``max_length``.
-    dropout : float, default=0.1
-        Dropout on the sentence embedding before the classifier.
+    dropout : float, default=0.0
+        Dropout on the sentence embedding before the classifier. Off by
+        default: in the method study (``docs/method-study.md``) 0.1 cost the
+        plain-loss peers several points and SharpReCL nothing.
     proj_dim : int, default=128
         Dimension of the contrastive space of ``proj_f`` and the prototypes.
     train_layers : int or None, default=None
@@ -192,7 +194,7 @@ class SharpReCLClassifier(TextClassifierMixin, BaseEstimator):
         tickets with MiniLM).
     weight_decay : float, default=5e-4
         AdamW weight decay (paper).
-    lr_schedule : {'constant', 'linear'}, default='constant'
+    lr_schedule : {'constant', 'linear'}, default='linear'
         ``'linear'``: linear warm-up over the first ``warmup_fraction`` of the
         ``max_epochs`` epochs' steps, then linear decay to 0 at the last step
         (``transformers.get_linear_schedule_with_warmup``, stepped every batch
@@ -210,11 +212,13 @@ class SharpReCLClassifier(TextClassifierMixin, BaseEstimator):
         two-view step of a CPU machine in a few seconds and gives small
         training sets enough steps.
     max_epochs : int, default=10
-    validation_fraction : float or None, default=0.1
-        Share of each class held out (stratified) for model selection. The
-        epoch with the best validation macro-F1 is restored at the end; the
-        test set is never used. ``None`` trains on everything for
-        ``max_epochs`` epochs.
+    validation_fraction : float or None, default=None
+        Share of each class held out (stratified) for model selection: early
+        stopping, and the best epoch (by ``selection_metric``) restored at
+        the end. ``None`` trains on everything for ``max_epochs`` epochs and
+        keeps the last: on a long tail the held-out share of a rare class is
+        a handful of texts, too few to choose an epoch by (a 10% split of CR
+        at ratio 50 holds about 4 negatives).
     n_iter_no_change : int or None, default=3
         Stop after this many epochs without a better validation score.
     selection_metric : {'f1_macro', 'balanced_log_loss'}, default='f1_macro'
@@ -337,7 +341,7 @@ class SharpReCLClassifier(TextClassifierMixin, BaseEstimator):
         pooling="mean",
         max_length=128,
         truncation="head",
-        dropout=0.1,
+        dropout=0.0,
         proj_dim=128,
         train_layers=None,
         classification_loss="logit_adjusted",
@@ -360,12 +364,12 @@ class SharpReCLClassifier(TextClassifierMixin, BaseEstimator):
         lr=5e-5,
         head_lr=1e-3,
         weight_decay=5e-4,
-        lr_schedule="constant",
+        lr_schedule="linear",
         warmup_fraction=0.1,
         batch_size=32,
         group_by_length=False,
         max_epochs=10,
-        validation_fraction=0.1,
+        validation_fraction=None,
         n_iter_no_change=3,
         selection_metric="f1_macro",
         device="auto",
@@ -645,6 +649,11 @@ class SharpReCLClassifier(TextClassifierMixin, BaseEstimator):
             if isinstance(callback, LRScheduler):  # it holds the optimizer
                 callback.lr_scheduler_ = None
         self.net_.initialize_optimizer()
+        accelerator = getattr(self.net_, "accelerator", None)
+        if accelerator is not None:
+            # It still holds the prepared optimizer, whose step the LR scheduler
+            # wrapped: training state, and not picklable.
+            accelerator.free_memory()
 
     def _resolve_device(self):
         """The torch device to train on; a clear error for one that cannot be used."""

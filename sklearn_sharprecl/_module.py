@@ -106,7 +106,7 @@ class SharpReCLModule(nn.Module):
         encoder,
         n_classes,
         pooling="mean",
-        dropout=0.1,
+        dropout=0.0,
         proj_dim=128,
         trust_remote_code=False,
     ):

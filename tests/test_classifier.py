@@ -13,7 +13,7 @@ from sklearn.model_selection import GridSearchCV, StratifiedKFold
 from sklearn.pipeline import Pipeline
 from skorch.callbacks import Callback
 
-from conftest import ValidationScoreAtEnd, validation_score_at_end
+from conftest import SELECTION, ValidationScoreAtEnd, validation_score_at_end
 from sklearn_sharprecl import SharpReCLClassifier
 
 
@@ -22,7 +22,7 @@ def fitted(tiny_encoder, tickets):
     X, y = tickets
     clf = SharpReCLClassifier(
         encoder=tiny_encoder, max_length=32, batch_size=16, max_epochs=3, n_neg=40,
-        lr=3e-3, random_state=0,
+        lr=3e-3, random_state=0, validation_fraction=0.1,
     )
     return clf.fit(X, y)
 
@@ -61,6 +61,7 @@ def test_best_epoch_is_restored(tiny_encoder, tickets):
     clf = SharpReCLClassifier(
         encoder=tiny_encoder, max_length=32, batch_size=16, max_epochs=4, n_neg=20,
         lr=3e-3, random_state=1, n_iter_no_change=4, callbacks=[ValidationScoreAtEnd()],
+        **SELECTION,
     ).fit(X, y)
     scores = clf.net_.history[:, "valid_f1_macro"]
     # This seed's best epoch is not the last one, so the check can fail.
@@ -484,7 +485,8 @@ def test_pool_chunks_gives_zeros_for_a_text_without_tokens():
 def test_selection_on_balanced_validation_log_loss(fast_params, tickets):
     X, y = tickets
     clf = SharpReCLClassifier(**{**fast_params, "max_epochs": 3, "lr": 3e-3, "random_state": 1,
-                                 "n_iter_no_change": None, "selection_metric": "balanced_log_loss"},
+                                 "n_iter_no_change": None, "selection_metric": "balanced_log_loss",
+                                 **SELECTION},
                               callbacks=[ValidationScoreAtEnd()]).fit(X, y)
     history = clf.net_.history
     losses, f1s = history[:, "valid_balanced_log_loss"], history[:, "valid_f1_macro"]

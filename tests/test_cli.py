@@ -210,7 +210,8 @@ def test_bad_encoder_and_augment(data_dir, tiny_encoder, tmp_path, capsys):
     _assert_one_line_error(status, err, "encoder directory not found: no-such-encoder/")
     # An error of the estimator itself, raised inside fit.
     status, _, err = _run(capsys, ["fit", data_dir / "test.jsonl", "--model", tmp_path / "m",
-                                   "--encoder", tiny_encoder, "--augment", "nope"])
+                                   "--encoder", tiny_encoder, "--augment", "nope",
+                                   "--validation-fraction", "0.1"])
     warning = [line for line in err.splitlines() if line.startswith("sharprecl: warning:")]
     assert warning == ["sharprecl: warning: 3 class(es) have too few examples for a "
                        "validation_fraction of 0.1 and are kept in training only: "

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from skorch.callbacks import Callback, Checkpoint, LoadInitState
 
-from conftest import ValidationScoreAtEnd, validation_score_at_end
+from conftest import SELECTION, ValidationScoreAtEnd, validation_score_at_end
 from sklearn_sharprecl import SharpReCLClassifier
 
 
@@ -33,7 +33,8 @@ def test_one_example_class_and_many_classes(fast_params):
     X = [" ".join(rng.choice(vocab, 5)) + f" {vocab[c % len(vocab)]}" for c in y]
     assert sizes.min() == 1 and sizes.max() / sizes.min() >= 8
     with pytest.warns(UserWarning, match="kept in training only"):
-        clf = SharpReCLClassifier(**{**fast_params, "max_epochs": 2, "n_neg": 30}).fit(X, y)
+        clf = SharpReCLClassifier(**{**fast_params, "max_epochs": 2, "n_neg": 30,
+                                     "validation_fraction": 0.1}).fit(X, y)
     assert_every_step_finite(clf)
     assert len(clf.classes_) == n_classes
     assert clf.prototypes_.shape[0] == n_classes
@@ -77,7 +78,7 @@ class InterruptAfter(Callback):
 def test_interrupted_fit_keeps_the_best_weights(fast_params, tickets):
     X, y = tickets
     clf = SharpReCLClassifier(
-        **{**fast_params, "max_epochs": 10, "lr": 3e-3, "random_state": 1, "n_neg": 20},
+        **{**fast_params, "max_epochs": 10, "lr": 3e-3, "random_state": 1, "n_neg": 20, **SELECTION},
         callbacks=[InterruptAfter(3), ValidationScoreAtEnd()],
     ).fit(X, y)
     scores = clf.net_.history[:, "valid_f1_macro"]
@@ -107,7 +108,8 @@ def test_fit_resumes_from_a_checkpoint_directory(fast_params, tickets, tmp_path)
 def fitted(tiny_encoder, tickets):
     X, y = tickets
     return SharpReCLClassifier(
-        encoder=tiny_encoder, max_length=32, batch_size=16, max_epochs=1, n_neg=20, random_state=0
+        encoder=tiny_encoder, max_length=32, batch_size=16, max_epochs=1, n_neg=20, random_state=0,
+        validation_fraction=0.1,  # so that there are validation texts it must not keep
     ).fit(X, y)
 
 
@@ -232,7 +234,7 @@ def test_every_saved_file_is_checked_and_code_settings_are_not_restored(fitted, 
 def test_best_epoch_is_restored_without_early_stopping(fast_params, tickets):
     X, y = tickets
     clf = SharpReCLClassifier(
-        **{**fast_params, "max_epochs": 3, "lr": 3e-3, "random_state": 1, "n_neg": 20},
+        **{**fast_params, "max_epochs": 3, "lr": 3e-3, "random_state": 1, "n_neg": 20, **SELECTION},
         n_iter_no_change=None, callbacks=[ValidationScoreAtEnd()],
     ).fit(X, y)
     scores = clf.net_.history[:, "valid_f1_macro"]

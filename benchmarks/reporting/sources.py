@@ -96,9 +96,11 @@ def max_length_cap():
     return default(RUN, "choose_max_length", "cap")
 
 
-def validation_fraction():
-    """The estimator's default validation split (the benchmark does not change it)."""
-    return default(CLASSIFIER, "SharpReCLClassifier.__init__", "validation_fraction")
+def validation_fraction(recipe="v1"):
+    """The validation split of the benchmark's neural methods (their recipe sets it)."""
+    from methods import RECIPES
+
+    return RECIPES[recipe]["params"]["validation_fraction"]
 
 
 def setfit_settings():
