@@ -2,7 +2,8 @@
 
 Every method is built by :func:`make_method` from its name, a seed and the
 dataset's ``max_length``; all neural methods share the encoder, batch size,
-learning rates, epochs and early stopping.
+learning rates and epochs, and the recipe (``methods.RECIPES``, passed as
+``params``) sets their dropout, LR schedule and validation split.
 """
 
 import shutil

@@ -212,7 +212,7 @@ class SharpReCLClassifier(TextClassifierMixin, BaseEstimator):
         two-view step of a CPU machine in a few seconds and gives small
         training sets enough steps.
     max_epochs : int, default=4
-        Epochs to train (fewer with early stopping). 4 is what the method
+        Epochs to train (fewer only with early stopping on a validation split). 4 is what the method
         study measured; the linear schedule decays to 0 at the last one.
     validation_fraction : float or None, default=None
         Share of each class held out (stratified) for model selection: early
@@ -222,12 +222,15 @@ class SharpReCLClassifier(TextClassifierMixin, BaseEstimator):
         a handful of texts, too few to choose an epoch by (a 10% split of CR
         at ratio 50 holds about 4 negatives).
     n_iter_no_change : int or None, default=3
-        Stop after this many epochs without a better validation score.
+        With a validation split: stop after this many epochs without a
+        better validation score (``None``: never stop early; the best epoch
+        is still restored). Ignored without one (the default).
     selection_metric : {'f1_macro', 'balanced_log_loss'}, default='f1_macro'
         What picks the epoch to restore and stops early: validation macro-F1,
         or the validation log-loss with every class weighted equally, which
         moves smoothly where macro-F1 jumps with one of a handful of
-        minority examples.
+        minority examples. Only with a validation split; without one (the
+        default) the last epoch is kept.
     device : str, default='auto'
         ``'auto'`` picks CUDA when available, else CPU; or any torch device.
     precision : {'fp32', 'bf16'}, default='fp32'
@@ -255,18 +258,20 @@ class SharpReCLClassifier(TextClassifierMixin, BaseEstimator):
         ``LoadInitState`` to save every epoch and resume an interrupted fit
         from a directory::
 
-            cp = Checkpoint(dirname="ckpt", monitor="valid_f1_macro_best")
+            cp = Checkpoint(dirname="ckpt", monitor=None)
             SharpReCLClassifier(callbacks=[cp, LoadInitState(cp)])
 
-        Do not use one checkpoint directory inside a search or a
-        cross-validation: every fit would resume from the previous fold.
+        (``monitor='valid_f1_macro_best'`` saves only improving epochs and
+        needs ``validation_fraction``.) Do not use one checkpoint directory
+        inside a search or a cross-validation: every fit would resume from
+        the previous fold.
 
     Attributes
     ----------
     classes_ : ndarray of shape (n_classes,)
         Class labels.
     class_counts_ : ndarray of shape (n_classes,)
-        Training examples per class (after the validation split).
+        Training examples per class (after the validation split, if any).
     net_ : SharpReCLNet
         The fitted skorch net; ``net_.history`` holds the training curves.
     tokenizer_ : transformers tokenizer

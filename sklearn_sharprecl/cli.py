@@ -849,8 +849,8 @@ def _cmd_info(args):
         print(f"epochs:   {info['epochs']}")
         if info["best_valid_f1_macro"] is not None:
             print(f"best validation macro-F1: {info['best_valid_f1_macro']:.4f}")
-        print(f"classes ({len(info['classes'])}), with training examples "
-              "(after the validation split):")
+        split = " (after the validation split)" if estimator.validation_fraction else ""
+        print(f"classes ({len(info['classes'])}), with training examples{split}:")
     else:
         print(f"class:    {info['class']} (rank {estimator.rank}, top_k {estimator.top_k}) "
               f"on a {info['base']['class']}")
@@ -979,7 +979,8 @@ def build_parser():
                        help="local transformer directory or hub id (default: the "
                             "packaged all-MiniLM-L6-v2, offline)")
     hyper.add_argument("--max-epochs", type=_positive_int, metavar="N",
-                       help=f"maximum training epochs (default: {defaults['max_epochs']})")
+                       help="training epochs (fewer only with early stopping on a "
+                            f"--validation-fraction split) (default: {defaults['max_epochs']})")
     hyper.add_argument("--mu", type=_non_negative_float,
                        help=f"weight of the contrastive loss (default: {defaults['mu']})")
     hyper.add_argument("--tau", type=_positive_float,
@@ -1000,7 +1001,8 @@ def build_parser():
                        help=f"encoder learning rate (default: {defaults['lr']})")
     hyper.add_argument("--validation-fraction", type=_fraction_or_none, metavar="FRACTION",
                        help="share of each class held out for early stopping and best-epoch "
-                            f"selection, or 'none' (default: {defaults['validation_fraction']})")
+                            "selection, or 'none': train on every text and keep the last epoch "
+                            "(default: none)")
     hyper.add_argument("--random-state", type=_seed, metavar="SEED",
                        help="seed for a reproducible fit (default: none)")
     hyper.add_argument("--augment", metavar="PRESET",

@@ -227,12 +227,12 @@ def _batch_means(rows, key):
 
 
 def plot_training_curves(history, ax=None):
-    """Losses and validation macro-F1 per epoch.
+    """Losses per epoch, and validation loss and macro-F1 when there was a validation split.
 
     Up to three panels, each drawn only when ``history`` holds its data:
 
     1. **classification loss**: the epoch mean of the training batches'
-       classification loss next to the validation loss (which is the
+       classification loss next to the validation loss, if any (which is the
        classification loss of the single, unaugmented view), so the two are
        comparable. Without per-batch parts this panel shows skorch's
        ``train_loss`` and ``valid_loss``.
@@ -241,7 +241,7 @@ def plot_training_curves(history, ax=None):
        omitted when the contrastive loss is always zero (``contrastive=None``
        or ``mu=0``).
     3. **validation macro-F1**, with the best epoch marked; omitted when
-       there was no validation split (``validation_fraction=None``).
+       there was no validation split (``validation_fraction=None``, the default).
 
     Parameters
     ----------

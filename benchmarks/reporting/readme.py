@@ -128,8 +128,10 @@ def configuration_lines(records, grid):
     if neural:
         epochs = [r["epochs"] for r in neural]
         best = [r["best_epoch"] for r in neural if "best_epoch" in r]
-        out.append(f"- epochs run: {min(epochs)}–{max(epochs)} (mean {np.mean(epochs):.1f}) over {len(neural)} "
-                   f"neural runs; best epoch mean {np.mean(best):.1f}" if best else "")
+        line = f"- epochs run: {min(epochs)}–{max(epochs)} (mean {np.mean(epochs):.1f}) over {len(neural)} neural runs"
+        if best:  # runs without a validation split keep their last epoch
+            line += f"; best epoch mean {np.mean(best):.1f}"
+        out.append(line)
     out += ["- seeds: " + "; ".join(f"{', '.join(map(str, s))} for {', '.join(sorted(ms, key=method_sort_key))}"
                                    for s, ms in sorted(seed_sets.items(), key=lambda kv: (-len(kv[0]), kv[0]))),
             "- machine: " + ", ".join(machines),
