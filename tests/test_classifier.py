@@ -69,10 +69,11 @@ def test_best_epoch_is_restored(tiny_encoder, tickets):
     assert validation_score_at_end(clf) == pytest.approx(max(scores), abs=1e-12)
 
 
-def test_same_random_state_gives_identical_models(fast_params, tickets):
+@pytest.mark.parametrize("settings", [{}, {"truncation": "chunks", "max_length": 8, "train_layers": 1}])
+def test_same_random_state_gives_identical_models(fast_params, tickets, settings):
     X, y = tickets
-    a = SharpReCLClassifier(**fast_params).fit(X, y).predict_proba(X[:30])
-    b = SharpReCLClassifier(**fast_params).fit(X, y).predict_proba(X[:30])
+    a = SharpReCLClassifier(**{**fast_params, **settings}).fit(X, y).predict_proba(X[:30])
+    b = SharpReCLClassifier(**{**fast_params, **settings}).fit(X, y).predict_proba(X[:30])
     np.testing.assert_array_equal(a, b)
     c = SharpReCLClassifier(**{**fast_params, "random_state": 1}).fit(X, y).predict_proba(X[:30])
     assert not np.allclose(a, c)
