@@ -19,16 +19,13 @@ Writes ``results/quantization.json`` and ``results/quantization.md``.
 """
 
 import argparse
-import copy
 import json
 import os
 import sys
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
-import torch
 from sklearn.metrics import f1_score
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -36,6 +33,7 @@ from methods import RECIPES  # noqa: E402
 from peers import make_method  # noqa: E402
 from run import DEFAULT_DATA, choose_max_length, load_cell  # noqa: E402
 
+from sklearn_sharprecl._classifier import quantize_int8  # noqa: E402
 from sklearn_sharprecl._encoder import load_tokenizer, resolve_encoder  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -45,20 +43,6 @@ CELLS = {
     "r52": {"dataset": "r52", "ratio": None, "max_epochs": 2, "length_quantile": 0.95,
             "params": {"train_layers": 2}},
 }
-
-
-def quantized(module, layers, per_channel):
-    """An int8 dynamically quantized copy of ``module``: ``layers`` 'all' or 'encoder'."""
-    from torch.ao.quantization import default_dynamic_qconfig, per_channel_dynamic_qconfig, quantize_dynamic
-
-    qconfig = per_channel_dynamic_qconfig if per_channel else default_dynamic_qconfig
-    copied = copy.deepcopy(module).eval()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        if layers == "all":
-            return quantize_dynamic(copied, {torch.nn.Linear: qconfig}, dtype=torch.qint8)
-        copied.encoder = quantize_dynamic(copied.encoder, {torch.nn.Linear: qconfig}, dtype=torch.qint8)
-        return copied
 
 
 VARIANTS = {
@@ -101,7 +85,7 @@ def study_cell(name, data_home, n_fidelity=1000, seed=0):
                                                                  average="macro")),
              "predict_s": fp32_s, "train_agreement": 1.0, "train_mean_abs_dp": 0.0}]
     for variant, (layers, per_channel) in VARIANTS.items():
-        module = quantized(fitted, layers, per_channel)
+        module = quantize_int8(fitted, layers, per_channel)
         train_q, _ = predict_with(model, module, fidelity_texts)
         test_q, seconds = predict_with(model, module, X_test)
         rows.append({

@@ -40,16 +40,26 @@ from ._validation import check_labels, check_texts
 _HEAD_PARAMETERS = ("classifier.*", "proj_f.*", "prototype_head.*")
 
 
-def _quantize_int8(module):
-    """An int8 dynamically quantized copy of ``module``'s ``nn.Linear`` layers."""
-    from torch.ao.quantization import quantize_dynamic
+def quantize_int8(module, layers="all", per_channel=False):
+    """An int8 dynamically quantized copy of ``module``'s ``nn.Linear`` layers.
 
+    ``layers='all'`` quantizes every one, heads included; ``'encoder'`` only
+    the encoder's. ``per_channel`` gives each output row its own weight scale.
+    ``benchmarks/quantization.py`` compares the variants.
+    """
+    from torch.ao.quantization import default_dynamic_qconfig, per_channel_dynamic_qconfig, quantize_dynamic
+
+    spec = {torch.nn.Linear: per_channel_dynamic_qconfig if per_channel else default_dynamic_qconfig}
+    copied = copy.deepcopy(module).eval()
     with warnings.catch_warnings():
         # torch points to torchao for new code; the fbgemm/x86 kernels behind
         # quantize_dynamic are still the fast path for CPU inference.
         warnings.simplefilter("ignore", category=UserWarning)
         warnings.simplefilter("ignore", category=DeprecationWarning)
-        return quantize_dynamic(copy.deepcopy(module).eval(), {torch.nn.Linear}, dtype=torch.qint8)
+        if layers == "all":
+            return quantize_dynamic(copied, spec, dtype=torch.qint8)
+        copied.encoder = quantize_dynamic(copied.encoder, spec, dtype=torch.qint8)
+        return copied
 
 
 def _second_view_augmenter(augment, random_state):
@@ -790,7 +800,7 @@ class SharpReCLClassifier(TextClassifierMixin, BaseEstimator):
         fitted = self.net_.module_
         cached = getattr(self, "_quantized", None)
         if cached is None or cached[0] is not fitted:
-            cached = (fitted, _quantize_int8(fitted))
+            cached = (fitted, quantize_int8(fitted))
             self._quantized = cached
         self.net_.module_ = cached[1]
         try:

@@ -19,7 +19,7 @@ def test_variants_quantize_what_they_name(tiny_encoder):
     module = SharpReCLModule(tiny_encoder, n_classes=3)
     query = module.encoder.encoder.layer[0].attention.self.query
     for name, (layers, per_channel) in quantization.VARIANTS.items():
-        q = quantization.quantized(module, layers, per_channel)
+        q = quantization.quantize_int8(module, layers, per_channel)
         assert _is_int8(q.encoder.encoder.layer[0].attention.self.query), name
         assert _is_int8(q.classifier) == (layers == "all"), name
         scheme = q.encoder.encoder.layer[0].attention.self.query.weight().qscheme()
