@@ -334,6 +334,11 @@ def test_int8_inference_is_close_and_leaves_the_fp32_model_alone(fitted, tickets
         # The quantized copy is a cache: not pickled.
         assert "_quantized" in vars(fitted)
         assert "_quantized" not in joblib.load(_dumped(fitted)).__dict__
+        # The shipped variant (benchmarks/quantization.py): encoder only, per-channel scales.
+        quantized = vars(fitted)["_quantized"][1]
+        assert type(quantized.classifier) is torch.nn.Linear
+        query = quantized.encoder.encoder.layer[0].attention.self.query
+        assert query.weight().qscheme() == torch.per_channel_affine
     finally:
         fitted.set_params(inference_quantization=None)
     assert not np.array_equal(int8, fp32)  # it did run quantized
