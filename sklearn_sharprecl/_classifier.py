@@ -811,7 +811,9 @@ class SharpReCLClassifier(TextClassifierMixin, BaseEstimator):
             self.net_.module_ = fitted
 
     def __getstate__(self):
-        state = super().__getstate__()
+        # A copy: BaseEstimator.__getstate__ hands back the live __dict__, and
+        # pickling a model must not change it.
+        state = dict(super().__getstate__())
         state.pop("_quantized", None)  # a cache: rebuilt on demand, never saved
         return state
 
