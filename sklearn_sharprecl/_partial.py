@@ -113,24 +113,16 @@ def frozen_states(encoder, batches, n_frozen):
                 owner = batch.get("chunk_owner")
                 bottom(**{key: value for key, value in batch.items() if key != "chunk_owner"})
                 hidden = caught[-1].float().cpu()
-                lengths = batch["attention_mask"].sum(1).tolist()
-                rows = [h[:n] for h, n in zip(hidden, lengths)]
-                if owner is None:
-                    states.extend(row.clone() for row in rows)
-                else:
-                    per_text = torch.bincount(owner.cpu()).tolist()
-                    states.extend(torch.cat(group) for group in _split_list(rows, per_text))
+                mask = batch["attention_mask"].bool().cpu()
+                n_tokens = mask.sum(1)
+                if owner is not None:  # a text's chunks are consecutive rows: one state
+                    n_tokens = n_tokens.new_zeros(int(owner[-1]) + 1).index_add_(0, owner.cpu(), n_tokens)
+                # Right padding: the unpadded tokens of the rows, in order, split per text.
+                states.extend(hidden[mask].split(n_tokens.tolist()))
     finally:
         hook.remove()
         encoder.train(was_training)
     return states
-
-
-def _split_list(items, sizes):
-    start = 0
-    for size in sizes:
-        yield items[start:start + size]
-        start += size
 
 
 def available_memory():
