@@ -341,30 +341,31 @@ def partial_part(data_home, per_class=12):
     """R52 (128 tokens, C = 52), top 2 of 6 layers trained, one SharpReCL epoch: the
     skorch Freezer path (frozen layers recomputed every step) against train_layers=2
     (their output cached once per fit), each with random and length-grouped batches."""
-    rows = []
     settings = {
         "Freezer, random batches": {"freeze_layers": 4},
         "Freezer, length-grouped": {"freeze_layers": 4, "params": {"group_by_length": True}},
         "train_layers=2 (cached), random batches": {"params": {"train_layers": 2}},
         "train_layers=2 (cached), length-grouped": {"params": {"train_layers": 2, "group_by_length": True}},
     }
-    for name, setting in settings.items():
-        spec = {"dataset": "r52", "max_length": 128, "per_class": per_class, "method": "SharpReCL",
-                "data": data_home, "setting": name, **setting}
-        rows.append(fit_in_child(spec))
-        print(json.dumps(rows[-1]), flush=True)
-    return rows
+    return r52_epoch_rows(data_home, per_class, settings)
 
 
 def truncation_part(data_home, per_class=6):
     """R52 (128 tokens, top 2 layers trained and cached), one SharpReCL epoch and a
     predict_proba of the same texts, for each way of fitting a long text in
     max_length: the head, head + tail, or every token in 128-token chunks."""
+    settings = {t: {"predict": True, "params": {"train_layers": 2, "truncation": t}}
+                for t in ("head", "head_tail", "chunks")}
+    return r52_epoch_rows(data_home, per_class, settings)
+
+
+def r52_epoch_rows(data_home, per_class, settings):
+    """One SharpReCL epoch on ``per_class`` R52 texts a class (128 tokens), a fresh process
+    per named setting (spec entries merged into the child's spec)."""
     rows = []
-    for truncation in ("head", "head_tail", "chunks"):
+    for name, setting in settings.items():
         spec = {"dataset": "r52", "max_length": 128, "per_class": per_class, "method": "SharpReCL",
-                "data": data_home, "setting": truncation, "predict": True,
-                "params": {"train_layers": 2, "truncation": truncation}}
+                "data": data_home, "setting": name, **setting}
         rows.append(fit_in_child(spec))
         print(json.dumps(rows[-1]), flush=True)
     return rows
