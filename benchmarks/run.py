@@ -58,6 +58,10 @@ PROFILES = {
         "max_epochs": {"r52": 2, "ohsumed": 2, None: 4},
         "train_layers": {"r52": 2, "ohsumed": 2, None: None},
     },
+    # The authors' TREC release (lower-cased, tokenised, with their augmented
+    # view ``aug_text``): the same questions and split as ``trec``, so the same
+    # seed keeps the same rows. Method-study hypothesis H7 (``--aug-text``).
+    "authors-trec": {"cells": [("trec-sharprecl", 50)], "seeds": 3, "max_epochs": {None: 4}},
 }
 
 
@@ -137,11 +141,15 @@ def evaluate(y_true, y_pred, classes):
 
 
 def load_cell(dataset, ratio, seed, data_home):
-    X_train, y_train = load_text_dataset(dataset, "train", data_home=data_home, return_X_y=True)
+    """Training and test texts and labels of a cell, and the kept rows' ``aug_text`` (or None)."""
+    train = load_text_dataset(dataset, "train", data_home=data_home)
     X_test, y_test = load_text_dataset(dataset, "test", data_home=data_home, return_X_y=True)
+    X_train, y_train, kept = train.data, train.target, np.arange(len(train.data))
     if ratio is not None:
-        X_train, y_train = make_long_tailed(X_train, y_train, ratio, random_state=seed)
-    return X_train, np.asarray(y_train), X_test, np.asarray(y_test)
+        X_train, y_train, kept = make_long_tailed(X_train, y_train, ratio, random_state=seed,
+                                                  return_indices=True)
+    aug_train = [train.aug_data[i] for i in kept] if "aug_data" in train else None
+    return X_train, np.asarray(y_train), X_test, np.asarray(y_test), aug_train
 
 
 def main(argv=None):
@@ -160,12 +168,16 @@ def main(argv=None):
     parser.add_argument("--set", nargs="*", default=[], metavar="PARAM=VALUE", dest="overrides",
                         help="estimator parameters for the neural methods of this invocation "
                         "(method-study screens, e.g. --set tau=0.5); recorded in the config")
+    parser.add_argument("--aug-text", action="store_true",
+                        help="pass the dataset's aug_text column to fit as X_aug, the second view of "
+                        "the contrastive branch (profile authors-trec; method-study H7)")
     parser.add_argument("--dry-run", action="store_true")
     args = parser.parse_args(argv)
     args.overrides = parse_overrides(args.overrides)
-    # Records of the method study (another recipe or overrides) are kept apart
-    # from the benchmark's, so the tables only ever show the shipped settings.
-    study = args.recipe != "v1" or bool(args.overrides)
+    # Records of the method study (another recipe, overrides or second view)
+    # are kept apart from the benchmark's, so the tables only ever show the
+    # shipped settings.
+    study = args.recipe != "v1" or bool(args.overrides) or args.aug_text
 
     spec = PROFILES[args.profile]
     methods = args.methods or (list(NEURAL) + list(CALORA_BASES) + CLASSIC + OTHER)
@@ -188,6 +200,8 @@ def main(argv=None):
             config["recipe"] = args.recipe
             if method in NEURAL and args.overrides:
                 config["set"] = args.overrides
+            if method in NEURAL and args.aug_text:
+                config["second_view"] = "aug_text"
         key = run_key(dataset, ratio, method, seed, config)
         if not (runs_dir / f"{key}.json").exists():
             todo.append((dataset, ratio, method, seed, config, key))
@@ -209,7 +223,7 @@ def main(argv=None):
             cache.clear()
             fitted_bases.clear()
             cache[cell] = load_cell(dataset, ratio, seed, args.data)
-        X_train, y_train, X_test, y_test = cache[cell]
+        X_train, y_train, X_test, y_test, aug_train = cache[cell]
         if cell not in lengths:
             lengths[cell] = choose_max_length(X_train, tokenizer, RECIPES[args.recipe]["length_quantile"])
         max_length = lengths[cell]
@@ -223,7 +237,7 @@ def main(argv=None):
         }
         try:
             record = run_one(record, method, seed, cell, X_train, y_train, X_test, y_test, classes,
-                             max_length, config, args, spec, fitted_bases)
+                             max_length, config, args, spec, fitted_bases, aug_train)
         except Exception as exc:  # one broken peer must not stop the grid; rerun retries it
             tqdm.write(f"FAILED {key}: {type(exc).__name__}: {exc}")
             with open(RESULTS / "failures.log", "a") as log:
@@ -243,7 +257,7 @@ def saved_model_path(record, method, seed, config):
 
 
 def run_one(record, method, seed, cell, X_train, y_train, X_test, y_test, classes, max_length,
-            config, args, spec, fitted_bases):
+            config, args, spec, fitted_bases, aug_train=None):
     """Fit and evaluate one method; returns the filled record (None to skip)."""
     tic = time.perf_counter()
     if method in CALORA_BASES:
@@ -263,7 +277,12 @@ def run_one(record, method, seed, cell, X_train, y_train, X_test, y_test, classe
         model = make_method(method, seed, max_length, args.encoder, config["max_epochs"],
                             {**RECIPES[config.get("recipe", "v1")]["params"], **config.get("set", {}),
                              **({"train_layers": config["train_layers"]} if "train_layers" in config else {})})
-        model.fit(X_train, y_train)
+        if config.get("second_view") == "aug_text":
+            if aug_train is None:
+                raise ValueError(f"--aug-text: dataset {record['dataset']!r} has no aug_text column")
+            model.fit(X_train, y_train, X_aug=aug_train)
+        else:
+            model.fit(X_train, y_train)
     record["fit_seconds"] = time.perf_counter() - tic
     logit_adjusted = getattr(model, "classification_loss", None) == "logit_adjusted"
     tic = time.perf_counter()

@@ -83,3 +83,38 @@ def test_calora_row_in_a_later_invocation_uses_the_saved_base(harness, tiny_enco
     run.main(argv + ["--methods", "CALoRA on SharpReCL"])
     assert "neither fitted in this run nor saved" in capsys.readouterr().out
     assert not list(runs.glob("*calora-on-sharprecl*.json"))
+
+
+def write_dataset_with_aug(root, name, texts, labels):
+    """A dataset whose training file has the authors' third column, ``aug_text``."""
+    write_dataset(root, name, texts, labels)
+    train = root / name / "train.csv"
+    with open(train, newline="", encoding="utf-8") as f:
+        rows = list(csv.reader(f))
+    with open(train, "w", newline="", encoding="utf-8") as f:
+        csv.writer(f).writerows([rows[0] + ["aug_text"]] + [row + [f"{row[0]} [aug]"] for row in rows[1:]])
+
+
+def test_load_cell_keeps_aug_text_aligned_with_the_long_tailed_rows(tmp_path, tickets):
+    texts, labels = tickets
+    write_dataset_with_aug(tmp_path, "trec-sharprecl", list(texts), [str(v) for v in labels])
+    X_train, y_train, _, _, aug_train = run.load_cell("trec-sharprecl", 100, 0, tmp_path)
+    assert len(X_train) < len(texts) // 2  # the long-tailed subset, not the whole file
+    assert aug_train == [f"{text} [aug]" for text in X_train]
+    write_dataset(tmp_path, "plain", list(texts), [str(v) for v in labels])
+    assert run.load_cell("plain", 100, 0, tmp_path)[4] is None
+
+
+def test_aug_text_is_a_study_run_and_needs_the_column(harness, tiny_encoder, tickets, capsys):
+    texts, labels = tickets
+    write_dataset_with_aug(harness / "data", "trec-sharprecl", list(texts), [str(v) for v in labels])
+    argv = ["--profile", "authors-trec", "--seeds", "1", "--encoder", tiny_encoder, "--max-epochs", "1",
+            "--data", str(harness / "data"), "--methods", "SharpReCL", "--aug-text"]
+    run.main(argv)
+    (record,) = [json.loads(p.read_text()) for p in (harness / "results" / "study").glob("*.json")]
+    assert record["config"]["second_view"] == "aug_text" and record["dataset"] == "trec-sharprecl"
+    assert not (harness / "results" / "runs").exists() or not list((harness / "results" / "runs").glob("*"))
+    # The same cell without the column: a clear failure in the log, no record.
+    write_dataset(harness / "data2", "trec-sharprecl", list(texts), [str(v) for v in labels])
+    run.main(argv[:-3] + ["--data", str(harness / "data2"), "--methods", "CE", "--aug-text"])
+    assert "has no aug_text column" in (harness / "results" / "failures.log").read_text()
