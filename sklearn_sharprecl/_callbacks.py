@@ -23,20 +23,38 @@ def balanced_log_loss(net, X, y):
 
 
 class HardShareSchedule(Callback):
-    """Raise the hard-mixup share linearly from ``start`` to 1 over ``max_epochs``.
+    """Raise the hard-mixup share linearly from ``start`` to 1 over the fit.
 
-    Paper Section 3.5: ``0.5 + 0.5 t / T``, so the synthetic sets get harder as
-    the encoder gets better. Early stopping does not change ``T``.
+    Paper Section 3.5: ``0.5 + 0.5 t / T`` per epoch, so the synthetic sets
+    get harder as the encoder gets better. With ``n_steps_per_epoch`` the same
+    ramp runs per training step, rising smoothly instead of in ``max_epochs``
+    jumps. Early stopping does not change ``T``.
     """
 
-    def __init__(self, start=0.5):
+    def __init__(self, start=0.5, n_steps_per_epoch=None):
         self.start = start
+        self.n_steps_per_epoch = n_steps_per_epoch
+
+    def _set(self, net, step, n_steps):
+        progress = step / (n_steps - 1) if n_steps > 1 else 1.0
+        net.criterion_.hard_share = self.start + (1.0 - self.start) * min(progress, 1.0)
 
     def on_epoch_begin(self, net, **kwargs):
-        epoch = len(net.history) - 1  # 0-based; the row of this epoch exists
-        progress = epoch / (net.max_epochs - 1) if net.max_epochs > 1 else 1.0
-        net.criterion_.hard_share = self.start + (1.0 - self.start) * min(progress, 1.0)
-        net.history.record("hard_share", net.criterion_.hard_share)
+        self.epoch_ = len(net.history) - 1  # 0-based; the row of this epoch exists
+        self.step_ = 0
+        if self.n_steps_per_epoch is None:
+            self._set(net, self.epoch_, net.max_epochs)
+            net.history.record("hard_share", net.criterion_.hard_share)
+
+    def on_batch_begin(self, net, training=False, **kwargs):
+        if training and self.n_steps_per_epoch is not None:
+            n = self.n_steps_per_epoch
+            self._set(net, self.epoch_ * n + self.step_, net.max_epochs * n)
+            self.step_ += 1
+
+    def on_epoch_end(self, net, **kwargs):
+        if self.n_steps_per_epoch is not None:  # the share of the epoch's last step
+            net.history.record("hard_share", net.criterion_.hard_share)
 
 
 class RefreshAugmentedView(Callback):

@@ -146,6 +146,12 @@ class SharpReCLClassifier(TextClassifierMixin, BaseEstimator):
         contrastive anchor (paper). Its only positives are copies of itself,
         so its term just pushes the prototype away from the batch; ``False``
         keeps it as a contrast sample for the other anchors.
+    center_prototypes : bool, default=False
+        Subtract the mean over classes from the projected classifier rows
+        before normalising them into prototypes. At initialisation those rows
+        share one direction (mean cosine about 0.96 between classes), which
+        only ``head_lr`` otherwise undoes. With two classes the centred
+        prototypes are exact opposites.
     n_pos, n_neg : int, default=10, 500
         Synthetic positives and negatives per class (paper Appendix A.5).
     k_hard : int, default=20
@@ -156,6 +162,9 @@ class SharpReCLClassifier(TextClassifierMixin, BaseEstimator):
         Ablation switches (Table 4). The hard share of each synthetic set
         rises linearly from 0.5 at the first epoch to 1 at the last; with one
         switch off the other fills the whole set.
+    hard_share_schedule : {'epoch', 'step'}, default='epoch'
+        Whether the hard share rises once per epoch (paper Section 3.5) or at
+        every training step, along the same line from 0.5 to 1.
     cl_normalization : {'positives', 'anchors'}, default='positives'
         ``'positives'`` averages an anchor's term over its positives, as the
         authors' code and SupCon do, so anchors of large classes (with many
@@ -320,6 +329,8 @@ class SharpReCLClassifier(TextClassifierMixin, BaseEstimator):
         "contrastive_prior": ["boolean"],
         "normalize_contrastive_prior": ["boolean"],
         "absent_prototype_anchors": ["boolean"],
+        "center_prototypes": ["boolean"],
+        "hard_share_schedule": [StrOptions({"epoch", "step"})],
         "n_pos": [Interval(Integral, 0, None, closed="left")],
         "n_neg": [Interval(Integral, 0, None, closed="left")],
         "k_hard": [Interval(Integral, 1, None, closed="left")],
@@ -370,12 +381,14 @@ class SharpReCLClassifier(TextClassifierMixin, BaseEstimator):
         contrastive_prior=True,
         normalize_contrastive_prior=False,
         absent_prototype_anchors=True,
+        center_prototypes=False,
         n_pos=10,
         n_neg=500,
         k_hard=20,
         mixup_alpha=0.5,
         simple_sampling=True,
         hard_mixup=True,
+        hard_share_schedule="epoch",
         cl_normalization="positives",
         focal_gamma=2.0,
         augment="dropout",
@@ -416,12 +429,14 @@ class SharpReCLClassifier(TextClassifierMixin, BaseEstimator):
         self.contrastive_prior = contrastive_prior
         self.normalize_contrastive_prior = normalize_contrastive_prior
         self.absent_prototype_anchors = absent_prototype_anchors
+        self.center_prototypes = center_prototypes
         self.n_pos = n_pos
         self.n_neg = n_neg
         self.k_hard = k_hard
         self.mixup_alpha = mixup_alpha
         self.simple_sampling = simple_sampling
         self.hard_mixup = hard_mixup
+        self.hard_share_schedule = hard_share_schedule
         self.cl_normalization = cl_normalization
         self.focal_gamma = focal_gamma
         self.augment = augment
@@ -501,7 +516,11 @@ class SharpReCLClassifier(TextClassifierMixin, BaseEstimator):
         )
         ids = self._tokenize(texts)
         train_views = [[ids[i] for i in train_idx]]
-        callbacks = [("hard_share", HardShareSchedule())]
+        steps_per_epoch = -(-len(train_idx) // self.batch_size)
+        callbacks = [
+            ("hard_share", HardShareSchedule(
+                n_steps_per_epoch=steps_per_epoch if self.hard_share_schedule == "step" else None))
+        ]
         two_views = self.contrastive is not None and self.mu > 0
         if aug_texts is not None and not two_views:
             warnings.warn(
@@ -621,7 +640,7 @@ class SharpReCLClassifier(TextClassifierMixin, BaseEstimator):
         """Warm-up + linear decay over ``max_epochs`` epochs of ``n_train`` texts, per batch."""
         from transformers import get_linear_schedule_with_warmup
 
-        total = self.max_epochs * -(-n_train // self.batch_size)
+        total = self.max_epochs * -(-n_train // self.batch_size)  # batches, the last one short
         return LRScheduler(
             policy=get_linear_schedule_with_warmup,
             num_warmup_steps=int(round(self.warmup_fraction * total)),
@@ -721,6 +740,7 @@ class SharpReCLClassifier(TextClassifierMixin, BaseEstimator):
             module__dropout=self.dropout,
             module__proj_dim=self.proj_dim,
             module__trust_remote_code=self.trust_remote_code,
+            module__center_prototypes=self.center_prototypes,
             criterion=SharpReCLLoss,
             predict_nonlinearity=functools.partial(torch.softmax, dim=-1),
             criterion__class_counts=self.class_counts_,

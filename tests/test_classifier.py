@@ -512,3 +512,21 @@ def test_long_document_settings_survive_save_and_load(fast_params, tickets, tmp_
     assert {k: loaded.get_params()[k] for k in settings} == settings
     # Both predict through their own int8 copy of the same fp32 weights.
     np.testing.assert_allclose(loaded.predict_proba(X[:10]), clf.predict_proba(X[:10]), atol=1e-6)
+
+
+def test_step_schedule_reaches_a_full_hard_share_at_the_last_batch(fast_params, tickets):
+    X, y = tickets
+    clf = SharpReCLClassifier(**fast_params, hard_share_schedule="step").fit(X, y)
+    n_steps = -(-len(X) // fast_params["batch_size"])
+    shares = clf.net_.history[:, "hard_share"]
+    assert shares[-1] == pytest.approx(1.0)
+    assert shares[0] == pytest.approx(0.5 + 0.5 * (n_steps - 1) / (2 * n_steps - 1))
+
+
+def test_centred_prototypes_of_two_classes_are_opposite(fast_params, tickets):
+    X, y = tickets
+    binary = np.where(np.asarray(y) == np.asarray(y)[0], "a", "b")
+    centred = SharpReCLClassifier(**{**fast_params, "max_epochs": 1}, center_prototypes=True).fit(X, binary)
+    np.testing.assert_allclose(centred.prototypes_[0], -centred.prototypes_[1], atol=1e-5)
+    plain = SharpReCLClassifier(**{**fast_params, "max_epochs": 1}).fit(X, binary)
+    assert plain.prototypes_[0] @ plain.prototypes_[1] > -0.9

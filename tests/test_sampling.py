@@ -108,3 +108,18 @@ def test_hard_share_schedule_rises_from_half_to_one():
         shares.append(net.criterion_.hard_share)
     assert shares == pytest.approx([0.5, 0.625, 0.75, 0.875, 1.0])
     assert net.history[:, "hard_share"] == pytest.approx(shares)
+
+
+def test_hard_share_schedule_per_step_rises_along_the_same_line():
+    net, schedule, shares = _Net(max_epochs=2), HardShareSchedule(n_steps_per_epoch=3), []
+    for _ in range(2):
+        net.history.new_epoch()
+        schedule.on_epoch_begin(net)
+        for _ in range(3):
+            schedule.on_batch_begin(net, training=True)
+            shares.append(net.criterion_.hard_share)
+            schedule.on_batch_begin(net, training=False)  # validation batches leave it
+            assert net.criterion_.hard_share == shares[-1]
+        schedule.on_epoch_end(net)
+    assert shares == pytest.approx([0.5, 0.6, 0.7, 0.8, 0.9, 1.0])
+    assert net.history[:, "hard_share"] == pytest.approx([0.7, 1.0])  # each epoch's last step
