@@ -307,6 +307,14 @@ def run_one(record, method, seed, cell, X_train, y_train, X_test, y_test, classe
         prior = np.array([record["train_class_counts"][str(c)] for c in model.classes_], float)
         scores = proba * (prior / prior.sum())
         record["train_prior_decision"] = evaluate(y_test, model.classes_[scores.argmax(1)], classes)
+    if logit_adjusted and hasattr(model, "estimate_decision_prior"):  # CALoRA has none
+        # Diagnostic as well: the prior estimated by EM from the unlabelled
+        # test texts (estimate_decision_prior; no test label is read).
+        estimated = model.estimate_decision_prior(X_test)
+        scores = proba * estimated
+        record["estimated_prior_decision"] = {
+            **evaluate(y_test, model.classes_[scores.argmax(1)], classes),
+            "prior": {str(c): float(v) for c, v in zip(model.classes_, estimated)}}
     if hasattr(model, "net_") and method not in CALORA_BASES:
         # Records what partial fine-tuning (frozen layers) left trainable.
         params = list(model.net_.module_.parameters())

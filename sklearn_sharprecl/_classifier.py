@@ -31,6 +31,7 @@ from ._module import SharpReCLModule
 from ._net import AcceleratedSharpReCLNet, SharpReCLNet
 from ._partial import available_memory, freeze_lower_layers, frozen_states
 from ._persistence import library_versions, load_pretrained, save_pretrained, warn_on_version_mismatch
+from ._prior import em_class_prior
 from ._random import seeded_torch
 from ._split import stratified_validation_split
 from ._validation import check_labels, check_texts
@@ -184,7 +185,8 @@ class SharpReCLClassifier(TextClassifierMixin, BaseEstimator):
         adjustment); an array gives the prior itself, in the order of
         ``classes_``. Choose it from what you know of the deployment data: a
         class that is rare in training *and* in use (TREC's ABBR) is
-        over-predicted by the balanced posterior.
+        over-predicted by the balanced posterior. Without that knowledge,
+        :meth:`estimate_decision_prior` estimates it from unlabelled texts.
     inference_quantization : {'int8'} or None, default=None
         ``'int8'`` runs :meth:`predict_proba`, :meth:`predict` and
         :meth:`transform` on a copy of the network whose encoder ``nn.Linear``
@@ -858,18 +860,55 @@ class SharpReCLClassifier(TextClassifierMixin, BaseEstimator):
             )
         return prior / prior.sum()
 
+    def _trained_prior(self):
+        """The prior the network's own posterior assumes: uniform for the
+        logit-adjusted loss, the training prior otherwise; and the training prior."""
+        train = np.asarray(self.class_counts_, dtype=float)
+        train = train / train.sum()
+        uniform = np.full(len(train), 1.0 / len(train))
+        return (uniform if self.classification_loss == "logit_adjusted" else train), train
+
     def _prior_shift(self):
         """Per-class factor turning the trained posterior into the decision prior's, or None."""
         target = self._check_decision_prior()
         if target is None:
             return None
-        train = np.asarray(self.class_counts_, dtype=float)
-        train = train / train.sum()
-        uniform = np.full(len(train), 1.0 / len(train))
-        trained = uniform if self.classification_loss == "logit_adjusted" else train
+        trained, train = self._trained_prior()
         if isinstance(target, str):
-            target = uniform if target == "balanced" else train
+            target = np.full(len(train), 1.0 / len(train)) if target == "balanced" else train
         return target / trained
+
+    def estimate_decision_prior(self, X, *, max_iter=1000, tol=1e-8):
+        """Class prior of unlabelled texts, by EM, to use as ``decision_prior``.
+
+        Assumes the texts differ from the training data in their class prior
+        only (label shift) and finds the prior that maximises their
+        likelihood under the model (Saerens, Latinne and Decaestecker, 2002).
+        No label is used. It answers the question ``decision_prior`` asks
+        when the deployment prior is unknown: a class as rare in use as in
+        training comes out rare, one that is common in use comes out common::
+
+            clf.set_params(decision_prior=clf.estimate_decision_prior(X_new))
+
+        The estimate is only as good as the model's probabilities and the
+        number of texts: give it a few hundred texts of the deployment data.
+
+        Parameters
+        ----------
+        X : sequence of str of shape (n_samples,)
+            Unlabelled texts of the data the model will predict on.
+        max_iter : int, default=1000
+        tol : float, default=1e-8
+
+        Returns
+        -------
+        prior : ndarray of shape (n_classes,)
+            In the order of ``classes_``; sums to 1.
+        """
+        dataset, _ = self._dataset_sorted_by_length(X)
+        with self._inference_module():
+            proba = self.net_.predict_proba(dataset)
+        return em_class_prior(proba, self._trained_prior()[0], max_iter=max_iter, tol=tol)
 
     def transform(self, X):
         """Learned sentence embeddings (the encoder's pooled features).

@@ -113,6 +113,11 @@ def test_aug_text_is_a_study_run_and_needs_the_column(harness, tiny_encoder, tic
     run.main(argv)
     (record,) = [json.loads(p.read_text()) for p in (harness / "results" / "study").glob("*.json")]
     assert record["config"]["second_view"] == "aug_text" and record["dataset"] == "trec-sharprecl"
+    # Logit-adjusted: both decision-rule diagnostics, the EM prior over the test classes.
+    estimated = record["estimated_prior_decision"]
+    assert set(estimated["prior"]) == set(record["train_class_counts"])
+    assert sum(estimated["prior"].values()) == pytest.approx(1.0)
+    assert 0.0 <= estimated["macro_f1"] <= 1.0 and "train_prior_decision" in record
     assert not (harness / "results" / "runs").exists() or not list((harness / "results" / "runs").glob("*"))
     # The same cell without the column: a clear failure in the log, no record.
     write_dataset(harness / "data2", "trec-sharprecl", list(texts), [str(v) for v in labels])

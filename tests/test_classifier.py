@@ -321,6 +321,27 @@ class TestDecisionPrior:
             fitted.set_params(decision_prior=None)
 
 
+def test_estimated_prior_follows_the_class_mix_of_the_unlabelled_texts(fitted, tickets):
+    X, y = tickets
+    X, y = np.asarray(X, dtype=object), np.asarray(y)
+    head = fitted.classes_[np.argmax(fitted.class_counts_)]
+    # Unlabelled texts where the head class is 4 in 5, then 1 in 5.
+    rest = np.flatnonzero(y != head)
+    mostly_head = np.r_[np.flatnonzero(y == head)[:4 * 20], rest[:20]]
+    few_head = np.r_[np.flatnonzero(y == head)[:10], rest[:40]]
+    k = list(fitted.classes_).index(head)
+    high = fitted.estimate_decision_prior(list(X[mostly_head]))
+    low = fitted.estimate_decision_prior(list(X[few_head]))
+    assert high.shape == (6,) and high.sum() == pytest.approx(1.0) and np.all(high > 0)
+    assert high[k] > 0.6 and low[k] < 0.35
+    assert fitted.decision_prior is None  # an estimate, not a setting
+    fitted.set_params(decision_prior=high)
+    try:
+        assert set(fitted.predict(list(X[:5]))) <= set(fitted.classes_)
+    finally:
+        fitted.set_params(decision_prior=None)
+
+
 def test_int8_inference_is_close_and_leaves_the_fp32_model_alone(fitted, tickets, tmp_path):
     X, _ = tickets
     fp32 = fitted.predict_proba(X)

@@ -429,3 +429,14 @@ def test_study_decision_prior_table_scores_both_rules_of_the_same_runs():
     text = study_report.decision_prior_table(grid, [("trec", 50), ("cr", 50)])
     rows = [line for line in text.splitlines() if line.startswith("| r9")]
     assert rows == ["| r9 · LA-CE (w/o CL) | trec ir=50 | 91.0 ± 1.0 (3) | 95.0 ± 1.0 (3) | 94.0 ± 1.4 (2) |"]
+
+
+def test_study_estimated_prior_table_lists_only_runs_with_the_diagnostic():
+    import study_report
+
+    with_em = {"macro_f1": 0.90, "train_prior_decision": {"macro_f1": 0.94},
+               "estimated_prior_decision": {"macro_f1": 0.935, "prior": {"a": 0.9, "b": 0.1}}}
+    grid = {("r9", "SharpReCL", "tau=0.5"): {("trec", 50): {0: with_em, 1: {"macro_f1": 0.91}}}}
+    text = study_report.estimated_prior_table(grid, [("trec", 50), ("cr", 50)])
+    rows = [line for line in text.splitlines() if line.startswith("| r9")]
+    assert rows == ["| r9 · SharpReCL · tau=0.5 | trec ir=50 | 0 | 90.0 | 94.0 | 93.5 |"]

@@ -1,0 +1,39 @@
+"""EM estimate of a class prior under label shift (sklearn_sharprecl._prior)."""
+
+import numpy as np
+import pytest
+
+from sklearn_sharprecl._prior import em_class_prior
+
+
+def gaussian_posteriors(prior, reference, n, rng):
+    """Exact posteriors under ``reference`` of n samples drawn with class prior ``prior``
+    from unit Gaussians centred at 0, 2, 4, ..."""
+    means = 2.0 * np.arange(len(prior))
+    y = rng.choice(len(prior), size=n, p=prior)
+    x = rng.normal(means[y], 1.0)
+    likelihood = np.exp(-0.5 * (x[:, None] - means[None, :]) ** 2)
+    joint = likelihood * reference
+    return joint / joint.sum(1, keepdims=True)
+
+
+@pytest.mark.parametrize("reference", [np.full(3, 1 / 3), np.array([0.1, 0.3, 0.6])])
+def test_recovers_the_prior_of_shifted_samples(reference):
+    rng = np.random.default_rng(0)
+    true = np.array([0.8, 0.15, 0.05])
+    proba = gaussian_posteriors(true, reference, 20000, rng)
+    estimate = em_class_prior(proba, reference)
+    np.testing.assert_allclose(estimate, true, atol=0.02)
+    # The posteriors alone (no EM) are off: the reference prior pulls them.
+    assert np.abs(proba.mean(0) - true).max() > 0.03
+
+
+def test_samples_drawn_under_the_reference_keep_it_and_no_class_reaches_zero():
+    rng = np.random.default_rng(1)
+    reference = np.array([0.5, 0.3, 0.2])
+    estimate = em_class_prior(gaussian_posteriors(reference, reference, 20000, rng), reference * 10)
+    np.testing.assert_allclose(estimate, reference, atol=0.02)
+    # A class no sample supports is floored, never 0: it stays a valid decision prior.
+    proba = np.array([[1.0, 0.0], [1.0, 0.0]])
+    estimate = em_class_prior(proba, [0.5, 0.5])
+    assert estimate[1] > 0 and estimate.sum() == pytest.approx(1.0)
