@@ -534,6 +534,9 @@ _PRIOR_HELP = ("class prior of the texts to predict, applied by Bayes' rule: 'ba
                "(uniform), 'train' (the training class frequencies) or 'none' (the "
                "posterior the loss estimates: balanced for the default loss)")
 _NONE = "none"
+_ESTIMATE = "estimate"
+_ESTIMATE_HELP = ("; 'estimate': the prior of DATA's texts, estimated by EM from the "
+                  "model's probabilities (no label is read; one extra pass over DATA)")
 _MODEL_HELP = ("model directory written by 'fit', or a .joblib/.pkl file holding a "
                "SharpReCLClassifier or CALoRAClassifier (a pickle: load only files you trust)")
 
@@ -670,13 +673,14 @@ def _interrupted_fit(estimator, model):
     return 130
 
 
-def _with_decision_prior(estimator, prior, model):
+def _with_decision_prior(estimator, prior, model, texts):
     """``estimator`` deciding under ``prior`` (a --decision-prior value), if one was given.
 
     The prior is applied at prediction time only, so it can differ from the
-    one the model was fitted with; the model file is left as it is. A
-    CALoRAClassifier has no decision prior: its class experts give its
-    probabilities.
+    one the model was fitted with; the model file is left as it is.
+    ``'estimate'`` estimates it from ``texts``, the texts about to be
+    predicted, and prints it. A CALoRAClassifier has no decision prior: its
+    class experts give its probabilities.
     """
     if prior is None:
         return estimator
@@ -684,7 +688,13 @@ def _with_decision_prior(estimator, prior, model):
         raise CLIError(f"--decision-prior applies to a SharpReCLClassifier, and {model} holds a "
                        "CALoRAClassifier, whose class experts give its probabilities; "
                        "leave --decision-prior out")
-    return estimator.set_params(decision_prior=None if prior == _NONE else prior)
+    if prior == _ESTIMATE:
+        prior = estimator.estimate_decision_prior(texts)
+        shown = ", ".join(f"{label}: {share:.3f}" for label, share in zip(estimator.classes_, prior))
+        print(f"{PROG}: estimated class prior of the texts: {shown}", file=sys.stderr)
+    elif prior == _NONE:
+        prior = None
+    return estimator.set_params(decision_prior=prior)
 
 
 class _CALoRAForReport:
@@ -722,7 +732,7 @@ def _cmd_predict(args):
     frame = read_data(args.data)
     texts = _texts(frame, args.text_column, "--text-column", args.data)
     estimator = _with_decision_prior(_load_fitted(args.model, "predict MODEL DATA --output OUT"),
-                                     args.decision_prior, args.model)
+                                     args.decision_prior, args.model, texts)
     proba = _WithProgress(estimator, _show_progress(args)).predict_proba(texts)
 
     out = frame.copy()
@@ -757,7 +767,7 @@ def _cmd_evaluate(args):
     texts = _texts(frame, args.text_column, "--text-column", args.data)
     labels = _labels(frame, args.label_column, "--label-column", args.data)
     estimator = _with_decision_prior(_load_fitted(args.model, usage), args.decision_prior,
-                                     args.model)
+                                     args.model, texts)
     classes = list(estimator.classes_)
     if all(isinstance(c, str) for c in classes):
         labels = labels.astype(str)  # e.g. JSON numbers against CSV-trained string labels
@@ -925,9 +935,10 @@ def _add_data_arguments(parser, *, labels, text_help="column holding the texts")
 _MODELS_PRIOR = "the model's; not for a CALoRAClassifier"
 
 
-def _add_decision_prior(parser, default):
-    parser.add_argument("--decision-prior", choices=_PRIORS,
-                        help=f"{_PRIOR_HELP} (default: {default})")
+def _add_decision_prior(parser, default, estimate=False):
+    """--decision-prior; ``estimate``: also 'estimate' (predict and evaluate, which have texts)."""
+    parser.add_argument("--decision-prior", choices=_PRIORS + ((_ESTIMATE,) if estimate else ()),
+                        help=f"{_PRIOR_HELP}{_ESTIMATE_HELP if estimate else ''} (default: {default})")
 
 
 def build_parser():
@@ -1030,7 +1041,7 @@ def build_parser():
     predict.add_argument("--force", "-f", action="store_true",
                          help="overwrite OUT if it exists")
     _add_data_arguments(predict, labels=False)
-    _add_decision_prior(predict, default=_MODELS_PRIOR)
+    _add_decision_prior(predict, default=_MODELS_PRIOR, estimate=True)
     predict.add_argument("-v", "--verbose", action="count", default=0, help=progress_help)
     predict.set_defaults(handler=_cmd_predict)
 
@@ -1053,7 +1064,7 @@ def build_parser():
     evaluate.add_argument("--force", "-f", action="store_true",
                           help="overwrite report files already in DIR")
     _add_data_arguments(evaluate, labels=True)
-    _add_decision_prior(evaluate, default=_MODELS_PRIOR)
+    _add_decision_prior(evaluate, default=_MODELS_PRIOR, estimate=True)
     evaluate.add_argument("--embeddings", choices=("pca", "tsne"), default="pca",
                           help="2-D projection of embeddings.png (default: %(default)s)")
     evaluate.add_argument("-v", "--verbose", action="count", default=0, help=progress_help)

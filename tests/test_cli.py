@@ -313,6 +313,25 @@ def test_default_model_format_is_the_safe_directory(capsys, data_dir, tiny_encod
     assert status == 1 and "holds no saved model" in err
 
 
+def test_estimated_decision_prior_at_predict_comes_from_the_texts(model_path, data_dir, tmp_path,
+                                                                 capsys):
+    output = tmp_path / "pred.csv"
+    status, _, err = _run(capsys, ["predict", model_path, data_dir / "test.jsonl", "-o", output,
+                                   "--decision-prior", "estimate"])
+    assert status == 0 and "estimated class prior of the texts:" in err
+    model = load_model(model_path)
+    texts = pd.read_json(data_dir / "test.jsonl", lines=True)["text"].tolist()
+    prior = model.estimate_decision_prior(texts)
+    balanced = model.predict_proba(texts)
+    expected = model.set_params(decision_prior=prior).predict_proba(texts)
+    assert not np.allclose(expected, balanced, atol=1e-3)  # so the option did something
+    got = pd.read_csv(output)[[f"proba_{c}" for c in model.classes_]].to_numpy()
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+    # 'estimate' needs texts to predict: fit has none to estimate from.
+    with pytest.raises(SystemExit):
+        _run(capsys, ["fit", data_dir / "test.jsonl", "-o", tmp_path / "m", "--decision-prior", "estimate"])
+
+
 def test_decision_prior_at_fit_and_overridden_at_predict(model_path, data_dir, tiny_encoder,
                                                          tmp_path, capsys):
     before = model_path.read_bytes()
