@@ -198,9 +198,14 @@ def main(argv=None):
             config["train_layers"] = train_layers
         if study:
             config["recipe"] = args.recipe
-            if method in NEURAL and args.overrides:
+            # A CALoRA row is keyed by its base's settings, so that it finds that base.
+            settings = NEURAL.get(CALORA_BASES.get(method, method))
+            if settings is not None and args.overrides:
                 config["set"] = args.overrides
-            if method in NEURAL and args.aug_text:
+            # Only where X_aug is the second view: not without a contrastive
+            # branch, nor for a method whose view is its own augmenter.
+            if settings is not None and args.aug_text and settings.get("contrastive", "sharp") \
+                    and "augment" not in settings:
                 config["second_view"] = "aug_text"
         key = run_key(dataset, ratio, method, seed, config)
         if not (runs_dir / f"{key}.json").exists():
@@ -300,14 +305,14 @@ def run_one(record, method, seed, cell, X_train, y_train, X_test, y_test, classe
         record["int8"] = {"predict_seconds": time.perf_counter() - tic,
                           "macro_f1": evaluate(y_test, y_int8, classes)["macro_f1"]}
         model.set_params(inference_quantization=None)
-    if logit_adjusted:
+    if logit_adjusted and getattr(model, "decision_prior", None) is None:  # proba: balanced
         # Diagnostic only, never used for selection: the same model's decisions
         # under the *training* prior (Bayes rule p(y|x) ~ p_bal(y|x) * pi_y)
         # instead of the balanced posterior the logit-adjusted branch predicts.
         prior = np.array([record["train_class_counts"][str(c)] for c in model.classes_], float)
         scores = proba * (prior / prior.sum())
         record["train_prior_decision"] = evaluate(y_test, model.classes_[scores.argmax(1)], classes)
-    if logit_adjusted and hasattr(model, "estimate_decision_prior"):  # CALoRA has none
+    if logit_adjusted and getattr(model, "decision_prior", "absent") is None:  # CALoRA has none
         # Diagnostic as well: the prior estimated by EM from the unlabelled
         # test texts (estimate_decision_prior; no test label is read).
         estimated = model.estimate_decision_prior(X_test)

@@ -28,7 +28,8 @@ class HardShareSchedule(Callback):
     Paper Section 3.5: ``0.5 + 0.5 t / T`` per epoch, so the synthetic sets
     get harder as the encoder gets better. With ``n_steps_per_epoch`` the same
     ramp runs per training step, rising smoothly instead of in ``max_epochs``
-    jumps. Early stopping does not change ``T``.
+    jumps. Early stopping does not change ``T``. The history's ``hard_share``
+    is the share of each epoch's first step (per epoch) or last step (per step).
     """
 
     def __init__(self, start=0.5, n_steps_per_epoch=None):

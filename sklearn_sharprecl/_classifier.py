@@ -518,10 +518,10 @@ class SharpReCLClassifier(TextClassifierMixin, BaseEstimator):
         )
         ids = self._tokenize(texts)
         train_views = [[ids[i] for i in train_idx]]
-        steps_per_epoch = -(-len(train_idx) // self.batch_size)
         callbacks = [
             ("hard_share", HardShareSchedule(
-                n_steps_per_epoch=steps_per_epoch if self.hard_share_schedule == "step" else None))
+                n_steps_per_epoch=self._steps_per_epoch(len(train_idx))
+                if self.hard_share_schedule == "step" else None))
         ]
         two_views = self.contrastive is not None and self.mu > 0
         if aug_texts is not None and not two_views:
@@ -638,11 +638,28 @@ class SharpReCLClassifier(TextClassifierMixin, BaseEstimator):
         states = frozen_states(self.net_.module_.encoder, batches, n_frozen)
         return [states[i] for i in restore]
 
+    def _steps_per_epoch(self, n_train):
+        """Optimizer steps per epoch of ``n_train`` texts, in each process.
+
+        With ``accelerate`` on k processes, each runs every k-th batch (the
+        last ones padded to an even count), unless the Accelerator splits
+        each batch across them (``split_batches``).
+        """
+        n_batches = -(-n_train // self.batch_size)  # the last one short
+        if not self.accelerate:
+            return n_batches
+        from accelerate import PartialState
+
+        kwargs = self.accelerate if isinstance(self.accelerate, dict) else {}
+        config = kwargs.get("dataloader_config")
+        split = kwargs.get("split_batches", getattr(config, "split_batches", False))
+        return n_batches if split else -(-n_batches // PartialState().num_processes)
+
     def _linear_schedule(self, n_train):
         """Warm-up + linear decay over ``max_epochs`` epochs of ``n_train`` texts, per batch."""
         from transformers import get_linear_schedule_with_warmup
 
-        total = self.max_epochs * -(-n_train // self.batch_size)  # batches, the last one short
+        total = self.max_epochs * self._steps_per_epoch(n_train)
         return LRScheduler(
             policy=get_linear_schedule_with_warmup,
             num_warmup_steps=int(round(self.warmup_fraction * total)),
@@ -977,6 +994,9 @@ class SharpReCLClassifier(TextClassifierMixin, BaseEstimator):
         return load_pretrained(cls, directory, device=device)
 
     def __setstate__(self, state):
+        # Pickles from before these parameters existed were trained as their defaults.
+        state.setdefault("center_prototypes", False)
+        state.setdefault("hard_share_schedule", "epoch")
         super().__setstate__(state)
         # scikit-learn warns about its own version in BaseEstimator.__setstate__.
         saved = {k: v for k, v in state.get("versions_", {}).items() if k != "scikit-learn"}

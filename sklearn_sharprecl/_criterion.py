@@ -51,7 +51,7 @@ class SharpReCLLoss(nn.Module):
     ----------
     hard_share : float
         Share of hard mixups in the synthetic sets; set every epoch by
-        :class:`~sklearn_sharprecl._net.HardShareSchedule`.
+        :class:`~sklearn_sharprecl._callbacks.HardShareSchedule`.
     """
 
     def __init__(

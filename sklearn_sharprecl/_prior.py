@@ -1,6 +1,9 @@
 """Class prior of unlabelled data under label shift (Saerens, Latinne and Decaestecker, 2002)."""
 
+import warnings
+
 import numpy as np
+from sklearn.exceptions import ConvergenceWarning
 
 
 def em_class_prior(proba, reference_prior, *, max_iter=1000, tol=1e-8):
@@ -29,6 +32,11 @@ def em_class_prior(proba, reference_prior, *, max_iter=1000, tol=1e-8):
         of exactly zero would rule a class out).
     """
     reference = np.asarray(reference_prior, dtype=float)
+    if reference.shape != (proba.shape[1],) or not np.all(reference > 0):
+        raise ValueError(
+            f"reference_prior must hold one positive number per column of proba "
+            f"({proba.shape[1]}); got {reference_prior!r}."
+        )
     reference = reference / reference.sum()
     prior = reference
     for _ in range(max_iter):
@@ -39,5 +47,12 @@ def em_class_prior(proba, reference_prior, *, max_iter=1000, tol=1e-8):
         prior = updated
         if converged:
             break
+    else:
+        warnings.warn(
+            f"The EM estimate of the class prior did not converge in {max_iter} iterations "
+            f"(tol={tol}); the last estimate is returned.",
+            ConvergenceWarning,
+            stacklevel=2,
+        )
     prior = np.maximum(prior, 1e-12)
     return prior / prior.sum()

@@ -766,8 +766,7 @@ def _cmd_evaluate(args):
     frame = read_data(args.data)
     texts = _texts(frame, args.text_column, "--text-column", args.data)
     labels = _labels(frame, args.label_column, "--label-column", args.data)
-    estimator = _with_decision_prior(_load_fitted(args.model, usage), args.decision_prior,
-                                     args.model, texts)
+    estimator = _load_fitted(args.model, usage)
     classes = list(estimator.classes_)
     if all(isinstance(c, str) for c in classes):
         labels = labels.astype(str)  # e.g. JSON numbers against CSV-trained string labels
@@ -783,6 +782,8 @@ def _cmd_evaluate(args):
             f"{', '.join(unseen)}",
             file=sys.stderr,
         )
+    # After the label checks: 'estimate' costs a pass over the texts.
+    estimator = _with_decision_prior(estimator, args.decision_prior, args.model, texts)
 
     if _is_calora(estimator):
         print(f"{PROG}: note: {args.model} holds a CALoRAClassifier: training_curves.png and "

@@ -121,5 +121,23 @@ def test_aug_text_is_a_study_run_and_needs_the_column(harness, tiny_encoder, tic
     assert not (harness / "results" / "runs").exists() or not list((harness / "results" / "runs").glob("*"))
     # The same cell without the column: a clear failure in the log, no record.
     write_dataset(harness / "data2", "trec-sharprecl", list(texts), [str(v) for v in labels])
-    run.main(argv[:-3] + ["--data", str(harness / "data2"), "--methods", "CE", "--aug-text"])
+    run.main(argv[:-3] + ["--data", str(harness / "data2"), "--max-epochs", "2",  # a new key
+                          "--methods", "SharpReCL", "--aug-text"])
     assert "has no aug_text column" in (harness / "results" / "failures.log").read_text()
+
+
+def test_aug_text_marks_only_methods_whose_second_view_it_is(harness, tiny_encoder, tickets, capsys):
+    texts, labels = tickets
+    write_dataset_with_aug(harness / "data", "trec-sharprecl", list(texts), [str(v) for v in labels])
+    run.main(["--profile", "authors-trec", "--seeds", "1", "--encoder", tiny_encoder, "--max-epochs", "1",
+              "--data", str(harness / "data"), "--aug-text", "--dry-run",
+              "--methods", "SharpReCL", "CE", "SharpReCL (WordNet view)", "CALoRA on SharpReCL"])
+    keys = capsys.readouterr().out.split()
+    plain = {m: run.run_key("trec-sharprecl", 50, m, 0, {"encoder": tiny_encoder, "max_epochs": 1,
+                                                           "freeze_layers": 0, "protocol": 1,
+                                                           "recipe": "v1"})
+             for m in ("SharpReCL", "CE", "SharpReCL (WordNet view)", "CALoRA on SharpReCL")}
+    # CE ignores X_aug and the WordNet variant makes its own view: their keys are the plain ones;
+    # SharpReCL and the CALoRA row on it are keyed with the second view.
+    assert plain["CE"] in keys and plain["SharpReCL (WordNet view)"] in keys
+    assert plain["SharpReCL"] not in keys and plain["CALoRA on SharpReCL"] not in keys

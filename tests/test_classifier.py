@@ -1,6 +1,7 @@
 import io
 
 import joblib
+import pickle
 import numpy as np
 import pandas as pd
 import pytest
@@ -335,11 +336,47 @@ def test_estimated_prior_follows_the_class_mix_of_the_unlabelled_texts(fitted, t
     assert high.shape == (6,) and high.sum() == pytest.approx(1.0) and np.all(high > 0)
     assert high[k] > 0.6 and low[k] < 0.35
     assert fitted.decision_prior is None  # an estimate, not a setting
+    # EM's fixed point: decided under the estimate, the texts' mean posterior is the estimate
+    # (so the order is classes_' and the prior means what decision_prior means).
     fitted.set_params(decision_prior=high)
     try:
-        assert set(fitted.predict(list(X[:5]))) <= set(fitted.classes_)
+        np.testing.assert_allclose(fitted.predict_proba(list(X[mostly_head])).mean(0), high, atol=1e-5)
     finally:
         fitted.set_params(decision_prior=None)
+
+
+def test_estimated_prior_of_a_cross_entropy_model_is_relative_to_the_training_prior(fast_params, tickets):
+    X, y = tickets
+    clf = SharpReCLClassifier(**{**fast_params, "max_epochs": 1}, contrastive=None,
+                              classification_loss="cross_entropy").fit(X, y)
+    prior = clf.estimate_decision_prior(X[:60])
+    clf.set_params(decision_prior=prior)
+    np.testing.assert_allclose(clf.predict_proba(X[:60]).mean(0), prior, atol=1e-5)
+
+
+def test_models_pickled_before_centring_and_the_step_schedule_still_work(fitted, tickets):
+    X, _ = tickets
+    old = pickle.loads(pickle.dumps(fitted))
+    for name in ("center_prototypes", "hard_share_schedule"):
+        del old.__dict__[name]
+    del old.net_.module_.prototype_head.__dict__["center"]
+    restored = pickle.loads(pickle.dumps(old))
+    assert restored.get_params()["center_prototypes"] is False
+    assert restored.get_params()["hard_share_schedule"] == "epoch"
+    np.testing.assert_allclose(restored.prototypes_, fitted.prototypes_, atol=1e-6)
+    np.testing.assert_allclose(restored.predict_proba(X[:5]), fitted.predict_proba(X[:5]), atol=1e-6)
+
+
+def test_steps_per_epoch_follow_the_accelerate_processes(monkeypatch):
+    import accelerate
+
+    class TwoProcesses:
+        num_processes = 2
+
+    monkeypatch.setattr(accelerate, "PartialState", TwoProcesses)
+    assert SharpReCLClassifier(batch_size=16)._steps_per_epoch(81) == 6
+    assert SharpReCLClassifier(batch_size=16, accelerate=True)._steps_per_epoch(81) == 3
+    assert SharpReCLClassifier(batch_size=16, accelerate={"split_batches": True})._steps_per_epoch(81) == 6
 
 
 def test_int8_inference_is_close_and_leaves_the_fp32_model_alone(fitted, tickets, tmp_path):
@@ -544,10 +581,14 @@ def test_step_schedule_reaches_a_full_hard_share_at_the_last_batch(fast_params, 
     assert shares[0] == pytest.approx(0.5 + 0.5 * (n_steps - 1) / (2 * n_steps - 1))
 
 
-def test_centred_prototypes_of_two_classes_are_opposite(fast_params, tickets):
+def test_centred_prototypes_of_two_classes_are_opposite(fast_params, tickets, tmp_path):
     X, y = tickets
     binary = np.where(np.asarray(y) == np.asarray(y)[0], "a", "b")
     centred = SharpReCLClassifier(**{**fast_params, "max_epochs": 1}, center_prototypes=True).fit(X, binary)
     np.testing.assert_allclose(centred.prototypes_[0], -centred.prototypes_[1], atol=1e-5)
+    centred.save_pretrained(tmp_path / "centred")
+    loaded = SharpReCLClassifier.load_pretrained(tmp_path / "centred")
+    assert loaded.center_prototypes is True
+    np.testing.assert_allclose(loaded.prototypes_, centred.prototypes_, atol=1e-6)
     plain = SharpReCLClassifier(**{**fast_params, "max_epochs": 1}).fit(X, binary)
     assert plain.prototypes_[0] @ plain.prototypes_[1] > -0.9

@@ -37,3 +37,13 @@ def test_samples_drawn_under_the_reference_keep_it_and_no_class_reaches_zero():
     proba = np.array([[1.0, 0.0], [1.0, 0.0]])
     estimate = em_class_prior(proba, [0.5, 0.5])
     assert estimate[1] > 0 and estimate.sum() == pytest.approx(1.0)
+
+
+def test_a_zero_reference_is_refused_and_non_convergence_warned():
+    from sklearn.exceptions import ConvergenceWarning
+
+    proba = np.array([[0.7, 0.2, 0.1], [0.1, 0.3, 0.6]])
+    with pytest.raises(ValueError, match="one positive number per column"):
+        em_class_prior(proba, [5, 3, 0])
+    with pytest.warns(ConvergenceWarning, match="did not converge in 1 iterations"):
+        em_class_prior(proba, [1, 1, 1], max_iter=1)
