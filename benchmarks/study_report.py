@@ -108,16 +108,22 @@ def paired_rows(grid, cells):
 
 
 def confirmation_table(grid, cells, min_seeds=3):
-    """SharpReCL against LA-CE and CE per seed, in every recipe run on ``min_seeds``+ seeds.
+    """SharpReCL against LA-CE and CE per seed, in every recipe run on ``min_seeds``+ seeds;
+    a SharpReCL variant (overrides) also against SharpReCL without them.
 
     Seed 0 screened the recipes, so the mean is also given without it: a
     recipe chosen on seed 0 would otherwise be credited with its own luck.
     The issue's bar: mean paired difference larger than its sd.
     """
     rows = []
-    for recipe in sorted({v[0] for v in grid}):
-        ours = grid.get((recipe, "SharpReCL", ""), {})
-        for peer in ("LA-CE (w/o CL)", "CE"):
+    for recipe, method, overrides in sorted(grid):
+        if method != "SharpReCL":
+            continue
+        ours = grid[(recipe, method, overrides)]
+        # A confirmed screen (overrides) is also compared with SharpReCL without it.
+        peers = ["LA-CE (w/o CL)", "CE"] + (["SharpReCL"] if overrides else [])
+        name = "SharpReCL" + (f" · {overrides}" if overrides else "")
+        for peer in peers:
             theirs = grid.get((recipe, peer, ""), {})
             for cell in cells:
                 pair = paired(ours.get(cell, {}), theirs.get(cell, {}))
@@ -126,7 +132,7 @@ def confirmation_table(grid, cells, min_seeds=3):
                 later = pair_of_diffs([d for s, d in zip(pair["seeds"], pair["diffs"]) if s != 0],
                                       [s for s in pair["seeds"] if s != 0])
                 bar = "yes" if pair["mean"] > pair["sd"] else "no"
-                rows.append([recipe, f"SharpReCL − {peer}", cell_name(cell), str(pair["n"]),
+                rows.append([recipe, f"{name} − {peer}", cell_name(cell), str(pair["n"]),
                              ", ".join(f"{d:+.1f}" for d in pair["diffs"]), fmt_diff(pair),
                              f"{fmt_diff(later)} (n={later['n']})", bar])
     return md_table(["recipe", "comparison", "cell", "seeds", "per seed (0, 1, ...)", "mean ± sd",

@@ -440,3 +440,18 @@ def test_study_estimated_prior_table_lists_only_runs_with_the_diagnostic():
     text = study_report.estimated_prior_table(grid, [("trec", 50), ("cr", 50)])
     rows = [line for line in text.splitlines() if line.startswith("| r9")]
     assert rows == ["| r9 · SharpReCL · tau=0.5 | trec ir=50 | 0 | 90.0 | 94.0 | 93.5 |"]
+
+
+def test_study_confirmation_of_a_variant_compares_it_with_plain_sharprecl_too():
+    import study_report
+
+    def runs(scores):
+        return {("trec-sharprecl", 50): {s: {"macro_f1": f} for s, f in enumerate(scores)}}
+
+    grid = {("r9", "SharpReCL", 'X_aug="aug_text"'): runs([0.95, 0.94, 0.96]),
+            ("r9", "SharpReCL", ""): runs([0.93, 0.93, 0.93]),
+            ("r9", "CE", ""): runs([0.94, 0.94, 0.94])}
+    text = study_report.confirmation_table(grid, [("trec-sharprecl", 50)])
+    rows = [line.split(" | ")[1] for line in text.splitlines() if line.startswith("| r9")]
+    assert rows == ["SharpReCL − CE", 'SharpReCL · X_aug="aug_text" − CE',
+                    'SharpReCL · X_aug="aug_text" − SharpReCL']
