@@ -153,11 +153,14 @@ def decision_prior_table(grid, cells, min_seeds=3):
                 continue
             balanced = summarize([100 * r["macro_f1"] for r in runs])
             train = summarize([100 * r["train_prior_decision"]["macro_f1"] for r in runs])
+            em = [100 * r["estimated_prior_decision"]["macro_f1"] for r in runs
+                  if r.get("estimated_prior_decision")]
             ce = grid.get((variant[0], "CE", ""), {}).get(cell, {})
             rows.append([label(variant), cell_name(cell), fmt_cell(*balanced), fmt_cell(*train),
+                         fmt_cell(*summarize(em)) if em else "–",
                          fmt_cell(*summarize([100 * r["macro_f1"] for r in ce.values()])) if ce else "–"])
     return md_table(["recipe · method", "cell", "balanced posterior (default)", "training prior",
-                     "CE, same recipe"], rows)
+                     "EM prior of the test texts", "CE, same recipe"], rows)
 
 
 def estimated_prior_table(grid, cells):

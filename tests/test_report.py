@@ -428,7 +428,7 @@ def test_study_decision_prior_table_scores_both_rules_of_the_same_runs():
             ("r9", "CE", ""): {("trec", 50): {0: run(0.93), 1: run(0.95)}}}
     text = study_report.decision_prior_table(grid, [("trec", 50), ("cr", 50)])
     rows = [line for line in text.splitlines() if line.startswith("| r9")]
-    assert rows == ["| r9 · LA-CE (w/o CL) | trec ir=50 | 91.0 ± 1.0 (3) | 95.0 ± 1.0 (3) | 94.0 ± 1.4 (2) |"]
+    assert rows == ["| r9 · LA-CE (w/o CL) | trec ir=50 | 91.0 ± 1.0 (3) | 95.0 ± 1.0 (3) | – | 94.0 ± 1.4 (2) |"]
 
 
 def test_study_estimated_prior_table_lists_only_runs_with_the_diagnostic():
@@ -455,3 +455,17 @@ def test_study_confirmation_of_a_variant_compares_it_with_plain_sharprecl_too():
     rows = [line.split(" | ")[1] for line in text.splitlines() if line.startswith("| r9")]
     assert rows == ["SharpReCL − CE", 'SharpReCL · X_aug="aug_text" − CE',
                     'SharpReCL · X_aug="aug_text" − SharpReCL']
+
+
+def test_study_decision_prior_table_gives_the_em_prior_where_runs_have_it():
+    import study_report
+
+    def run(balanced, train, em):
+        return {"macro_f1": balanced, "train_prior_decision": {"macro_f1": train},
+                "estimated_prior_decision": {"macro_f1": em, "prior": {}}}
+
+    grid = {("r9", "SharpReCL", ""): {("trec", 50): {s: run(0.9, 0.94, e) for s, e in
+                                                      enumerate([0.91, 0.93, 0.92])}}}
+    text = study_report.decision_prior_table(grid, [("trec", 50)])
+    rows = [line for line in text.splitlines() if line.startswith("| r9")]
+    assert rows == ["| r9 · SharpReCL | trec ir=50 | 90.0 ± 0.0 (3) | 94.0 ± 0.0 (3) | 92.0 ± 1.0 (3) | – |"]
