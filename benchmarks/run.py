@@ -282,12 +282,12 @@ def run_one(record, method, seed, cell, X_train, y_train, X_test, y_test, classe
         model = make_method(method, seed, max_length, args.encoder, config["max_epochs"],
                             {**RECIPES[config.get("recipe", "v1")]["params"], **config.get("set", {}),
                              **({"train_layers": config["train_layers"]} if "train_layers" in config else {})})
+        fit_params = {}
         if config.get("second_view") == "aug_text":
             if aug_train is None:
                 raise ValueError(f"--aug-text: dataset {record['dataset']!r} has no aug_text column")
-            model.fit(X_train, y_train, X_aug=aug_train)
-        else:
-            model.fit(X_train, y_train)
+            fit_params["X_aug"] = aug_train
+        model.fit(X_train, y_train, **fit_params)
     record["fit_seconds"] = time.perf_counter() - tic
     logit_adjusted = getattr(model, "classification_loss", None) == "logit_adjusted"
     tic = time.perf_counter()
@@ -312,14 +312,14 @@ def run_one(record, method, seed, cell, X_train, y_train, X_test, y_test, classe
         prior = np.array([record["train_class_counts"][str(c)] for c in model.classes_], float)
         scores = proba * (prior / prior.sum())
         record["train_prior_decision"] = evaluate(y_test, model.classes_[scores.argmax(1)], classes)
-    if logit_adjusted and getattr(model, "decision_prior", "absent") is None:  # CALoRA has none
-        # Diagnostic as well: the prior estimated by EM from the unlabelled
-        # test texts (estimate_decision_prior; no test label is read).
-        estimated = model.estimate_decision_prior(X_test)
-        scores = proba * estimated
-        record["estimated_prior_decision"] = {
-            **evaluate(y_test, model.classes_[scores.argmax(1)], classes),
-            "prior": {str(c): float(v) for c, v in zip(model.classes_, estimated)}}
+        if hasattr(model, "estimate_decision_prior"):  # CALoRA has none
+            # Diagnostic as well: the prior estimated by EM from the unlabelled
+            # test texts (no test label is read).
+            estimated = model.estimate_decision_prior(X_test)
+            scores = proba * estimated
+            record["estimated_prior_decision"] = {
+                **evaluate(y_test, model.classes_[scores.argmax(1)], classes),
+                "prior": {str(c): float(v) for c, v in zip(model.classes_, estimated)}}
     if hasattr(model, "net_") and method not in CALORA_BASES:
         # Records what partial fine-tuning (frozen layers) left trainable.
         params = list(model.net_.module_.parameters())

@@ -818,14 +818,19 @@ class SharpReCLClassifier(TextClassifierMixin, BaseEstimator):
         proba : ndarray of shape (n_samples, n_classes)
             Columns follow ``classes_``.
         """
-        dataset, restore = self._dataset_sorted_by_length(X)
-        with self._inference_module():
-            proba = self.net_.predict_proba(dataset)[restore]
+        proba = self._trained_posterior(X)
         shift = self._prior_shift()
         if shift is None:
             return proba
         proba = proba * shift
         return proba / proba.sum(axis=1, keepdims=True)
+
+    def _trained_posterior(self, X):
+        """The network's own class probabilities of ``X``, in input order: the
+        posterior under ``_trained_prior()``, before any ``decision_prior``."""
+        dataset, restore = self._dataset_sorted_by_length(X)
+        with self._inference_module():
+            return self.net_.predict_proba(dataset)[restore]
 
     @contextlib.contextmanager
     def _inference_module(self):
@@ -877,23 +882,26 @@ class SharpReCLClassifier(TextClassifierMixin, BaseEstimator):
             )
         return prior / prior.sum()
 
+    def _named_prior(self, name):
+        """``'balanced'`` (uniform) or ``'train'`` (the training class frequencies) as an array."""
+        if name == "balanced":
+            return np.full(len(self.classes_), 1.0 / len(self.classes_))
+        counts = np.asarray(self.class_counts_, dtype=float)
+        return counts / counts.sum()
+
     def _trained_prior(self):
         """The prior the network's own posterior assumes: uniform for the
-        logit-adjusted loss, the training prior otherwise; and the training prior."""
-        train = np.asarray(self.class_counts_, dtype=float)
-        train = train / train.sum()
-        uniform = np.full(len(train), 1.0 / len(train))
-        return (uniform if self.classification_loss == "logit_adjusted" else train), train
+        logit-adjusted loss, the training prior otherwise."""
+        return self._named_prior("balanced" if self.classification_loss == "logit_adjusted" else "train")
 
     def _prior_shift(self):
         """Per-class factor turning the trained posterior into the decision prior's, or None."""
         target = self._check_decision_prior()
         if target is None:
             return None
-        trained, train = self._trained_prior()
         if isinstance(target, str):
-            target = np.full(len(train), 1.0 / len(train)) if target == "balanced" else train
-        return target / trained
+            target = self._named_prior(target)
+        return target / self._trained_prior()
 
     def estimate_decision_prior(self, X, *, max_iter=1000, tol=1e-8):
         """Class prior of unlabelled texts, by EM, to use as ``decision_prior``.
@@ -922,10 +930,7 @@ class SharpReCLClassifier(TextClassifierMixin, BaseEstimator):
         prior : ndarray of shape (n_classes,)
             In the order of ``classes_``; sums to 1.
         """
-        dataset, _ = self._dataset_sorted_by_length(X)
-        with self._inference_module():
-            proba = self.net_.predict_proba(dataset)
-        return em_class_prior(proba, self._trained_prior()[0], max_iter=max_iter, tol=tol)
+        return em_class_prior(self._trained_posterior(X), self._trained_prior(), max_iter=max_iter, tol=tol)
 
     def transform(self, X):
         """Learned sentence embeddings (the encoder's pooled features).
