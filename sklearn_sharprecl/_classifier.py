@@ -147,12 +147,14 @@ class SharpReCLClassifier(TextClassifierMixin, BaseEstimator):
         contrastive anchor (paper). Its only positives are copies of itself,
         so its term just pushes the prototype away from the batch; ``False``
         keeps it as a contrast sample for the other anchors.
-    center_prototypes : bool, default=False
+    center_prototypes : bool, default=True
         Subtract the mean over classes from the projected classifier rows
         before normalising them into prototypes. At initialisation those rows
         share one direction (mean cosine about 0.96 between classes), which
         only ``head_lr`` otherwise undoes. With two classes the centred
-        prototypes are exact opposites.
+        prototypes are exact opposites. A departure from the paper (whose
+        code puts BatchNorm in the projection); ``False`` is the paper's
+        Eq. 5 as written and what models saved before this default had.
     n_pos, n_neg : int, default=10, 500
         Synthetic positives and negatives per class (paper Appendix A.5).
     k_hard : int, default=20
@@ -314,6 +316,10 @@ class SharpReCLClassifier(TextClassifierMixin, BaseEstimator):
     (1,)
     """
 
+    # What models pickled or saved before these parameters existed were trained
+    # with (later defaults differ): restored wherever such a file omits them.
+    _values_before_params_existed = {"center_prototypes": False, "hard_share_schedule": "epoch"}
+
     _parameter_constraints = {
         "encoder": [str, HasMethods(["__fspath__"]), None],
         "pooling": [StrOptions({"mean", "cls"})],
@@ -383,7 +389,7 @@ class SharpReCLClassifier(TextClassifierMixin, BaseEstimator):
         contrastive_prior=True,
         normalize_contrastive_prior=False,
         absent_prototype_anchors=True,
-        center_prototypes=False,
+        center_prototypes=True,
         n_pos=10,
         n_neg=500,
         k_hard=20,
@@ -999,9 +1005,8 @@ class SharpReCLClassifier(TextClassifierMixin, BaseEstimator):
         return load_pretrained(cls, directory, device=device)
 
     def __setstate__(self, state):
-        # Pickles from before these parameters existed were trained as their defaults.
-        state.setdefault("center_prototypes", False)
-        state.setdefault("hard_share_schedule", "epoch")
+        for name, value in self._values_before_params_existed.items():
+            state.setdefault(name, value)
         super().__setstate__(state)
         # scikit-learn warns about its own version in BaseEstimator.__setstate__.
         saved = {k: v for k, v in state.get("versions_", {}).items() if k != "scikit-learn"}

@@ -33,7 +33,7 @@ class PrototypeHead(nn.Module):
 
     center = False  # pickles from before centring existed
 
-    def __init__(self, in_features, out_features, center=False):
+    def __init__(self, in_features, out_features, center=True):
         super().__init__()
         self.proj_h = ProjectionMLP(in_features, in_features, out_features)
         self.center = center
@@ -121,7 +121,7 @@ class SharpReCLModule(nn.Module):
         dropout=0.0,
         proj_dim=128,
         trust_remote_code=False,
-        center_prototypes=False,
+        center_prototypes=True,
     ):
         super().__init__()
         if isinstance(encoder, nn.Module):

@@ -320,7 +320,7 @@ def load_pretrained(cls, directory, device=None):
     except SafetensorError as exc:
         raise ValueError(f"{weights} is not a readable safetensors file: {exc}") from exc
 
-    estimator = cls(**_restored_params(config["params"]))
+    estimator = cls(**{**cls._values_before_params_existed, **_restored_params(config["params"])})
     estimator._validate_params()
     if device is not None:
         estimator.set_params(device=device)

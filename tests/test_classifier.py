@@ -61,7 +61,7 @@ def test_best_epoch_is_restored(tiny_encoder, tickets):
     X, y = tickets
     clf = SharpReCLClassifier(
         encoder=tiny_encoder, max_length=32, batch_size=16, max_epochs=4, n_neg=20,
-        lr=3e-3, random_state=1, n_iter_no_change=4, callbacks=[ValidationScoreAtEnd()],
+        lr=3e-3, random_state=4, n_iter_no_change=4, callbacks=[ValidationScoreAtEnd()],
         **SELECTION,
     ).fit(X, y)
     scores = clf.net_.history[:, "valid_f1_macro"]
@@ -354,17 +354,19 @@ def test_estimated_prior_of_a_cross_entropy_model_is_relative_to_the_training_pr
     np.testing.assert_allclose(clf.predict_proba(X[:60]).mean(0), prior, atol=1e-5)
 
 
-def test_models_pickled_before_centring_and_the_step_schedule_still_work(fitted, tickets):
-    X, _ = tickets
-    old = pickle.loads(pickle.dumps(fitted))
+def test_models_pickled_before_centring_and_the_step_schedule_still_work(fast_params, tickets):
+    X, y = tickets
+    # Such models were trained uncentred; the default is centred now.
+    uncentred = SharpReCLClassifier(**{**fast_params, "max_epochs": 1}, center_prototypes=False).fit(X, y)
+    old = pickle.loads(pickle.dumps(uncentred))
     for name in ("center_prototypes", "hard_share_schedule"):
         del old.__dict__[name]
     del old.net_.module_.prototype_head.__dict__["center"]
     restored = pickle.loads(pickle.dumps(old))
     assert restored.get_params()["center_prototypes"] is False
     assert restored.get_params()["hard_share_schedule"] == "epoch"
-    np.testing.assert_allclose(restored.prototypes_, fitted.prototypes_, atol=1e-6)
-    np.testing.assert_allclose(restored.predict_proba(X[:5]), fitted.predict_proba(X[:5]), atol=1e-6)
+    np.testing.assert_allclose(restored.prototypes_, uncentred.prototypes_, atol=1e-6)
+    np.testing.assert_allclose(restored.predict_proba(X[:5]), uncentred.predict_proba(X[:5]), atol=1e-6)
 
 
 def test_steps_per_epoch_follow_the_accelerate_processes(monkeypatch):
@@ -548,7 +550,7 @@ def test_pool_chunks_gives_zeros_for_a_text_without_tokens():
 
 def test_selection_on_balanced_validation_log_loss(fast_params, tickets):
     X, y = tickets
-    clf = SharpReCLClassifier(**{**fast_params, "max_epochs": 3, "lr": 3e-3, "random_state": 1,
+    clf = SharpReCLClassifier(**{**fast_params, "max_epochs": 3, "lr": 3e-3, "random_state": 2,
                                  "n_iter_no_change": None, "selection_metric": "balanced_log_loss",
                                  **SELECTION},
                               callbacks=[ValidationScoreAtEnd()]).fit(X, y)
@@ -584,11 +586,11 @@ def test_step_schedule_reaches_a_full_hard_share_at_the_last_batch(fast_params, 
 def test_centred_prototypes_of_two_classes_are_opposite(fast_params, tickets, tmp_path):
     X, y = tickets
     binary = np.where(np.asarray(y) == np.asarray(y)[0], "a", "b")
-    centred = SharpReCLClassifier(**{**fast_params, "max_epochs": 1}, center_prototypes=True).fit(X, binary)
+    centred = SharpReCLClassifier(**{**fast_params, "max_epochs": 1}).fit(X, binary)  # the default
     np.testing.assert_allclose(centred.prototypes_[0], -centred.prototypes_[1], atol=1e-5)
     centred.save_pretrained(tmp_path / "centred")
     loaded = SharpReCLClassifier.load_pretrained(tmp_path / "centred")
     assert loaded.center_prototypes is True
     np.testing.assert_allclose(loaded.prototypes_, centred.prototypes_, atol=1e-6)
-    plain = SharpReCLClassifier(**{**fast_params, "max_epochs": 1}).fit(X, binary)
+    plain = SharpReCLClassifier(**{**fast_params, "max_epochs": 1}, center_prototypes=False).fit(X, binary)
     assert plain.prototypes_[0] @ plain.prototypes_[1] > -0.9

@@ -117,6 +117,24 @@ def test_files_of_earlier_releases_still_load(fitted, tickets, tmp_path):
     np.testing.assert_array_equal(loaded.predict_proba(X[:5]), fitted.predict_proba(X[:5]))
 
 
+def test_files_from_before_centred_prototypes_load_uncentred(tiny_encoder, tickets, tmp_path):
+    """Files saved before ``center_prototypes`` existed were trained uncentred,
+    and the default is now centred: such a file must not come back centred."""
+    X, y = tickets
+    uncentred = SharpReCLClassifier(
+        encoder=tiny_encoder, max_length=16, batch_size=32, max_epochs=1, n_neg=20,
+        validation_fraction=None, random_state=0, center_prototypes=False,
+    ).fit(X[:80], y[:80])
+    path = uncentred.save_pretrained(tmp_path / "model")
+    config = _config(path)
+    for name in ("center_prototypes", "hard_share_schedule"):
+        del config["params"][name]
+    (path / "config.json").write_text(json.dumps(config))
+    loaded = SharpReCLClassifier.load_pretrained(path)
+    assert loaded.center_prototypes is False and loaded.hard_share_schedule == "epoch"
+    np.testing.assert_allclose(loaded.prototypes_, uncentred.prototypes_, atol=1e-6)
+
+
 def test_library_versions_reports_further_distributions():
     import numpy
 
