@@ -118,8 +118,9 @@ def test_files_of_earlier_releases_still_load(fitted, tickets, tmp_path):
 
 
 def test_files_from_before_centred_prototypes_load_uncentred(tiny_encoder, tickets, tmp_path):
-    """Files saved before ``center_prototypes`` existed were trained uncentred,
-    and the default is now centred: such a file must not come back centred."""
+    """Files saved before ``center_prototypes`` (or ``lr_schedule``) existed were
+    trained uncentred (at a constant LR), and the defaults changed since: such
+    a file must come back with the values it was trained with."""
     X, y = tickets
     uncentred = SharpReCLClassifier(
         encoder=tiny_encoder, max_length=16, batch_size=32, max_epochs=1, n_neg=20,
@@ -127,11 +128,12 @@ def test_files_from_before_centred_prototypes_load_uncentred(tiny_encoder, ticke
     ).fit(X[:80], y[:80])
     path = uncentred.save_pretrained(tmp_path / "model")
     config = _config(path)
-    for name in ("center_prototypes", "hard_share_schedule"):
+    for name in ("center_prototypes", "hard_share_schedule", "lr_schedule"):
         del config["params"][name]
     (path / "config.json").write_text(json.dumps(config))
     loaded = SharpReCLClassifier.load_pretrained(path)
     assert loaded.center_prototypes is False and loaded.hard_share_schedule == "epoch"
+    assert loaded.lr_schedule == "constant"  # the default is 'linear' since session 5
     np.testing.assert_allclose(loaded.prototypes_, uncentred.prototypes_, atol=1e-6)
 
 
