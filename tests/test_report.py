@@ -469,3 +469,30 @@ def test_study_decision_prior_table_gives_the_em_prior_where_runs_have_it():
     text = study_report.decision_prior_table(grid, [("trec", 50)])
     rows = [line for line in text.splitlines() if line.startswith("| r9")]
     assert rows == ["| r9 · SharpReCL | trec ir=50 | 90.0 ± 0.0 (3) | 94.0 ± 0.0 (3) | 92.0 ± 1.0 (3) | – |"]
+
+
+def test_study_decision_prior_table_covers_a_variant_run_on_enough_seeds():
+    import study_report
+
+    def run(balanced, train):
+        return {"macro_f1": balanced, "train_prior_decision": {"macro_f1": train}}
+
+    grid = {("r9", "SharpReCL", "center_prototypes=true"):
+            {("trec", 50): {s: run(0.93, 0.92) for s in range(3)}},
+            ("r9", "SharpReCL", "tau=0.5"): {("trec", 50): {0: run(0.9, 0.9)}}}  # one seed: left out
+    text = study_report.decision_prior_table(grid, [("trec", 50)])
+    rows = [line for line in text.splitlines() if line.startswith("| r9")]
+    assert rows == ["| r9 · SharpReCL · center_prototypes=true | trec ir=50 | 93.0 ± 0.0 (3) | "
+                    "92.0 ± 0.0 (3) | – | – |"]
+
+
+def test_study_keeps_freezer_records_apart_from_cached_partial_fine_tuning():
+    import study_report
+
+    def record(config):
+        return {"method": "SharpReCL", "config": {"max_epochs": 2, **config}}
+
+    freezer = study_report.variant_of(record({"freeze_layers": 4}))
+    cached = study_report.variant_of(record({"freeze_layers": 0, "train_layers": 2}))
+    assert freezer == ("v1", "SharpReCL", "freeze_layers=4")
+    assert cached == ("v1", "SharpReCL", "")
