@@ -496,3 +496,11 @@ def test_study_keeps_freezer_records_apart_from_cached_partial_fine_tuning():
     cached = study_report.variant_of(record({"freeze_layers": 0, "train_layers": 2}))
     assert freezer == ("v1", "SharpReCL", "freeze_layers=4")
     assert cached == ("v1", "SharpReCL", "")
+
+
+def test_frozen_layers_of_cached_and_freezer_runs():
+    from reporting.facts import frozen_layers
+
+    assert frozen_layers({"config": {"freeze_layers": 0, "train_layers": 2}}, 6) == 4
+    assert frozen_layers({"config": {"freeze_layers": 4}}, 6) == 4
+    assert frozen_layers({"config": {"freeze_layers": 0}}, 6) == 0

@@ -86,6 +86,15 @@ def config_values(grid, cells, key):
     return sorted({r.get("config", {}).get(key) for r in all_records(grid, cells)} - {None})
 
 
+def frozen_layers(record, layers):
+    """Encoder layers a neural run kept frozen: ``layers - train_layers`` with the
+    cache (since session 4), ``freeze_layers`` under skorch's Freezer before."""
+    config = record.get("config", {})
+    if config.get("train_layers") and layers:
+        return layers - config["train_layers"]
+    return config.get("freeze_layers", 0)
+
+
 def layers_of(encoder):
     """Transformer layers from an encoder name such as ``all-MiniLM-L6-v2`` (``None`` if not in the name)."""
     match = re.search(r"-L(\d+)\b", encoder or "")

@@ -649,10 +649,10 @@ def big_cells_section(grid, paper, out_dir):
         return []
     recs = all_records(grid, cells)
     seeds = sorted({int(r["seed"]) for r in recs})
-    frozen = F.config_values(grid, cells, "freeze_layers")
     epochs = F.config_values(grid, cells, "max_epochs")
     encoder = (F.config_values(grid, cells, "encoder") or ["?"])[0]
     layers = F.layers_of(encoder)
+    frozen = sorted({F.frozen_layers(r, layers) for r in recs if "n_trainable_parameters" in r})
     lengths = sorted({r.get("max_length") for r in recs} - {None})
     shares = sorted({F.trained_share(r) for r in recs if F.trained_share(r)})
     line = (f"- **{' and '.join(DATASET_NAMES[c[0]] for c in cells)}** (full profile, {seeds_text(seeds)} only). "
