@@ -14,8 +14,9 @@ Protocol: the training split is long-tailed with the exponential profile (test
 split untouched); R52 and Ohsumed are used as they are. In the benchmark's
 recipe ``v1``, model selection uses a stratified validation split of the
 training data only; the study recipe ``r1-linear-all`` (today's estimator
-defaults, apart from their ``center_prototypes=True``) has none and keeps the last epoch. For a seed, every method sees the
-same long-tailed subset, validation split and initialisation seed (paired seeds).
+defaults, apart from their ``center_prototypes=True``) has none and keeps the
+last epoch. For a seed, every method sees the same long-tailed subset,
+validation split and initialisation seed (paired seeds).
 """
 
 import argparse
