@@ -1,9 +1,12 @@
 """skorch callbacks that drive the SharpReCL schedule and model selection."""
 
 import numpy as np
+import torch
 from sklearn.metrics import f1_score, log_loss
 from sklearn.utils.class_weight import compute_sample_weight
 from skorch.callbacks import Callback
+
+from ._data import TokenizedTexts
 
 
 def silent(*args, **kwargs):
@@ -77,3 +80,65 @@ class RefreshAugmentedView(Callback):
     def on_train_end(self, net, **kwargs):
         # Do not pickle the training texts into the fitted model.
         self.texts = None
+
+
+class LinearProbeHead(Callback):
+    """Start fine-tuning from the classifier that fits the pretrained features (LP-FT).
+
+    Kumar et al. (2022, "Fine-Tuning can Distort Pretrained Features"): while
+    a randomly initialised head catches up, its gradients distort the
+    pretrained features; starting from the head a linear probe fits changes
+    them less. At the start of training the pooled features of the training
+    texts (first view, evaluation mode, so without dropout) are computed once,
+    and the classifier's weight ``W`` and bias are set to the minimiser of the
+    criterion's classification loss (logit-adjusted by default) plus
+    ``||W||^2 / (2 n)`` over the ``n`` texts: scikit-learn's
+    ``LogisticRegression(C=1)`` objective, which it is exactly when the loss is
+    cross-entropy. Full-batch L-BFGS from zero, in float64.
+
+    Parameters
+    ----------
+    max_iter : int, default=500
+        L-BFGS iterations at most.
+    tol : float, default=1e-7
+        Stop when the gradient's largest entry is below ``tol``.
+
+    Attributes
+    ----------
+    loss_ : float
+        The probe's objective at its solution.
+    """
+
+    def __init__(self, max_iter=500, tol=1e-7):
+        self.max_iter = max_iter
+        self.tol = tol
+
+    def on_train_begin(self, net, X=None, y=None, **kwargs):
+        # One view, sorted by length so that batches pad least; labels follow.
+        data, _ = TokenizedTexts([X.views[0]], X.y).sorted_by_length()
+        features = torch.cat([out[2] for out in net.forward_iter(data, training=False)]).double()
+        labels = data.y.to(features.device)
+        classifier = net.module_.classifier
+        weight = features.new_zeros(classifier.weight.shape).requires_grad_()
+        bias = features.new_zeros(classifier.bias.shape).requires_grad_()
+        optimizer = torch.optim.LBFGS(
+            [weight, bias], max_iter=self.max_iter, tolerance_grad=self.tol,
+            tolerance_change=1e-12, history_size=20, line_search_fn="strong_wolfe",
+        )
+        l2 = 0.5 / len(labels)
+
+        def objective():
+            loss = net.criterion_.classification(features @ weight.T + bias, labels)
+            return loss + l2 * weight.pow(2).sum()
+
+        def closure():
+            optimizer.zero_grad()
+            loss = objective()
+            loss.backward()
+            return loss
+
+        optimizer.step(closure)
+        with torch.no_grad():
+            self.loss_ = float(objective())
+            classifier.weight.copy_(weight)
+            classifier.bias.copy_(bias)

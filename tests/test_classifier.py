@@ -16,6 +16,7 @@ from skorch.callbacks import Callback
 
 from conftest import SELECTION, ValidationScoreAtEnd, validation_score_at_end
 from sklearn_sharprecl import SharpReCLClassifier
+from sklearn_sharprecl._data import TokenizedTexts
 
 
 @pytest.fixture(scope="module")
@@ -206,6 +207,7 @@ def test_no_validation_split(fast_params, tickets):
         ({"precision": "fp8"}, "precision"),
         ({"lr_schedule": "cosine"}, "lr_schedule"),
         ({"warmup_fraction": 1.0}, "warmup_fraction"),
+        ({"head_init": "zeros"}, "head_init"),
     ],
 )
 def test_invalid_hyperparameters_raise(params, match, tickets):
@@ -566,7 +568,8 @@ def test_selection_on_balanced_validation_log_loss(fast_params, tickets):
 def test_long_document_settings_survive_save_and_load(fast_params, tickets, tmp_path):
     X, y = tickets
     settings = {"group_by_length": True, "inference_quantization": "int8", "truncation": "head_tail",
-                "train_layers": 1, "lr_schedule": "linear", "selection_metric": "balanced_log_loss"}
+                "train_layers": 1, "lr_schedule": "linear", "selection_metric": "balanced_log_loss",
+                "head_init": "linear_probe"}
     clf = SharpReCLClassifier(**{**fast_params, "max_epochs": 1, **settings}).fit(X, y)
     loaded = SharpReCLClassifier.load_pretrained(clf.save_pretrained(tmp_path / "m"))
     assert {k: loaded.get_params()[k] for k in settings} == settings
@@ -594,3 +597,61 @@ def test_centred_prototypes_of_two_classes_are_opposite(fast_params, tickets, tm
     np.testing.assert_allclose(loaded.prototypes_, centred.prototypes_, atol=1e-6)
     plain = SharpReCLClassifier(**{**fast_params, "max_epochs": 1}, center_prototypes=False).fit(X, binary)
     assert plain.prototypes_[0] @ plain.prototypes_[1] > -0.9
+
+
+class HeadAtTrainBegin(Callback):
+    """The classifier and the first view's features as training begins (after the probe)."""
+
+    def on_train_begin(self, net, X=None, **kwargs):
+        classifier = net.module_.classifier
+        self.weight = classifier.weight.detach().clone().double()
+        self.bias = classifier.bias.detach().clone().double()
+        self.features = torch.as_tensor(net.transform(TokenizedTexts([X.views[0]]))).double()
+        self.y = X.y.clone()
+        self.criterion = net.criterion_
+
+
+def _head_at_start(params, X, y):
+    clf = SharpReCLClassifier(**params, callbacks=[HeadAtTrainBegin()]).fit(X, y)
+    return dict(clf.net_.callbacks_)["HeadAtTrainBegin"]
+
+
+@pytest.mark.parametrize("train_layers", [None, 1])
+def test_linear_probe_head_is_sklearns_logistic_regression(fast_params, tickets, train_layers):
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = tickets
+    params = {**fast_params, "max_epochs": 1, "contrastive": None, "classification_loss": "cross_entropy",
+              "head_init": "linear_probe", "train_layers": train_layers}
+    start = _head_at_start(params, X, y)
+    reference = LogisticRegression(C=1.0, tol=1e-10, max_iter=10_000).fit(start.features.numpy(), start.y.numpy())
+    np.testing.assert_allclose(start.weight.numpy(), reference.coef_, atol=2e-3)
+    logits = (start.features @ start.weight.T + start.bias).numpy()
+    np.testing.assert_allclose(
+        np.exp(logits) / np.exp(logits).sum(1, keepdims=True),
+        reference.predict_proba(start.features.numpy()), atol=1e-3,
+    )
+
+
+def test_linear_probe_minimises_the_logit_adjusted_loss(fast_params, tickets):
+    X, y = tickets
+    params = {**fast_params, "max_epochs": 1}  # SharpReCL, logit-adjusted: the defaults
+    objectives = {}
+    for head_init in ("random", "linear_probe"):
+        start = _head_at_start({**params, "head_init": head_init}, X, y)
+        weight = start.weight.clone().requires_grad_()
+        bias = start.bias.clone().requires_grad_()
+        loss = start.criterion.classification(start.features @ weight.T + bias, start.y)
+        objective = loss + 0.5 / len(start.y) * weight.pow(2).sum()
+        objective.backward()
+        objectives[head_init] = (objective.item(), float(max(weight.grad.abs().max(), bias.grad.abs().max())))
+    probe_loss, probe_gradient = objectives["linear_probe"]
+    random_loss, random_gradient = objectives["random"]
+    assert probe_gradient < 1e-5 < random_gradient
+    assert probe_loss < random_loss
+
+
+def test_linear_probe_is_refused_with_accelerate(fast_params, tickets):
+    X, y = tickets
+    with pytest.raises(ValueError, match="not supported with accelerate"):
+        SharpReCLClassifier(**fast_params, head_init="linear_probe", accelerate=True).fit(X, y)
