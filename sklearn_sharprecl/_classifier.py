@@ -225,7 +225,9 @@ class SharpReCLClassifier(TextClassifierMixin, BaseEstimator):
         classification loss with scikit-learn's ``LogisticRegression(C=1)``
         penalty, then fine-tunes from there (LP-FT, Kumar et al., 2022): the
         encoder is not pulled around by a random head. It costs one
-        inference pass over the training texts. Not with ``accelerate``.
+        inference pass over the training texts and holds their features
+        (``n_samples x hidden_size`` floats) during the probe. Not with
+        ``accelerate``.
     weight_decay : float, default=5e-4
         AdamW weight decay (paper).
     lr_schedule : {'constant', 'linear'}, default='linear'
