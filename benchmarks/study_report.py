@@ -91,13 +91,12 @@ def paired_rows(grid, cells):
             if any(d["n"] for d in diffs):
                 rows.append([f"{label(variant)} − v1 · {method}"]
                             + [f"{fmt_diff(d)} (n={d['n']})" if d["n"] else "–" for d in diffs])
-        if method != "SharpReCL":
-            continue
-        references = []
-        if overrides:
-            references.append((recipe, "SharpReCL", ""))
+        if overrides:  # a screened change, against the same method without it
+            references = [(recipe, method, "")]
+        elif method == "SharpReCL":
+            references = [(recipe, "LA-CE (w/o CL)", ""), (recipe, "CE", "")]
         else:
-            references += [(recipe, "LA-CE (w/o CL)", ""), (recipe, "CE", "")]
+            continue
         for reference in references:
             if reference not in grid:
                 continue
@@ -111,7 +110,7 @@ def paired_rows(grid, cells):
 
 def confirmation_table(grid, cells, min_seeds=3):
     """SharpReCL against LA-CE and CE per seed, in every recipe run on ``min_seeds``+ seeds;
-    a SharpReCL variant (overrides) also against SharpReCL without them.
+    a variant (overrides) also against its method without them.
 
     Seed 0 screened the recipes, so the mean is also given without it: a
     recipe chosen on seed 0 would otherwise be credited with its own luck.
@@ -119,12 +118,15 @@ def confirmation_table(grid, cells, min_seeds=3):
     """
     rows = []
     for recipe, method, overrides in sorted(grid):
-        if method != "SharpReCL":
+        # A confirmed screen (overrides) is also compared with its method without it.
+        if method == "SharpReCL":
+            peers = ["LA-CE (w/o CL)", "CE"] + (["SharpReCL"] if overrides else [])
+        elif overrides:
+            peers = [method]
+        else:
             continue
         ours = grid[(recipe, method, overrides)]
-        # A confirmed screen (overrides) is also compared with SharpReCL without it.
-        peers = ["LA-CE (w/o CL)", "CE"] + (["SharpReCL"] if overrides else [])
-        name = "SharpReCL" + (f" · {overrides}" if overrides else "")
+        name = method + (f" · {overrides}" if overrides else "")
         for peer in peers:
             theirs = grid.get((recipe, peer, ""), {})
             for cell in cells:

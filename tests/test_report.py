@@ -504,3 +504,20 @@ def test_frozen_layers_of_cached_and_freezer_runs():
     assert frozen_layers({"config": {"freeze_layers": 0, "train_layers": 2}}, 6) == 4
     assert frozen_layers({"config": {"freeze_layers": 4}}, 6) == 4
     assert frozen_layers({"config": {"freeze_layers": 0}}, 6) == 0
+
+
+def test_study_compares_a_variant_of_any_method_with_that_method():
+    import study_report
+
+    def runs(scores):
+        return {("r52", None): {s: {"macro_f1": f} for s, f in enumerate(scores)}}
+
+    grid = {("v1", "LA-CE (w/o CL)", 'head_init="linear_probe"'): runs([0.77, 0.78, 0.76]),
+            ("v1", "LA-CE (w/o CL)", ""): runs([0.72, 0.74, 0.73]),
+            ("v1", "CE", ""): runs([0.70, 0.70, 0.70])}
+    rows = study_report.paired_rows(grid, [("r52", None)])
+    assert rows == [['v1 · LA-CE (w/o CL) · head_init="linear_probe" − LA-CE (w/o CL)', "+4.0 ± 1.0 (n=3)"]]
+    text = study_report.confirmation_table(grid, [("r52", None)])
+    lines = [line for line in text.splitlines() if line.startswith("| v1")]
+    assert lines == ['| v1 | LA-CE (w/o CL) · head_init="linear_probe" − LA-CE (w/o CL) | r52 | 3 | '
+                     '+5.0, +4.0, +3.0 | +4.0 ± 1.0 | +3.5 ± 0.7 (n=2) | yes |']
