@@ -93,6 +93,8 @@ def paired_rows(grid, cells):
                             + [f"{fmt_diff(d)} (n={d['n']})" if d["n"] else "–" for d in diffs])
         if overrides:  # a screened change, against the same method without it
             references = [(recipe, method, "")]
+            if method == "SharpReCL":  # and against the peers given the same change
+                references += [(recipe, peer, overrides) for peer in ("LA-CE (w/o CL)", "CE")]
         elif method == "SharpReCL":
             references = [(recipe, "LA-CE (w/o CL)", ""), (recipe, "CE", "")]
         else:
@@ -103,7 +105,8 @@ def paired_rows(grid, cells):
             diffs = [paired(grid[variant].get(c, {}), grid[reference].get(c, {})) for c in cells]
             if all(d["n"] == 0 for d in diffs):
                 continue
-            rows.append([f"{label(variant)} − {reference[1]}"]
+            peer = reference[1] + (f" · {reference[2]}" if reference[2] else "")
+            rows.append([f"{label(variant)} − {peer}"]
                         + [f"{fmt_diff(d)} (n={d['n']})" if d["n"] else "–" for d in diffs])
     return rows
 

@@ -521,3 +521,19 @@ def test_study_compares_a_variant_of_any_method_with_that_method():
     lines = [line for line in text.splitlines() if line.startswith("| v1")]
     assert lines == ['| v1 | LA-CE (w/o CL) · head_init="linear_probe" − LA-CE (w/o CL) | r52 | 3 | '
                      '+5.0, +4.0, +3.0 | +4.0 ± 1.0 | +3.5 ± 0.7 (n=2) | yes |']
+
+
+def test_study_compares_a_sharprecl_variant_with_peers_given_the_same_change():
+    import study_report
+
+    def runs(scores):
+        return {("r52", None): {s: {"macro_f1": f} for s, f in enumerate(scores)}}
+
+    probe = 'head_init="linear_probe"'
+    grid = {("v1", "SharpReCL", probe): runs([0.79, 0.79]),
+            ("v1", "SharpReCL", ""): runs([0.65, 0.65]),
+            ("v1", "LA-CE (w/o CL)", probe): runs([0.77, 0.76])}
+    rows = [row[0] for row in study_report.paired_rows(grid, [("r52", None)])]
+    assert f"v1 · SharpReCL · {probe} − SharpReCL" in rows
+    assert f"v1 · SharpReCL · {probe} − LA-CE (w/o CL) · {probe}" in rows
+    assert not any(row.endswith(f"− CE · {probe}") for row in rows)  # no such runs
