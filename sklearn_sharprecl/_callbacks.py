@@ -1,7 +1,11 @@
 """skorch callbacks that drive the SharpReCL schedule and model selection."""
 
+import copy
+import warnings
+
 import numpy as np
 import torch
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import f1_score, log_loss
 from sklearn.utils.class_weight import compute_sample_weight
 from skorch.callbacks import Callback
@@ -94,12 +98,14 @@ class LinearProbeHead(Callback):
     criterion's classification loss (logit-adjusted by default) plus
     ``||W||^2 / (2 n)`` over the ``n`` texts: scikit-learn's
     ``LogisticRegression(C=1)`` objective, which it is exactly when the loss is
-    cross-entropy. Full-batch L-BFGS from zero, in float64.
+    cross-entropy. Full-batch L-BFGS from zero, in float64 on the CPU. Only
+    at the start of a fit: a ``partial_fit`` that continues training keeps
+    the head it has.
 
     Parameters
     ----------
     max_iter : int, default=500
-        L-BFGS iterations at most.
+        L-BFGS iterations at most; reaching it warns (``ConvergenceWarning``).
     tol : float, default=1e-7
         Stop when the gradient's largest entry is below ``tol``.
 
@@ -107,6 +113,8 @@ class LinearProbeHead(Callback):
     ----------
     loss_ : float
         The probe's objective at its solution.
+    n_iter_ : int
+        L-BFGS iterations run.
     """
 
     def __init__(self, max_iter=500, tol=1e-7):
@@ -114,10 +122,16 @@ class LinearProbeHead(Callback):
         self.tol = tol
 
     def on_train_begin(self, net, X=None, y=None, **kwargs):
+        if len(net.history):  # continued training: the head is no longer the random one
+            return
         # One view, sorted by length so that batches pad least; labels follow.
         data, _ = TokenizedTexts([X.views[0]], X.y).sorted_by_length()
+        # forward_iter returns CPU tensors; the loss follows them there (its
+        # buffers, e.g. the log prior, live on the net's device), in float64,
+        # which not every accelerator has.
         features = torch.cat([out[2] for out in net.forward_iter(data, training=False)]).double()
-        labels = data.y.to(features.device)
+        labels = data.y
+        loss_fn = copy.deepcopy(net.criterion_.classification).to("cpu", torch.float64)
         classifier = net.module_.classifier
         weight = features.new_zeros(classifier.weight.shape).requires_grad_()
         bias = features.new_zeros(classifier.bias.shape).requires_grad_()
@@ -128,7 +142,7 @@ class LinearProbeHead(Callback):
         l2 = 0.5 / len(labels)
 
         def objective():
-            loss = net.criterion_.classification(features @ weight.T + bias, labels)
+            loss = loss_fn(features @ weight.T + bias, labels)
             return loss + l2 * weight.pow(2).sum()
 
         def closure():
@@ -138,6 +152,14 @@ class LinearProbeHead(Callback):
             return loss
 
         optimizer.step(closure)
+        self.n_iter_ = optimizer.state[weight]["n_iter"]
+        if self.n_iter_ >= self.max_iter:
+            warnings.warn(
+                f"head_init='linear_probe': L-BFGS reached max_iter={self.max_iter} before the "
+                "probe converged; fine-tuning starts from its last iterate.",
+                ConvergenceWarning,
+                stacklevel=2,
+            )
         with torch.no_grad():
             self.loss_ = float(objective())
             classifier.weight.copy_(weight)

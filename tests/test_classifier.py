@@ -655,3 +655,29 @@ def test_linear_probe_is_refused_with_accelerate(fast_params, tickets):
     X, y = tickets
     with pytest.raises(ValueError, match="not supported with accelerate"):
         SharpReCLClassifier(**fast_params, head_init="linear_probe", accelerate=True).fit(X, y)
+
+
+def test_linear_probe_warns_when_lbfgs_stops_early_and_leaves_continued_training_alone(fast_params, tickets):
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn_sharprecl._callbacks import LinearProbeHead
+
+    X, y = tickets
+    with pytest.warns(ConvergenceWarning, match="max_iter=1"):
+        clf = SharpReCLClassifier(**{**fast_params, "max_epochs": 1},
+                                  callbacks=[LinearProbeHead(max_iter=1)]).fit(X, y)
+    probe = dict(clf.net_.callbacks_)["LinearProbeHead"]
+    assert probe.n_iter_ == 1
+    # Training that continues (history not empty) keeps the head it has.
+    weight = clf.net_.module_.classifier.weight.detach().clone()
+    probe.on_train_begin(clf.net_, X=None)
+    torch.testing.assert_close(clf.net_.module_.classifier.weight, weight, rtol=0, atol=0)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device: checks the probe "
+                    "with the features on the CPU and the logit-adjusted loss's prior on the GPU")
+def test_linear_probe_on_cuda_with_the_logit_adjusted_loss(fast_params, tickets):
+    X, y = tickets
+    params = {**fast_params, "max_epochs": 1, "device": "cuda"}
+    probed = _head_at_start({**params, "head_init": "linear_probe"}, X, y)
+    random = _head_at_start(params, X, y)
+    assert not torch.allclose(probed.weight, random.weight)
