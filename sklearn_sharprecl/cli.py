@@ -521,6 +521,7 @@ _FIT_PARAMETERS = (
     ("max_length", "max_length"),
     ("truncation", "truncation"),
     ("train_layers", "train_layers"),
+    ("head_init", "head_init"),
     ("batch_size", "batch_size"),
     ("lr", "lr"),
     ("validation_fraction", "validation_fraction"),
@@ -1007,6 +1008,10 @@ def build_parser():
     hyper.add_argument("--train-layers", type=_positive_int, metavar="K",
                        help="train only the top K transformer blocks; the frozen ones run once "
                             "per fit (default: all)")
+    hyper.add_argument("--head-init", choices=("random", "linear_probe"),
+                       help="start the classifier at random or from a linear probe fitted to "
+                            "the encoder's features of DATA (default: "
+                            f"{defaults['head_init']})")
     hyper.add_argument("--batch-size", type=_positive_int, metavar="N",
                        help=f"texts per training step (default: {defaults['batch_size']})")
     hyper.add_argument("--lr", type=_positive_float,

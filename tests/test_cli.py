@@ -78,10 +78,11 @@ def test_fit_takes_the_long_document_options(data_dir, tiny_encoder, tmp_path, c
     status, _, err = _run(capsys, [
         "fit", data_dir / "test.jsonl", "-o", tmp_path / "m.joblib", "--encoder", tiny_encoder,
         "--max-epochs", "1", "--truncation", "chunks", "--train-layers", "1", *FAST_FIT,
+        "--head-init", "linear_probe",
     ])
     assert status == 0, err
     params = load_model(tmp_path / "m.joblib").get_params()
-    assert (params["truncation"], params["train_layers"]) == ("chunks", 1)
+    assert (params["truncation"], params["train_layers"], params["head_init"]) == ("chunks", 1, "linear_probe")
     with pytest.raises(SystemExit) as exc:
         main(["fit", "data.csv", "--model", "m", "--truncation", "tail"])
     assert exc.value.code == 2 and "invalid choice: 'tail'" in capsys.readouterr().err
