@@ -537,3 +537,16 @@ def test_study_compares_a_sharprecl_variant_with_peers_given_the_same_change():
     assert f"v1 · SharpReCL · {probe} − SharpReCL" in rows
     assert f"v1 · SharpReCL · {probe} − LA-CE (w/o CL) · {probe}" in rows
     assert not any(row.endswith(f"− CE · {probe}") for row in rows)  # no such runs
+
+
+def test_reading_names_the_seed_of_each_climbing_validation_curve(tmp_path):
+    from reporting.reading import big_cells_section
+
+    records = []
+    for seed, curve in ((0, [0.59, 0.79]), (1, [0.56, 0.77])):
+        record = make_record("SharpReCL", seed, 0.65, valid_f1_macro=curve, epochs=2, seconds_per_epoch=300.0)
+        record.update(dataset="r52", imbalance_ratio=None)
+        records.append(record)
+    lines = big_cells_section(index_runs(records), {}, tmp_path)
+    climbing = next(line for line in lines if "still climbing" in line)
+    assert "SharpReCL on R52 org (seed 0) 0.59 → 0.79; SharpReCL on R52 org (seed 1) 0.56 → 0.77" in climbing

@@ -685,7 +685,8 @@ def big_cells_section(grid, paper, out_dir):
     climbing = [(c, m, r) for c, m, r in neural if F.still_climbing(r)]
     if climbing:
         out.append("  - Validation macro-F1 still climbing at the last epoch: " + "; ".join(
-            f"{m} on {name(c)} {' → '.join(f2(v) for v in r['valid_f1_macro'])}" for c, m, r in climbing)
+            f"{m} on {name(c)} (seed {r['seed']}) {' → '.join(f2(v) for v in r['valid_f1_macro'])}"
+            for c, m, r in climbing)
             + (" (every fine-tuned run here). " + note("under_trained") if len(climbing) == len(neural) else "."))
     spe = [(c, F.summary_field(grid, c, REF, "seconds_per_epoch")) for c in cells]
     spe = [(c, v) for c, v in spe if v is not None]
