@@ -229,7 +229,7 @@ class SharpReCLClassifier(TextClassifierMixin, BaseEstimator):
         (``n_samples x hidden_size`` floats) during the probe. Not with
         ``accelerate``. Measured (docs/long-documents.md): on long documents
         with many classes and few epochs it lifts SharpReCL most (R52: +14
-        points); on short texts trained for 4 epochs it can cost (TREC: -3).
+        points); on short texts trained for 4 epochs it costs (TREC -3, CR -12).
     weight_decay : float, default=5e-4
         AdamW weight decay (paper).
     lr_schedule : {'constant', 'linear'}, default='linear'
