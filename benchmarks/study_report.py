@@ -27,7 +27,8 @@ RESULTS = Path(__file__).resolve().parent / "results"
 CELLS = [("trec", 50), ("cr", 50), ("trec-sharprecl", 50), ("r52", None), ("ohsumed", None)]
 
 
-FINE_TUNED = ("SharpReCL", "LA-CE (w/o CL)", "CE")
+PEERS = ("LA-CE (w/o CL)", "CE")  # SharpReCL's fine-tuned peers
+FINE_TUNED = ("SharpReCL", *PEERS)
 
 
 def variant_of(record):
@@ -103,14 +104,11 @@ def paired_rows(grid, cells):
                             + [f"{fmt_diff(d)} (n={d['n']})" if d["n"] else "–" for d in diffs])
         if method not in FINE_TUNED:  # the classic peers have no settings to screen
             continue
-        if overrides:  # a screened change, against the same method without it
-            references = [(recipe, method, "")]
-            if method == "SharpReCL":  # and against the peers given the same change
-                references += [(recipe, peer, overrides) for peer in ("LA-CE (w/o CL)", "CE")]
-        elif method == "SharpReCL":
-            references = [(recipe, "LA-CE (w/o CL)", ""), (recipe, "CE", "")]
-        else:
-            continue
+        # A screened change against the same method without it; SharpReCL
+        # (changed or not) against its peers given the same settings.
+        references = [(recipe, method, "")] if overrides else []
+        if method == "SharpReCL":
+            references += [(recipe, peer, overrides) for peer in PEERS]
         for reference in references:
             if reference not in grid:
                 continue
@@ -135,7 +133,7 @@ def confirmation_table(grid, cells, min_seeds=3):
     for recipe, method, overrides in sorted(grid):
         # A confirmed screen (overrides) is also compared with its method without it.
         if method == "SharpReCL":
-            peers = ["LA-CE (w/o CL)", "CE"] + (["SharpReCL"] if overrides else [])
+            peers = list(PEERS) + (["SharpReCL"] if overrides else [])
         elif overrides:
             peers = [method]
         else:

@@ -126,10 +126,10 @@ class LinearProbeHead(Callback):
             return
         # One view, sorted by length so that batches pad least; labels follow.
         data, _ = TokenizedTexts([X.views[0]], X.y).sorted_by_length()
-        # forward_iter returns CPU tensors; the loss follows them there (its
-        # buffers, e.g. the log prior, live on the net's device), in float64,
-        # which not every accelerator has.
-        features = torch.cat([out[2] for out in net.forward_iter(data, training=False)]).double()
+        # net.transform returns the features on the CPU; the loss follows them
+        # there (its buffers, e.g. the log prior, live on the net's device),
+        # in float64, which not every accelerator has.
+        features = torch.from_numpy(net.transform(data)).double()
         labels = data.y
         loss_fn = copy.deepcopy(net.criterion_.classification).to("cpu", torch.float64)
         classifier = net.module_.classifier
