@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from skorch.callbacks import Callback
 from transformers import AutoTokenizer, BertModel
 
 from sklearn_sharprecl import SharpReCLClassifier
@@ -92,3 +93,30 @@ def test_more_layers_than_the_encoder_has_is_refused(fast_params, tickets):
     X, y = tickets
     with pytest.raises(ValueError, match="train_layers=5 but the encoder has 2 layers"):
         SharpReCLClassifier(**{**fast_params, "train_layers": 5}).fit(X, y)
+
+
+class _MatmulDtypes(Callback):
+    """Records the dtype of the trained top block's linear output at every training forward."""
+
+    def __init__(self):
+        self.seen = set()
+
+    def on_train_begin(self, net, **kwargs):
+        dense = net.module_.encoder.encoder.layer[-1].output.dense
+        dense.register_forward_hook(
+            lambda module, args, output: self.seen.add(output.dtype) if module.training else None)
+
+
+@pytest.mark.parametrize("precision, dtype", [("fp32", torch.float32), ("bf16", torch.bfloat16)])
+def test_bf16_trains_the_cached_top_layers_in_bfloat16_on_cpu(fast_params, tickets, precision, dtype):
+    # The CPU route to a cheaper long-document epoch: the cached top blocks' matmuls in
+    # bfloat16 (AVX512-BF16 / AMX), losses and probabilities still in float32.
+    X, y = tickets
+    clf = SharpReCLClassifier(**{**fast_params, "train_layers": 1, "max_epochs": 1, "device": "cpu",
+                                 "precision": precision,
+                                 "callbacks": [("matmul_dtypes", _MatmulDtypes())]}).fit(X, y)
+    assert dict(clf.net_.callbacks_)["matmul_dtypes"].seen == {dtype}
+    assert np.isfinite(clf.net_.history[-1, "train_loss"])
+    proba = clf.predict_proba(X[:20])
+    assert proba.dtype == np.float32
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-5)
