@@ -550,3 +550,27 @@ def test_reading_names_the_seed_of_each_climbing_validation_curve(tmp_path):
     lines = big_cells_section(index_runs(records), {}, tmp_path)
     climbing = next(line for line in lines if "still climbing" in line)
     assert "SharpReCL on R52 org (seed 0) 0.59 → 0.79; SharpReCL on R52 org (seed 1) 0.56 → 0.77" in climbing
+
+
+def test_study_long_document_table_pairs_the_probed_sharprecl_with_every_row():
+    import study_report
+
+    def runs(scores):
+        return {("r52", None): {s: {"macro_f1": f} for s, f in enumerate(scores)}}
+
+    probe = study_report.PROBE
+    grid = {("v1", "SharpReCL", probe): runs([0.79, 0.78, 0.80]),
+            ("v1", "CE", probe): runs([0.75, 0.72]),
+            ("v1", "SharpReCL", ""): runs([0.64, 0.65, 0.66]),
+            ("v1", "Frozen MiniLM+LR", ""): runs([0.753, 0.753, 0.753]),
+            ("v1", "SharpReCL", "tau=0.5"): runs([0.99])}  # another screen: not this table's
+    paper = {"rows": [{"dataset": "r52", "imbalance_ratio": None, "cells": {"Ours": {"f1": 84.83}}}]}
+    text = study_report.long_document_table(grid, paper)
+    rows = [line for line in text.splitlines() if line.startswith("| r52")]
+    assert rows == [
+        f"| r52 | SharpReCL · {probe} | 0: 79.0, 1: 78.0, 2: 80.0 | 79.0 ± 1.0 (3) | – |",
+        f"| r52 | CE · {probe} | 0: 75.0, 1: 72.0 | 73.5 ± 2.1 (2) | +5.0 ± 1.4 (n=2) |",
+        "| r52 | SharpReCL | 0: 64.0, 1: 65.0, 2: 66.0 | 65.0 ± 1.0 (3) | +14.0 ± 1.0 (n=3) |",
+        "| r52 | Frozen MiniLM+LR | 0: 75.3, 1: 75.3, 2: 75.3 | 75.3 ± 0.0 (3) | +3.7 ± 1.0 (n=3) |",
+        "| r52 | SharpReCL, paper (BERT-base, theirs) | – | 84.83 | – |",
+    ]
