@@ -347,7 +347,7 @@ def partial_part(data_home, per_class=12):
         "Freezer, length-grouped": {"freeze_layers": 4, "params": {"group_by_length": True}},
         "train_layers=2 (cached), random batches": {"params": {"train_layers": 2}},
         "train_layers=2 (cached), length-grouped": {"params": {"train_layers": 2, "group_by_length": True}},
-        # Where the CPU has bfloat16 matmuls (AVX512-BF16, AMX), the trained blocks' share.
+        # The trained blocks under bf16 autocast: fast where the CPU has bfloat16 matmuls.
         "train_layers=2 (cached), random batches, bf16": {"precision": "bf16", "params": {"train_layers": 2}},
     }
     return r52_epoch_rows(data_home, per_class, settings)
@@ -363,13 +363,22 @@ def truncation_part(data_home, per_class=6):
 
 
 def cpu_bf16_flags():
-    """The CPU's bfloat16 instruction flags (``/proc/cpuinfo``): what bf16 autocast runs on."""
+    """The CPU's bfloat16 instruction flags from ``/proc/cpuinfo`` (x86 ``flags``, Arm
+    ``Features``): the instructions bf16 autocast runs its matmuls on."""
     try:
         with open("/proc/cpuinfo") as info:
-            flags = next((line.split(":", 1)[1].split() for line in info if line.startswith("flags")), [])
+            flags = next((line.split(":", 1)[1].split() for line in info
+                          if line.startswith(("flags", "Features"))), [])
     except OSError:
         flags = []
     return sorted(flag for flag in flags if "bf16" in flag)
+
+
+def bf16_flags_text(flags):
+    """``None`` (a speed.json from before the flags were recorded) is not an empty list."""
+    if flags is None:
+        return "not recorded"
+    return ", ".join(flags) or "none"
 
 
 def r52_epoch_rows(data_home, per_class, settings):
@@ -483,8 +492,7 @@ def markdown(results):
             "", f"## Partial fine-tuning on R52 ({partial[0]['n_texts']} texts, 128 tokens, "
             f"C = {partial[0]['n_classes']}, top 2 of 6 layers trained, one SharpReCL epoch, "
             "fresh process each)", "",
-            "CPU bfloat16 flags: " + (", ".join(results.get("cpu_bf16_flags") or []) or "none")
-            + ".", "",
+            "CPU bfloat16 flags: " + bf16_flags_text(results.get("cpu_bf16_flags")) + ".", "",
             "| setting | epoch (s) | fit incl. cache (s) | vs Freezer, random | peak RSS (MiB) |",
             "|---|---|---|---|---|",
         ]

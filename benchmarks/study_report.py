@@ -10,6 +10,8 @@ writes ``results/study.md``:
   of each SharpReCL variant against SharpReCL with no override in the same
   recipe, of SharpReCL against LA-CE and CE in each recipe, and of each
   recipe against ``v1`` for SharpReCL, LA-CE and CE;
+- issue #16's long-document table: R52 and Ohsumed, the fine-tuned methods
+  with and without the linear-probe head beside the classic peers;
 - the confirmation on paired seeds and the decision-rule diagnostic.
 
     python benchmarks/study_report.py
@@ -22,7 +24,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from reporting import fmt_cell, fmt_diff, md_table, pair_of_diffs, paired, summarize
-from reporting.paper import PAPER_TAG, load_paper, paper_cell
+from reporting.paper import PAPER_SETUP, PAPER_TAG, load_paper, paper_cell
 
 RESULTS = Path(__file__).resolve().parent / "results"
 CELLS = [("trec", 50), ("cr", 50), ("trec-sharprecl", 50), ("r52", None), ("ohsumed", None)]
@@ -164,25 +166,25 @@ def long_document_table(grid, paper=None, setting=PROBE):
     """Issue #16's comparison on R52 and Ohsumed: the fine-tuned methods with and
     without ``setting`` and the classic peers, per seed and mean ± sd, and
     SharpReCL with ``setting`` minus each row on the seeds both have."""
-    ours = grid.get(("v1", "SharpReCL", setting), {})
+    reference = ("v1", "SharpReCL", setting)
+    variants = [("v1", m, setting) for m in FINE_TUNED] + [("v1", m, "") for m in FINE_TUNED + CLASSIC_LONG]
     rows = []
     for cell in LONG_CELLS:
-        variants = [("v1", m, setting) for m in FINE_TUNED] + [("v1", m, "") for m in FINE_TUNED] \
-            + [("v1", m, "") for m in CLASSIC_LONG]
+        ours = grid.get(reference, {}).get(cell, {})
         for variant in variants:
             runs = grid.get(variant, {}).get(cell, {})
             if not runs:
                 continue
             f1 = [100 * runs[s]["macro_f1"] for s in sorted(runs)]
-            pair = paired(ours.get(cell, {}), runs) if variant[2] != setting or variant[1] != "SharpReCL" \
-                else None
+            pair = paired(ours, runs) if variant != reference else None
             rows.append([cell_name(cell), variant[1] + (f" · {variant[2]}" if variant[2] else ""),
                          ", ".join(f"{s}: {v:.1f}" for s, v in zip(sorted(runs), f1)),
                          fmt_cell(*summarize(f1)),
                          f"{fmt_diff(pair)} (n={pair['n']})" if pair and pair["n"] else "–"])
         reported = paper_cell(paper, cell)
-        if reported is not None:
-            rows.append([cell_name(cell), f"SharpReCL, {PAPER_TAG}", "–", f"{reported:.2f}", "–"])
+        if reported is not None:  # a mean over the paper's runs (its sd is not always printed)
+            rows.append([cell_name(cell), f"SharpReCL, {PAPER_TAG}", "–",
+                         f"{reported:.2f} ({PAPER_SETUP['runs_per_cell']})", "–"])
     return md_table(["cell", "method · setting", "per seed", "mean ± sd (n)",
                      f"SharpReCL · {setting} minus it (paired)"], rows)
 

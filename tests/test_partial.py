@@ -98,17 +98,20 @@ def test_more_layers_than_the_encoder_has_is_refused(fast_params, tickets):
 class _MatmulDtypes(Callback):
     """Records the dtype of the trained top block's linear output at every training forward."""
 
-    def __init__(self):
-        self.seen = set()
-
     def on_train_begin(self, net, **kwargs):
+        self.seen = set()
         dense = net.module_.encoder.encoder.layer[-1].output.dense
-        dense.register_forward_hook(
+        self._hook = dense.register_forward_hook(
             lambda module, args, output: self.seen.add(output.dtype) if module.training else None)
+
+    def on_train_end(self, net, **kwargs):
+        self._hook.remove()  # a fitted model must not keep a test's lambda (it would not pickle)
+        del self._hook
 
 
 @pytest.mark.parametrize("precision, dtype", [("fp32", torch.float32), ("bf16", torch.bfloat16)])
-def test_bf16_trains_the_cached_top_layers_in_bfloat16_on_cpu(fast_params, tickets, precision, dtype):
+def test_precision_sets_the_dtype_the_cached_top_layers_train_in_on_cpu(fast_params, tickets, precision,
+                                                                         dtype):
     # The CPU route to a cheaper long-document epoch: the cached top blocks' matmuls in
     # bfloat16 (AVX512-BF16 / AMX), losses and probabilities still in float32.
     X, y = tickets

@@ -76,3 +76,17 @@ def test_truncation_rows_measure_predict_and_whole_texts(tiny_encoder, ticket_ho
     text = speed.markdown({"encoder": "tiny", "machine": "test", "torch": "x",
                            "truncation": [rows["head"], rows["chunks"]]})
     assert "| chunks | " in text and "## Truncation on R52" in text
+
+
+@pytest.mark.parametrize("flags, shown", [(None, "not recorded"), ([], "none"), (["avx512_bf16"], "avx512_bf16")])
+def test_partial_table_tells_unrecorded_bf16_flags_from_none(flags, shown):
+    partial = [{"setting": "Freezer, random batches", "n_texts": 495, "n_classes": 52, "epoch_s": 50.0,
+                "fit_s": 52.0, "peak_rss_mib": 1974},
+               {"setting": "train_layers=2 (cached), random batches, bf16", "n_texts": 495, "n_classes": 52,
+                "epoch_s": 15.0, "fit_s": 24.0, "peak_rss_mib": 1900}]
+    results = {"encoder": "tiny", "machine": "test", "torch": "x", "partial": partial}
+    if flags is not None:
+        results["cpu_bf16_flags"] = flags
+    text = speed.markdown(results)
+    assert f"CPU bfloat16 flags: {shown}." in text
+    assert "| train_layers=2 (cached), random batches, bf16 | 15.0 | 24.0 | 0.30 | 1900 |" in text
