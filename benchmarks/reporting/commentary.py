@@ -34,6 +34,9 @@ COMMENTARY = {
                   "the test split too.",
     "trec_branch_earns": "Its contrastive branch does earn its cost there.",
     "under_trained": "These runs are under-trained on a CPU budget.",
+    "probe_elsewhere": "They start from a random classifier; the same recipe started from a linear probe "
+                       "(`head_init='linear_probe'`, method study H15) is in [study.md](study.md), "
+                       "\"Long documents\".",
     # CR
     "cr_balanced_wins": "the balanced branch wins.",
     "cr_subset_matters": "Which {minority} examples the long-tailed subset keeps matters.",

@@ -202,6 +202,7 @@ def summary_section(grid, paper):
         neural = [r for r in all_records(grid, big) if r.get("valid_f1_macro")]
         if neural and all(F.still_climbing(r) for r in neural):
             parts.append(note("under_trained"))
+        parts.append(note("probe_elsewhere"))
     if not parts:
         return []
     # The lead sentence holds when the balanced training wins where the tail is rare in training only.
