@@ -880,11 +880,14 @@ class SharpReCLClassifier(TextClassifierMixin, BaseEstimator):
         if cached is None or cached[0] is not fitted:
             cached = (fitted, quantize_int8(fitted))
             self._quantized = cached
-        self.net_.module_ = cached[1]
+        # Dynamically quantized layers take float32 activations: the int8 copy
+        # runs outside any bf16 autocast the model was trained under.
+        precision = self.net_.precision
+        self.net_.module_, self.net_.precision = cached[1], "fp32"
         try:
             yield
         finally:
-            self.net_.module_ = fitted
+            self.net_.module_, self.net_.precision = fitted, precision
 
     def __getstate__(self):
         # A copy: BaseEstimator.__getstate__ hands back the live __dict__, and

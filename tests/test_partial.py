@@ -123,3 +123,17 @@ def test_precision_sets_the_dtype_the_cached_top_layers_train_in_on_cpu(fast_par
     proba = clf.predict_proba(X[:20])
     assert proba.dtype == np.float32
     np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-5)
+
+
+def test_int8_inference_of_a_bf16_trained_model(fast_params, tickets):
+    # Regression: a model trained with precision='bf16' ran its int8 copy under bf16
+    # autocast, and dynamically quantized linears refuse bfloat16 input (session 9's R52 runs).
+    X, y = tickets
+    clf = SharpReCLClassifier(**{**fast_params, "train_layers": 1, "max_epochs": 1, "device": "cpu",
+                                 "precision": "bf16"}).fit(X, y)
+    bf16 = clf.predict_proba(X[:40])
+    int8 = clf.set_params(inference_quantization="int8").predict_proba(X[:40])
+    assert clf.net_.precision == "bf16"  # restored after the int8 call
+    assert not np.array_equal(int8, bf16)
+    assert (int8.argmax(1) == bf16.argmax(1)).mean() > 0.9
+    np.testing.assert_allclose(int8.sum(axis=1), 1.0, atol=1e-5)
