@@ -272,7 +272,11 @@ class SharpReCLClassifier(TextClassifierMixin, BaseEstimator):
     device : str, default='auto'
         ``'auto'`` picks CUDA when available, else CPU; or any torch device.
     precision : {'fp32', 'bf16'}, default='fp32'
-        ``'bf16'`` runs the forward passes under bfloat16 autocast.
+        ``'bf16'`` runs the forward passes under bfloat16 autocast, on CUDA
+        or on a CPU (fast there only with bfloat16 matmuls, e.g.
+        AVX512-BF16 or AMX: a cached R52 epoch at 0.28x the time of the
+        Freezer epoch, docs/long-documents.md). The int8 copy of
+        ``inference_quantization`` runs without it.
     accelerate : bool, dict or None, default=None
         Train through Hugging Face Accelerate (skorch's ``AccelerateMixin``):
         ``True`` or a dict of ``accelerate.Accelerator`` arguments, e.g.
