@@ -23,7 +23,7 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-from reporting import fmt_cell, fmt_diff, md_table, pair_of_diffs, paired, summarize
+from reporting import fmt_cell, fmt_diff, md_table, pair_of_diffs, paired, scores, summarize
 from reporting.paper import PAPER_SETUP, PAPER_TAG, load_paper, paper_cell
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -175,10 +175,10 @@ def long_document_table(grid, paper=None, setting=PROBE):
             runs = grid.get(variant, {}).get(cell, {})
             if not runs:
                 continue
-            f1 = [100 * runs[s]["macro_f1"] for s in sorted(runs)]
+            f1 = scores(runs)
             pair = paired(ours, runs) if variant != reference else None
             rows.append([cell_name(cell), variant[1] + (f" · {variant[2]}" if variant[2] else ""),
-                         ", ".join(f"{s}: {v:.1f}" for s, v in zip(sorted(runs), f1)),
+                         ", ".join(f"{seed}: {v:.1f}" for seed, v in zip(sorted(runs), f1)),
                          fmt_cell(*summarize(f1)),
                          f"{fmt_diff(pair)} (n={pair['n']})" if pair and pair["n"] else "–"])
         reported = paper_cell(paper, cell)
