@@ -1,14 +1,21 @@
-"""skorch callbacks that drive the SharpReCL schedule and model selection."""
+"""The skorch callbacks of a SharpReCL fit: schedules, the second view, the head's start, model selection.
 
-import copy
+Each is one of the net's default callbacks (:meth:`SharpReCLNet.get_default_callbacks`)
+under a fixed name, so a user reaches its parameters as skorch users do,
+``SharpReCLClassifier(callbacks__lr_schedule__warmup_fraction=0.2)``, or
+replaces or disables it as a whole (``callbacks__lr_schedule=None``: a
+constant learning rate).
+"""
+
 import warnings
 
 import numpy as np
 import torch
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import f1_score, log_loss
 from sklearn.utils.class_weight import compute_sample_weight
-from skorch.callbacks import Callback
+from skorch.callbacks import Callback, EarlyStopping, LRScheduler
 
 from ._data import TokenizedTexts
 
@@ -29,56 +36,125 @@ def balanced_log_loss(net, X, y):
                     labels=np.arange(proba.shape[1]))
 
 
+def steps_per_epoch(net, n_texts):
+    """Optimizer steps per epoch of ``n_texts`` training texts, in this process.
+
+    With Accelerate on k processes each runs every k-th batch (the last ones
+    padded to an even count), unless the Accelerator splits each batch
+    across them (``split_batches``).
+    """
+    n_batches = -(-n_texts // net.batch_size)  # the last one short
+    accelerator = getattr(net, "accelerator", None)
+    if accelerator is None or accelerator.split_batches:
+        return n_batches
+    return -(-n_batches // accelerator.num_processes)
+
+
 class HardShareSchedule(Callback):
     """Raise the hard-mixup share linearly from ``start`` to 1 over the fit.
 
     Paper Section 3.5: ``0.5 + 0.5 t / T`` per epoch, so the synthetic sets
-    get harder as the encoder gets better. With ``n_steps_per_epoch`` the same
+    get harder as the encoder gets better. With ``per_step=True`` the same
     ramp runs per training step, rising smoothly instead of in ``max_epochs``
     jumps. Early stopping does not change ``T``. The history's ``hard_share``
     is the share of each epoch's first step (per epoch) or last step (per step).
+
+    Parameters
+    ----------
+    start : float, default=0.5
+        Share of hard mixups at the first epoch (or step).
+    per_step : bool, default=False
+        Raise the share at every training step instead of every epoch.
     """
 
-    def __init__(self, start=0.5, n_steps_per_epoch=None):
+    def __init__(self, start=0.5, per_step=False):
         self.start = start
-        self.n_steps_per_epoch = n_steps_per_epoch
+        self.per_step = per_step
 
     def _set(self, net, step, n_steps):
         progress = step / (n_steps - 1) if n_steps > 1 else 1.0
         net.criterion_.hard_share = self.start + (1.0 - self.start) * min(progress, 1.0)
 
+    def on_train_begin(self, net, X=None, **kwargs):
+        self.n_steps_per_epoch_ = steps_per_epoch(net, len(X)) if self.per_step else None
+
     def on_epoch_begin(self, net, **kwargs):
         self.epoch_ = len(net.history) - 1  # 0-based; the row of this epoch exists
         self.step_ = 0
-        if self.n_steps_per_epoch is None:
+        if not self.per_step:
             self._set(net, self.epoch_, net.max_epochs)
             net.history.record("hard_share", net.criterion_.hard_share)
 
     def on_batch_begin(self, net, training=False, **kwargs):
-        if training and self.n_steps_per_epoch is not None:
-            n = self.n_steps_per_epoch
+        if training and self.per_step:
+            n = self.n_steps_per_epoch_
             self._set(net, self.epoch_ * n + self.step_, net.max_epochs * n)
             self.step_ += 1
 
     def on_epoch_end(self, net, **kwargs):
-        if self.n_steps_per_epoch is not None:  # the share of the epoch's last step
+        if self.per_step:  # the share of the epoch's last step
             net.history.record("hard_share", net.criterion_.hard_share)
 
 
-class RefreshAugmentedView(Callback):
-    """Re-draw the augmented view of the training texts at each epoch but the first.
+class WarmupLinearDecay(LRScheduler):
+    """Linear warm-up over ``warmup_fraction`` of the fit's steps, then linear decay to 0.
 
-    Used when ``augment_each_epoch=True``; the view of the first epoch is the
-    one made in ``fit``. ``augmenter`` gives a new draw at every call.
+    ``transformers.get_linear_schedule_with_warmup`` stepped every batch by
+    skorch's ``LRScheduler``; the fit's length is ``max_epochs`` epochs of
+    the training set, whether or not early stopping ends it sooner.
+
+    Parameters
+    ----------
+    warmup_fraction : float, default=0.1
+        Share of the steps spent warming up.
     """
 
-    def __init__(self, texts, augmenter, to_ids):
+    def __init__(self, warmup_fraction=0.1):
+        from transformers import get_linear_schedule_with_warmup
+
+        super().__init__(policy=get_linear_schedule_with_warmup, step_every="batch")
+        self.warmup_fraction = warmup_fraction
+
+    def get_params(self, deep=True):
+        return {"warmup_fraction": self.warmup_fraction}
+
+    @property
+    def kwargs(self):
+        # What LRScheduler passes to the policy: the steps of this fit.
+        return self.policy_kwargs_
+
+    def on_train_begin(self, net, X=None, **kwargs):
+        total = net.max_epochs * steps_per_epoch(net, len(X))
+        self.policy_kwargs_ = {"num_warmup_steps": int(round(self.warmup_fraction * total)),
+                               "num_training_steps": total}
+        super().on_train_begin(net, X=X, **kwargs)
+
+    def on_train_end(self, net, **kwargs):
+        # The scheduler holds the optimizer: training state only.
+        self.lr_scheduler_ = None
+
+
+class RefreshAugmentedView(Callback):
+    """Re-draw the augmented second view of the training texts at each epoch but the first.
+
+    Present whenever the second view comes from an augmenter; it acts only
+    with ``each_epoch=True``. The estimator hands it the texts, the augmenter
+    and the tokenisation at ``fit``.
+
+    Parameters
+    ----------
+    each_epoch : bool, default=False
+        Draw a fresh view every epoch instead of once per fit.
+    """
+
+    def __init__(self, each_epoch=False, texts=None, augmenter=None, to_ids=None):
+        self.each_epoch = each_epoch
         self.texts = texts
         self.augmenter = augmenter
         self.to_ids = to_ids
 
     def on_epoch_begin(self, net, dataset_train=None, **kwargs):
-        if len(net.history) > 1:
+        if self.each_epoch and len(net.history) > 1:
             dataset_train.views[1] = self.to_ids(self.augmenter.augment(self.texts))
 
     def on_train_end(self, net, **kwargs):
@@ -93,74 +169,122 @@ class LinearProbeHead(Callback):
     a randomly initialised head catches up, its gradients distort the
     pretrained features; starting from the head a linear probe fits changes
     them less. At the start of training the pooled features of the training
-    texts (first view, evaluation mode, so without dropout) are computed once,
-    and the classifier's weight ``W`` and bias are set to the minimiser of the
-    criterion's classification loss (logit-adjusted by default) plus
-    ``||W||^2 / (2 n)`` over the ``n`` texts: scikit-learn's
-    ``LogisticRegression(C=1)`` objective, which it is exactly when the loss is
-    cross-entropy. Full-batch L-BFGS from zero, in float64 on the CPU. Only
-    at the start of a fit: a ``partial_fit`` that continues training keeps
-    the head it has.
+    texts (first view, evaluation mode, so without dropout) are computed once
+    and scikit-learn's ``LogisticRegression(C=C)`` is fitted to them (with the
+    fit's sample weights). For the logit-adjusted loss the log prior is then
+    taken out of the intercept: ``CE(Wx + b + log pi, y)`` is plain
+    cross-entropy with intercept ``b + log pi``, and the penalty does not
+    involve the intercept, so this is the minimiser of the criterion's own
+    objective. The focal and dice losses start from the cross-entropy probe.
+    Only at the start of a fit: a ``partial_fit`` that continues training
+    keeps the head it has.
 
     Parameters
     ----------
-    max_iter : int, default=500
+    C : float, default=1.0
+        Inverse regularisation strength of the probe.
+    max_iter : int, default=1000
         L-BFGS iterations at most; reaching it warns (``ConvergenceWarning``).
-    tol : float, default=1e-7
-        Stop when the gradient's largest entry is below ``tol``.
 
     Attributes
     ----------
-    loss_ : float
-        The probe's objective at its solution.
-    n_iter_ : int
-        L-BFGS iterations run.
+    probe_ : LogisticRegression
+        The fitted probe.
     """
 
-    def __init__(self, max_iter=500, tol=1e-7):
+    def __init__(self, C=1.0, max_iter=1000):
+        self.C = C
         self.max_iter = max_iter
-        self.tol = tol
 
     def on_train_begin(self, net, X=None, y=None, **kwargs):
         if len(net.history):  # continued training: the head is no longer the random one
             return
         # One view, sorted by length so that batches pad least; labels follow.
-        data, _ = TokenizedTexts([X.views[0]], X.y).sorted_by_length()
-        # net.transform returns the features on the CPU; the loss follows them
-        # there (its buffers, e.g. the log prior, live on the net's device),
-        # in float64, which not every accelerator has.
-        features = torch.from_numpy(net.transform(data)).double()
-        labels = data.y
-        loss_fn = copy.deepcopy(net.criterion_.classification).to("cpu", torch.float64)
+        data, _ = TokenizedTexts([X.views[0]], X.y, X.sample_weight).sorted_by_length()
+        features = net.transform(data).astype(np.float64)
+        n_classes = net.module_.classifier.out_features
+        probe = LogisticRegression(C=self.C, max_iter=self.max_iter)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", ConvergenceWarning)
+            try:
+                probe.fit(features, data.y.numpy(), sample_weight=data.sample_weight_array())
+            except ConvergenceWarning:
+                warnings.warn(
+                    f"head_init='linear_probe': the probe reached max_iter={self.max_iter} before "
+                    "it converged; raise callbacks__head_init__max_iter.",
+                    ConvergenceWarning, stacklevel=2)
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                probe.fit(features, data.y.numpy(), sample_weight=data.sample_weight_array())
+        self.probe_ = probe
+        weight, bias = _full_rank_coefficients(probe, n_classes)
+        log_prior = getattr(net.criterion_.classification, "log_prior", None)
+        if log_prior is not None:
+            bias = bias - log_prior.double().cpu().numpy()
         classifier = net.module_.classifier
-        weight = features.new_zeros(classifier.weight.shape).requires_grad_()
-        bias = features.new_zeros(classifier.bias.shape).requires_grad_()
-        optimizer = torch.optim.LBFGS(
-            [weight, bias], max_iter=self.max_iter, tolerance_grad=self.tol,
-            tolerance_change=1e-12, history_size=20, line_search_fn="strong_wolfe",
-        )
-        l2 = 0.5 / len(labels)
-
-        def objective():
-            loss = loss_fn(features @ weight.T + bias, labels)
-            return loss + l2 * weight.pow(2).sum()
-
-        def closure():
-            optimizer.zero_grad()
-            loss = objective()
-            loss.backward()
-            return loss
-
-        optimizer.step(closure)
-        self.n_iter_ = optimizer.state[weight]["n_iter"]
-        if self.n_iter_ >= self.max_iter:
-            warnings.warn(
-                f"head_init='linear_probe': L-BFGS reached max_iter={self.max_iter} before the "
-                "probe converged; fine-tuning starts from its last iterate.",
-                ConvergenceWarning,
-                stacklevel=2,
-            )
         with torch.no_grad():
-            self.loss_ = float(objective())
-            classifier.weight.copy_(weight)
-            classifier.bias.copy_(bias)
+            classifier.weight.copy_(torch.as_tensor(weight))
+            classifier.bias.copy_(torch.as_tensor(bias))
+
+
+def _full_rank_coefficients(probe, n_classes):
+    """``(W, b)`` with one row per class; scikit-learn stores one row for two classes."""
+    weight, bias = probe.coef_, probe.intercept_
+    if n_classes == 2 and weight.shape[0] == 1:
+        # softmax([-z/2, z/2]) == sigmoid(z): the same posterior, one row per class.
+        weight, bias = np.vstack([-weight / 2, weight / 2]), np.array([-bias[0] / 2, bias[0] / 2])
+    return weight, bias
+
+
+class SelectBestEpoch(EarlyStopping):
+    """Keep the best epoch on the validation split, and stop when it stops improving.
+
+    skorch's ``EarlyStopping`` with ``load_best=True``, monitoring one of the
+    validation scores the net records.
+
+    Parameters
+    ----------
+    metric : {'f1_macro', 'balanced_log_loss'}, default='f1_macro'
+        Validation macro-F1, or the validation log-loss with every class
+        weighted equally, which moves smoothly where macro-F1 jumps with one
+        of a handful of minority examples.
+    patience : int or None, default=3
+        Stop after this many epochs without a better score; ``None`` never
+        stops early (the best epoch is still restored).
+    """
+
+    def __init__(self, metric="f1_macro", patience=3):
+        self.metric = metric
+        super().__init__(patience=patience, load_best=True, sink=silent)
+
+    def get_params(self, deep=True):
+        return {"metric": self.metric, "patience": self.patience}
+
+    def initialize(self):
+        if self.metric not in ("f1_macro", "balanced_log_loss"):
+            raise ValueError(
+                f"callbacks__early_stopping__metric must be 'f1_macro' or 'balanced_log_loss'; "
+                f"got {self.metric!r}.")
+        self.monitor = f"valid_{self.metric}"
+        self.lower_is_better = self.metric == "balanced_log_loss"
+        return super().initialize()
+
+    def on_train_end(self, net, **kwargs):
+        super().on_train_end(net, **kwargs)
+        self.best_model_weights_ = None  # a copy of the weights, for training only
+
+
+#: The net's own callbacks that take user settings, by name.
+DEFAULT_CALLBACKS = {
+    "hard_share": HardShareSchedule,
+    "lr_schedule": WarmupLinearDecay,
+    "refresh_view": RefreshAugmentedView,
+    "head_init": LinearProbeHead,
+    "early_stopping": SelectBestEpoch,
+}
+DEFAULT_CALLBACK_PARAMETERS = {
+    "hard_share": ("start", "per_step"),
+    "lr_schedule": ("warmup_fraction",),
+    "refresh_view": ("each_epoch",),
+    "head_init": ("C", "max_iter"),
+    "early_stopping": ("metric", "patience"),
+}

@@ -1,7 +1,5 @@
 """The SharpReCL training objective: ``L_CLS + mu * L_CL`` (paper Eq. 12)."""
 
-import inspect
-
 import torch
 from torch import nn
 
@@ -12,9 +10,8 @@ from ._sampling import balanced_synthetic_sets
 class SharpReCLLoss(nn.Module):
     """Classification loss plus the (balanced) contrastive loss.
 
-    Every setting is required: their defaults are defined once, by
-    :class:`~sklearn_sharprecl.SharpReCLClassifier`
-    (``SharpReCLClassifier._default_criterion_params()`` gives them).
+    The defaults here are the estimator's: its routed ``criterion__<name>``
+    parameters reach the ones it does not set itself.
 
     Parameters
     ----------
@@ -58,21 +55,21 @@ class SharpReCLLoss(nn.Module):
         self,
         class_counts,
         *,
-        classification_loss,
-        contrastive,
-        mu,
-        tau,
-        contrastive_prior,
-        normalize_contrastive_prior,
-        absent_prototype_anchors,
-        n_pos,
-        n_neg,
-        k_hard,
-        mixup_alpha,
-        simple_sampling,
-        hard_mixup,
-        cl_normalization,
-        focal_gamma,
+        classification_loss="logit_adjusted",
+        contrastive="sharp",
+        mu=1.0,
+        tau=0.3,
+        contrastive_prior=True,
+        normalize_contrastive_prior=False,
+        absent_prototype_anchors=True,
+        n_pos=10,
+        n_neg=500,
+        k_hard=20,
+        mixup_alpha=0.5,
+        simple_sampling=True,
+        hard_mixup=True,
+        cl_normalization="positives",
+        focal_gamma=2.0,
     ):
         super().__init__()
         self.classification = make_classification_loss(
@@ -96,18 +93,23 @@ class SharpReCLLoss(nn.Module):
         )
         self.hard_share = 0.5
 
-    def forward(self, logits, embeddings, prototypes, y):
+    def forward(self, logits, embeddings, prototypes, y, sample_weight=None):
         """Return a dict with the total ``loss`` and its two parts.
 
         ``logits`` and ``embeddings`` hold every view of the batch stacked
-        view-major (``n_views * batch`` rows); ``y`` has ``batch`` rows.
+        view-major (``n_views * batch`` rows); ``y`` and ``sample_weight``
+        have ``batch`` rows. A text's weight scales its classification terms
+        and its views' anchor terms in the contrastive loss (the prototypes'
+        anchor terms keep weight 1); see :func:`~sklearn_sharprecl._loss.weighted_mean`.
         """
-        y_all = y.repeat(logits.shape[0] // y.shape[0])
-        cls = self.classification(logits, y_all)
+        n_views = logits.shape[0] // y.shape[0]
+        y_all = y.repeat(n_views)
+        w_all = None if sample_weight is None else sample_weight.to(logits.dtype).repeat(n_views)
+        cls = self.classification(logits, y_all, w_all)
         if self.contrastive is None or self.mu == 0:
             return {"loss": cls, "classification": cls, "contrastive": torch.zeros_like(cls)}
         if self.contrastive == "supcon":
-            cl = self.contrastive_loss(embeddings, y_all)
+            cl = self.contrastive_loss(embeddings, y_all, anchor_weight=w_all)
         elif self.contrastive == "sharp":
             n_classes = prototypes.shape[0]
             pool = torch.cat([embeddings, prototypes])
@@ -121,13 +123,13 @@ class SharpReCLLoss(nn.Module):
                 present = torch.zeros(n_classes, dtype=torch.bool, device=y.device)
                 present[y] = True
                 anchor_mask = torch.cat([torch.ones_like(y_all, dtype=torch.bool), present])
-            cl = self.contrastive_loss(pool, labels, pos, neg, weight, anchor_mask)
+            anchor_weight = None
+            if w_all is not None:
+                anchor_weight = torch.cat([w_all, w_all.new_ones(n_classes)])
+            cl = self.contrastive_loss(pool, labels, pos, neg, weight, anchor_mask, anchor_weight)
         else:
             raise ValueError(
                 f"Unknown contrastive {self.contrastive!r}; expected 'sharp', 'supcon' or None."
             )
         return {"loss": cls + self.mu * cl, "classification": cls, "contrastive": cl}
 
-
-#: The estimator parameters that configure :class:`SharpReCLLoss`, by the same names.
-CRITERION_PARAMETERS = tuple(inspect.signature(SharpReCLLoss).parameters)[1:]

@@ -88,21 +88,30 @@ class TokenizedTexts(Dataset):
         dropout noise alone makes the two passes differ (SimCSE).
     y : array-like of int or None
         Encoded labels; ``None`` for unlabelled texts.
+    sample_weight : array-like of float or None
+        Per-text weights of the training loss; ``None`` weighs every text 1.
 
-    Items are ``(list_of_id_tensors, label)``; :class:`PadCollator` turns a
-    list of them into one view-major padded batch.
+    Items are ``(list_of_id_tensors, label, weight)``; :class:`PadCollator`
+    turns a list of them into one view-major padded batch.
     """
 
-    def __init__(self, views, y=None):
+    def __init__(self, views, y=None, sample_weight=None):
         self.views = views
         self.y = None if y is None else torch.as_tensor(np.asarray(y), dtype=torch.long)
+        self.sample_weight = (None if sample_weight is None
+                              else torch.as_tensor(np.asarray(sample_weight), dtype=torch.float32))
 
     def __len__(self):
         return len(self.views[0])
 
     def __getitem__(self, i):
         label = self.y[i] if self.y is not None else torch.tensor(0)
-        return [view[i] for view in self.views], label
+        weight = None if self.sample_weight is None else self.sample_weight[i]
+        return [view[i] for view in self.views], label, weight
+
+    def sample_weight_array(self):
+        """The weights as a numpy array, or None."""
+        return None if self.sample_weight is None else self.sample_weight.numpy()
 
     def lengths(self):
         return np.fromiter((len(ids) for ids in self.views[0]), dtype=np.int64, count=len(self))
@@ -110,7 +119,8 @@ class TokenizedTexts(Dataset):
     def subset(self, indices):
         """A new dataset with the texts at ``indices``, in that order."""
         views = [[view[i] for i in indices] for view in self.views]
-        return TokenizedTexts(views, None if self.y is None else self.y[indices])
+        return TokenizedTexts(views, None if self.y is None else self.y[indices],
+                              None if self.sample_weight is None else self.sample_weight[indices])
 
     def sorted_by_length(self):
         """This dataset sorted by text length, and the permutation that restores input order.
@@ -136,8 +146,6 @@ class PadCollator:
     ``chunk_owner`` gives the view-major index of the text each row belongs to.
     """
 
-    chunk_length = None  # pickles from before chunking have no such attribute
-
     def __init__(self, pad_token_id, chunk_length=None):
         # Decoder-style tokenizers have no pad token; the attention mask hides
         # padding anyway, so any id will do.
@@ -145,7 +153,7 @@ class PadCollator:
         self.chunk_length = chunk_length
 
     def __call__(self, batch):
-        views, labels = zip(*batch)
+        views, labels, weights = zip(*batch)
         seqs = [ids[v] for v in range(len(views[0])) for ids in views]
         owner = None
         if self.chunk_length is not None:
@@ -161,4 +169,6 @@ class PadCollator:
         inputs["attention_mask"] = (torch.arange(width)[None, :] < lengths[:, None]).long()
         if owner is not None:
             inputs["chunk_owner"] = owner
+        if weights[0] is not None:
+            inputs["sample_weight"] = torch.stack(weights)
         return inputs, torch.stack(labels)

@@ -11,6 +11,16 @@ from torch import nn
 from ._sampling import mixup_similarity
 
 
+def weighted_mean(losses, sample_weight=None):
+    """Mean of per-example ``losses``, each scaled by its sample weight if given.
+
+    The mean is over the batch, not over the weights: a weight of 2 counts an
+    example twice, a weight of 0 removes its term, unit weights give the
+    unweighted mean exactly.
+    """
+    return losses.mean() if sample_weight is None else (losses * sample_weight).mean()
+
+
 def smoothed_class_prior(class_counts):
     """Class prior ``pi_c = (n_c + 1) / (n + C)``.
 
@@ -54,8 +64,16 @@ class LogitAdjustedCrossEntropy(nn.Module):
         super().__init__()
         self.register_buffer("log_prior", smoothed_class_prior(class_counts).log())
 
-    def forward(self, logits, target):
-        return F.cross_entropy(logits + self.log_prior, target)
+    def forward(self, logits, target, sample_weight=None):
+        losses = F.cross_entropy(logits + self.log_prior, target, reduction="none")
+        return weighted_mean(losses, sample_weight)
+
+
+class CrossEntropy(nn.Module):
+    """Plain cross-entropy (the paper's "w/o delta_CLS", Table 7), with sample weights."""
+
+    def forward(self, logits, target, sample_weight=None):
+        return weighted_mean(F.cross_entropy(logits, target, reduction="none"), sample_weight)
 
 
 class FocalLoss(nn.Module):
@@ -65,9 +83,9 @@ class FocalLoss(nn.Module):
         super().__init__()
         self.gamma = gamma
 
-    def forward(self, logits, target):
+    def forward(self, logits, target, sample_weight=None):
         log_p = F.log_softmax(logits, dim=1).gather(1, target[:, None]).squeeze(1)
-        return (-((1.0 - log_p.exp()) ** self.gamma) * log_p).mean()
+        return weighted_mean(-((1.0 - log_p.exp()) ** self.gamma) * log_p, sample_weight)
 
 
 class DiceLoss(nn.Module):
@@ -82,10 +100,10 @@ class DiceLoss(nn.Module):
         self.alpha = alpha
         self.smooth = smooth
 
-    def forward(self, logits, target):
+    def forward(self, logits, target, sample_weight=None):
         p = F.softmax(logits, dim=1).gather(1, target[:, None]).squeeze(1)
         p = ((1.0 - p) ** self.alpha) * p
-        return (1.0 - (2.0 * p + self.smooth) / (p + 1.0 + self.smooth)).mean()
+        return weighted_mean(1.0 - (2.0 * p + self.smooth) / (p + 1.0 + self.smooth), sample_weight)
 
 
 def make_classification_loss(name, class_counts, focal_gamma=2.0):
@@ -93,7 +111,7 @@ def make_classification_loss(name, class_counts, focal_gamma=2.0):
     if name == "logit_adjusted":
         return LogitAdjustedCrossEntropy(class_counts)
     if name == "cross_entropy":
-        return nn.CrossEntropyLoss()
+        return CrossEntropy()
     if name == "focal":
         return FocalLoss(gamma=focal_gamma)
     if name == "dice":
@@ -146,7 +164,7 @@ class HardMixupContrastiveLoss(nn.Module):
         self.normalization = normalization
 
     def forward(self, anchors, labels, positives=None, negatives=None, class_weight=None,
-                anchor_mask=None):
+                anchor_mask=None, anchor_weight=None):
         """Compute the loss.
 
         Parameters
@@ -163,6 +181,9 @@ class HardMixupContrastiveLoss(nn.Module):
         anchor_mask : BoolTensor of shape (n_anchors,) or None
             Which rows are anchors; the others are contrast samples only (they
             still appear in every anchor's denominator). ``None``: all rows.
+        anchor_weight : Tensor of shape (n_anchors,) or None
+            Per-anchor factor on top of ``class_weight`` (the sample weights
+            of the views, 1 for the prototypes); ``None``: 1 for every row.
         """
         n = anchors.shape[0]
         gram = anchors @ anchors.T
@@ -197,6 +218,8 @@ class HardMixupContrastiveLoss(nn.Module):
             )
         if class_weight is not None:
             per_anchor = per_anchor * class_weight[labels]
+        if anchor_weight is not None:
+            per_anchor = per_anchor * anchor_weight
         if anchor_mask is not None:
             per_anchor = per_anchor[anchor_mask]
         return per_anchor.mean()

@@ -31,8 +31,6 @@ class PrototypeHead(nn.Module):
     centring removes without a larger learning rate.
     """
 
-    center = False  # pickles from before centring existed
-
     def __init__(self, in_features, out_features, center=True):
         super().__init__()
         self.proj_h = ProjectionMLP(in_features, in_features, out_features)

@@ -5,7 +5,18 @@ import contextlib
 import numpy as np
 import torch
 from skorch import NeuralNet
+from skorch.callbacks import EpochScoring, ProgressBar
 from skorch.hf import AccelerateMixin
+
+from ._callbacks import (
+    HardShareSchedule,
+    LinearProbeHead,
+    RefreshAugmentedView,
+    SelectBestEpoch,
+    WarmupLinearDecay,
+    balanced_log_loss,
+    macro_f1,
+)
 
 
 class SharpReCLNet(NeuralNet):
@@ -13,10 +24,16 @@ class SharpReCLNet(NeuralNet):
 
     Only the pieces that differ from skorch are overridden:
 
+    - :meth:`get_default_callbacks` adds the SharpReCL schedule, the second
+      view's refresh, the head's start and model selection to skorch's own,
+      by name (``hard_share``, ``lr_schedule``, ``refresh_view``,
+      ``head_init``, ``valid_f1_macro``, ``valid_balanced_log_loss``,
+      ``early_stopping``, ``progress_bar``), so that
+      ``callbacks__<name>__<param>`` reaches them.
     - :meth:`get_loss` feeds logits, contrastive embeddings, the module's
-      prototypes and the labels to the criterion in training, and records the
-      two loss parts in the batch history; validation loss is the
-      classification loss of the single view.
+      prototypes, the labels and the batch's sample weights to the criterion
+      in training, and records the two loss parts in the batch history;
+      validation loss is the classification loss of the single view.
     - :meth:`evaluation_step` runs under ``torch.inference_mode``.
     - :meth:`infer` runs under autocast when ``precision`` asks for it.
     - :meth:`predict` is the argmax of ``predict_proba``, which skorch computes
@@ -28,13 +45,39 @@ class SharpReCLNet(NeuralNet):
     ----------
     precision : {'fp32', 'bf16'}, default='fp32'
         ``'bf16'`` runs forward passes under ``torch.autocast`` in bfloat16.
+    head_init : {'random', 'linear_probe'}, default='random'
+        ``'linear_probe'`` adds the ``head_init`` callback
+        (:class:`~sklearn_sharprecl._callbacks.LinearProbeHead`).
+    second_view : {'dropout', 'augmented'}, default='dropout'
+        ``'augmented'`` adds the ``refresh_view`` callback.
     **kwargs
         Everything :class:`skorch.NeuralNet` takes.
     """
 
-    def __init__(self, *args, precision="fp32", **kwargs):
+    def __init__(self, *args, precision="fp32", head_init="random", second_view="dropout", **kwargs):
         super().__init__(*args, **kwargs)
         self.precision = precision
+        self.head_init = head_init
+        self.second_view = second_view
+
+    def get_default_callbacks(self):
+        callbacks = [*super().get_default_callbacks(),
+                     ("hard_share", HardShareSchedule),
+                     ("lr_schedule", WarmupLinearDecay)]
+        if self.second_view == "augmented":
+            callbacks.append(("refresh_view", RefreshAugmentedView))
+        if self.head_init == "linear_probe":
+            callbacks.append(("head_init", LinearProbeHead))
+        if self.train_split is not None:
+            callbacks += [
+                ("valid_f1_macro", EpochScoring(macro_f1, lower_is_better=False, name="valid_f1_macro")),
+                ("valid_balanced_log_loss", EpochScoring(
+                    balanced_log_loss, lower_is_better=True, name="valid_balanced_log_loss")),
+                ("early_stopping", SelectBestEpoch),
+            ]
+        if self.verbose:
+            callbacks.append(("progress_bar", ProgressBar))
+        return callbacks
 
     def _autocast(self):
         if self.precision == "fp32":
@@ -43,6 +86,8 @@ class SharpReCLNet(NeuralNet):
         return torch.autocast(device_type=device_type, dtype=torch.bfloat16)
 
     def infer(self, x, **fit_params):
+        # The sample weights travel with the batch for get_loss; the module never sees them.
+        x = {k: v for k, v in x.items() if k != "sample_weight"}
         with self._autocast():
             outputs = super().infer(x, **fit_params)
         # Losses and probabilities in fp32 whatever the forward ran in.
@@ -54,7 +99,10 @@ class SharpReCLNet(NeuralNet):
         if not training:
             return self.criterion_.classification(logits, y_true)
         prototypes = y_pred[3]
-        parts = self.criterion_(logits, embeddings, prototypes, y_true)
+        sample_weight = None if X is None else X.get("sample_weight")
+        if sample_weight is not None:
+            sample_weight = torch.as_tensor(sample_weight).to(logits.device)
+        parts = self.criterion_(logits, embeddings, prototypes, y_true, sample_weight)
         self.history.record_batch("classification_loss", parts["classification"].item())
         self.history.record_batch("contrastive_loss", parts["contrastive"].item())
         return parts["loss"]

@@ -138,3 +138,37 @@ def available_memory():
         return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     except (ValueError, OSError, AttributeError):
         return float("inf")
+
+
+def cache_frozen_states(module, datasets, n_frozen, collator, device, warn_stacklevel=4):
+    """Replace the token ids of ``datasets`` by the output of the frozen lower blocks.
+
+    Returns the datasets in the same order (None stays None), or them unchanged,
+    with a warning, when the cache would take more than half the available
+    memory. Views that are the same list (the dropout view) are computed once.
+    """
+    from ._data import TokenizedTexts
+
+    distinct = {id(view): view for data in datasets if data is not None for view in data.views}
+    n_tokens = sum(len(ids) for view in distinct.values() for ids in view)
+    needed = 4 * module.encoder.config.hidden_size * n_tokens
+    if needed > 0.5 * available_memory():
+        import warnings
+
+        warnings.warn(
+            f"train_layers: caching the frozen layers' output would take {needed / 2**30:.1f} "
+            "GiB; they are recomputed every step instead.", UserWarning, stacklevel=warn_stacklevel)
+        return list(datasets)
+
+    def states_of(ids):
+        dataset, restore = TokenizedTexts([ids]).sorted_by_length()
+        loader = torch.utils.data.DataLoader(dataset, batch_size=64, collate_fn=collator)
+        batches = ({k: v.to(device) for k, v in batch.items()} for batch, _ in loader)
+        states = frozen_states(module.encoder, batches, n_frozen)
+        return [states[i] for i in restore]
+
+    states = {key: states_of(view) for key, view in distinct.items()}
+    module.use_frozen_states(n_frozen)
+    return [None if data is None else
+            TokenizedTexts([states[id(view)] for view in data.views], data.y, data.sample_weight)
+            for data in datasets]

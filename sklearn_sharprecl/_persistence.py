@@ -41,7 +41,7 @@ _OWN_DIRS = ("encoder", "tokenizer")
 # Settings that could fetch or run code if a file could set them: never
 # restored. ``callbacks`` (objects) and ``trust_remote_code`` are saved as None;
 # ``accelerate`` is saved when it is JSON data, for the record only.
-_NEVER_RESTORED = ("callbacks", "accelerate", "trust_remote_code")
+_NEVER_RESTORED = ("callbacks", "accelerate", "module__trust_remote_code")
 # Training-only settings saved when they are plain data (an int seed, a preset
 # name or (preset, params) pair) and restored from such values; objects (a
 # RandomState, an augmenter) are saved as None and come back as the default.
@@ -116,7 +116,7 @@ def _is_json_data(value):
 
 def _training_only_value(name, value):
     """What is saved for a training-only parameter: plain data as is, objects as None."""
-    if name in ("callbacks", "trust_remote_code"):
+    if name in ("callbacks", "module__trust_remote_code"):
         return None
     if name == "accelerate":
         return value if _is_json_data(value) else None
@@ -132,14 +132,20 @@ def _training_only_value(name, value):
     return None
 
 
-def _restored_params(saved):
-    """Constructor arguments from a saved ``params`` dict (of this or an earlier release)."""
+def saved_params(config):
+    """Constructor arguments from a saved model's ``config.json`` (as read by :func:`read_config`).
+
+    The one way to rebuild an estimator's settings from a file: settings that
+    could fetch or run code are left at their defaults, and objects saved as
+    None come back as the defaults.
+    """
+    saved = config["params"]
     params = {}
     for name, value in saved.items():
         if name in _NEVER_RESTORED:
             continue
         if name in _DATA_ONLY:
-            # None: the default (files of earlier releases saved None for these).
+            # None: the default.
             if name == "random_state" and isinstance(value, int) and not isinstance(value, bool):
                 params[name] = value
             elif name == "augment" and isinstance(value, str):
@@ -222,7 +228,7 @@ def _prepare_directory(directory):
     directory.mkdir(parents=True, exist_ok=True)
 
 
-def save_pretrained(estimator, directory):
+def write_saved_model(estimator, directory):
     """Write a fitted estimator to ``directory`` (created if needed).
 
     ``directory`` must be new, empty, or hold a saved model, whose files are
@@ -258,6 +264,7 @@ def save_pretrained(estimator, directory):
         "classes_dtype": estimator.classes_.dtype.str,
         "class_counts": estimator.class_counts_.tolist(),
         "encoder_name": estimator.encoder_name_,
+        "precision": estimator.precision_,
         "versions": library_versions(),
         "sha256": hashes,
     }
@@ -265,7 +272,8 @@ def save_pretrained(estimator, directory):
     return directory
 
 
-def _read_config(directory):
+def read_config(directory):
+    """The ``config.json`` of a saved model, checked to be one this library reads."""
     path = directory / "config.json"
     if not path.is_file():
         raise FileNotFoundError(f"No saved model in {directory}: {path.name} is missing.")
@@ -283,8 +291,17 @@ def _read_config(directory):
     return config
 
 
-def load_pretrained(cls, directory, device=None):
-    """Rebuild a fitted ``cls`` from :func:`save_pretrained`'s output."""
+def read_saved_model(directory):
+    """Read and check a model written by :func:`write_saved_model`.
+
+    Returns a namespace with ``params`` (the constructor arguments, see
+    :func:`saved_params`) and ``fitted``: the classes, class counts, encoder
+    name, tokenizer, versions, precision, the encoder module rebuilt from its
+    configuration (no code from the files runs), its state dict and the
+    training history. The estimator assembles itself from them.
+    """
+    from types import SimpleNamespace
+
     import torch
     from safetensors import SafetensorError
     from safetensors.torch import load
@@ -294,7 +311,7 @@ def load_pretrained(cls, directory, device=None):
     from ._encoder import load_tokenizer, quiet_transformers
 
     directory = Path(directory)
-    config = _read_config(directory)
+    config = read_config(directory)
     weights = directory / _WEIGHTS
     if not weights.is_file():
         raise FileNotFoundError(f"No weights in {directory}: {_WEIGHTS} is missing.")
@@ -303,7 +320,8 @@ def load_pretrained(cls, directory, device=None):
         raise ValueError(f"{directory / 'config.json'} records no hash for {_WEIGHTS}.")
     for name, expected in hashes.items():
         if not is_own_file(name):
-            continue  # files of earlier releases hashed other files of the directory too
+            raise ValueError(f"{directory / 'config.json'} records a hash for {name!r}, which is "
+                             "not a file of a saved model; the configuration was modified.")
         path = directory / name
         if name == _WEIGHTS:
             data = weights.read_bytes()  # hash and parse the very same bytes
@@ -320,36 +338,24 @@ def load_pretrained(cls, directory, device=None):
     except SafetensorError as exc:
         raise ValueError(f"{weights} is not a readable safetensors file: {exc}") from exc
 
-    estimator = cls(**{**cls._values_before_params_existed, **_restored_params(config["params"])})
-    estimator._validate_params()
-    if device is not None:
-        estimator.set_params(device=device)
-    elif estimator.device not in ("auto", "cpu") and not torch.cuda.is_available():
-        estimator.set_params(device="cpu")
     warn_on_version_mismatch(config.get("versions"))
-
     with quiet_transformers():
         encoder_config = AutoConfig.from_pretrained(directory / "encoder", trust_remote_code=False)
-        encoder = AutoModel.from_config(
-            encoder_config, trust_remote_code=False, dtype=torch.float32
-        )
+        encoder = AutoModel.from_config(encoder_config, trust_remote_code=False, dtype=torch.float32)
     if not any(k.startswith("encoder.pooler.") for k in state):
         from ._module import drop_pooler
 
-        drop_pooler(encoder)  # saved without one; files from earlier releases keep theirs
-    estimator.classes_ = np.asarray(config["classes"], dtype=np.dtype(config["classes_dtype"]))
-    estimator.class_counts_ = np.asarray(config["class_counts"])
-    estimator.encoder_name_ = config["encoder_name"]
-    estimator.tokenizer_ = load_tokenizer(directory / "tokenizer")
-    estimator.versions_ = config.get("versions", {})
-    net = estimator._build_net(None, callbacks=[], encoder=encoder)
-    net.initialize()
-    try:
-        net.module_.load_state_dict({k: v.to(net.device) for k, v in state.items()}, strict=True)
-    except RuntimeError as exc:
-        raise ValueError(f"{weights} does not fit the saved configuration: {exc}") from exc
+        drop_pooler(encoder)  # saved without one
     history = directory / "history.json"
-    if history.is_file():
-        net.history = History.from_file(str(history))
-    estimator.net_ = net
-    return estimator
+    fitted = {
+        "classes": np.asarray(config["classes"], dtype=np.dtype(config["classes_dtype"])),
+        "class_counts": np.asarray(config["class_counts"]),
+        "encoder_name": config["encoder_name"],
+        "tokenizer": load_tokenizer(directory / "tokenizer"),
+        "versions": config.get("versions", {}),
+        "precision": config.get("precision", "fp32"),
+        "encoder": encoder,
+        "state": state,
+        "history": History.from_file(str(history)) if history.is_file() else History(),
+    }
+    return SimpleNamespace(params=saved_params(config), fitted=fitted)

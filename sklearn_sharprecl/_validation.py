@@ -108,3 +108,20 @@ def check_labels(y, n_samples):
         raise ValueError("Input y contains NaN.")
     check_classification_targets(y)
     return y
+
+
+def check_sample_weight(sample_weight, n_samples):
+    """``sample_weight`` as a float64 array of ``n_samples`` non-negative finite numbers, or None."""
+    if sample_weight is None:
+        return None
+    weights = np.asarray(sample_weight, dtype=np.float64)
+    if weights.ndim == 0:
+        weights = np.full(n_samples, float(weights))
+    if weights.shape != (n_samples,):
+        raise ValueError(f"sample_weight has shape {weights.shape}; expected ({n_samples},), one "
+                         "weight per text.")
+    if not np.all(np.isfinite(weights)) or np.any(weights < 0):
+        raise ValueError("sample_weight must be finite and non-negative.")
+    if not np.any(weights > 0):
+        raise ValueError("sample_weight is zero for every text; nothing to train on.")
+    return weights

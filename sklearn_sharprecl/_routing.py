@@ -1,0 +1,89 @@
+"""Routed parameters: the settings a user rarely touches, in skorch's prefix convention.
+
+``SharpReCLClassifier(criterion__n_neg=200, module__proj_dim=64,
+callbacks__lr_schedule__warmup_fraction=0.2)`` passes each setting to the part
+of the skorch net it names, as skorch's own ``NeuralNet`` does. The names are
+checked when they are given (a misspelt one fails with the allowed names and
+a did-you-mean); the values are checked by the part that receives them, at
+``fit``.
+"""
+
+import difflib
+import inspect
+
+from torch.optim import AdamW
+
+from ._callbacks import DEFAULT_CALLBACK_PARAMETERS
+from ._criterion import SharpReCLLoss
+from ._module import SharpReCLModule
+
+
+def _init_parameters(cls, exclude):
+    return tuple(name for name in inspect.signature(cls).parameters if name not in exclude)
+
+
+#: What each prefix routes to, and the names it accepts. The estimator's own
+#: parameters (``mu``, ``tau``, ``classification_loss``, ...) and what ``fit``
+#: derives from the data (class counts, the encoder) are not routable.
+ROUTED_PARAMETERS = {
+    "module": _init_parameters(SharpReCLModule, {"encoder", "n_classes"}),
+    "criterion": _init_parameters(
+        SharpReCLLoss, {"class_counts", "classification_loss", "contrastive", "mu", "tau"}
+    ),
+    "optimizer": _init_parameters(AdamW, {"params", "lr"}),
+    **{f"callbacks__{name}": params for name, params in DEFAULT_CALLBACK_PARAMETERS.items()},
+}
+
+#: Where the estimator's default differs from the part's own (AdamW's weight
+#: decay is 0.01; the paper's, and ours, 5e-4).
+ESTIMATOR_DEFAULTS = {"optimizer__weight_decay": 5e-4}
+
+#: Routed settings that act only with the balanced contrastive branch
+#: (``contrastive='sharp'`` and ``mu > 0``).
+SHARP_ONLY = frozenset(
+    [f"criterion__{name}" for name in ("contrastive_prior", "normalize_contrastive_prior",
+                                       "absent_prototype_anchors", "n_pos", "n_neg", "k_hard",
+                                       "mixup_alpha", "simple_sampling", "hard_mixup")]
+    + ["module__center_prototypes"]
+    + [f"callbacks__hard_share__{name}" for name in DEFAULT_CALLBACK_PARAMETERS["hard_share"]]
+)
+
+
+def allowed_names():
+    """Every routed parameter name, sorted."""
+    names = [f"{prefix}__{param}" for prefix, params in ROUTED_PARAMETERS.items() for param in params]
+    # A default callback can be replaced (or disabled with None) as a whole.
+    names += [f"callbacks__{name}" for name in DEFAULT_CALLBACK_PARAMETERS]
+    return sorted(names)
+
+
+def check_routed_names(names, estimator_name):
+    """Raise ``TypeError`` for a name that routes nowhere, with the closest allowed ones."""
+    allowed = set(allowed_names())
+    for name in names:
+        if name in allowed:
+            continue
+        close = difflib.get_close_matches(name, sorted(allowed), n=3, cutoff=0.6)
+        hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
+        prefixes = sorted({n.rsplit("__", 1)[0] for n in allowed if n.count("__") >= 1})
+        raise TypeError(
+            f"{estimator_name} got an unexpected parameter {name!r}.{hint} Routed parameters "
+            f"start with one of {', '.join(p + '__' for p in prefixes)}; "
+            f"see {estimator_name}.routed_parameters() for every name."
+        )
+
+
+def routed_defaults():
+    """The default of every routed parameter, by name (one definition: the parts' signatures)."""
+    from ._callbacks import DEFAULT_CALLBACKS
+
+    defaults = {}
+    for prefix, cls in (("module", SharpReCLModule), ("criterion", SharpReCLLoss), ("optimizer", AdamW)):
+        signature = inspect.signature(cls).parameters
+        for name in ROUTED_PARAMETERS[prefix]:
+            defaults[f"{prefix}__{name}"] = signature[name].default
+    for name, cls in DEFAULT_CALLBACKS.items():
+        signature = inspect.signature(cls).parameters
+        for param in DEFAULT_CALLBACK_PARAMETERS[name]:
+            defaults[f"callbacks__{name}__{param}"] = signature[param].default
+    return {**defaults, **ESTIMATOR_DEFAULTS}
