@@ -2,9 +2,7 @@
 
 import contextlib
 import os
-import socket
 from pathlib import Path
-from urllib.parse import urlparse
 
 from transformers import AutoConfig, AutoTokenizer
 from transformers.utils import logging as hf_logging
@@ -35,24 +33,24 @@ def _looks_like_path(name):
 
 
 def _check_hub_reachable(name, timeout=3.0):
-    """Fail at once when a hub id is neither cached nor downloadable.
+    """Fail at once when a hub id is neither cached nor known to the hub.
 
     Without this, an unknown id on an offline machine spends tens of seconds in
-    huggingface_hub's retries before a generic error.
+    huggingface_hub's retries before a generic error. The hub client's own
+    cache lookup, offline mode and ``model_info`` answer the question.
     """
-    from huggingface_hub import constants, try_to_load_from_cache
+    from huggingface_hub import constants, model_info, try_to_load_from_cache
 
     if isinstance(try_to_load_from_cache(name, "config.json"), str):
         return
-    host = urlparse(constants.ENDPOINT).hostname
     if constants.HF_HUB_OFFLINE:
         reason = "HF_HUB_OFFLINE is set"
     else:
         try:
-            socket.create_connection((host, 443), timeout=timeout).close()
+            model_info(name, timeout=timeout)
             return
-        except OSError as exc:
-            reason = f"{host} cannot be reached ({exc})"
+        except Exception as exc:  # unreachable, unknown or gated: each is reported as is
+            reason = f"the hub gave no model for it ({type(exc).__name__}: {exc})"
     raise OSError(
         f"encoder={name!r} is not a local directory, is not in the Hugging Face cache, and "
         f"{reason}. Pass the path of a local model directory holding {_MODEL_DIRECTORY_FILES}, "

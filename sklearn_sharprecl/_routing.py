@@ -65,11 +65,10 @@ def check_routed_names(names, estimator_name):
             continue
         close = difflib.get_close_matches(name, sorted(allowed), n=3, cutoff=0.6)
         hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
-        prefixes = sorted({n.rsplit("__", 1)[0] for n in allowed if n.count("__") >= 1})
         raise TypeError(
             f"{estimator_name} got an unexpected parameter {name!r}.{hint} Routed parameters "
-            f"start with one of {', '.join(p + '__' for p in prefixes)}; "
-            f"see {estimator_name}.routed_parameters() for every name."
+            "are module__<name>, criterion__<name>, optimizer__<name> and "
+            f"callbacks__<callback>__<name>; {estimator_name}.routed_parameters() lists them all."
         )
 
 
