@@ -1,35 +1,49 @@
-"""Every Python code block of the README runs, in order, as one script."""
+"""Every Python code block of the README and of the docs runs, page by page, in order."""
 
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+ROOT = Path(__file__).resolve().parents[1]
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 
 
-def python_blocks():
-    return re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
+def python_blocks(page):
+    return re.findall(r"```python\n(.*?)```", page.read_text(), flags=re.S)
 
 
-def test_readme_has_python_blocks():
-    assert len(python_blocks()) >= 5
+def run_page(page, tmp_path, monkeypatch):
+    """Run the page's blocks as one script; return its namespace."""
+    monkeypatch.chdir(tmp_path)
+    namespace = {"__name__": page.stem}
+    for i, block in enumerate(python_blocks(page)):
+        try:
+            exec(compile(block, f"{page.name} python block {i}", "exec"), namespace)
+        except Exception as exc:  # name the failing block
+            raise AssertionError(f"{page.name} python block {i} failed:\n{block}") from exc
+    return namespace
+
+
+def test_readme_size_and_blocks():
+    readme = ROOT / "README.md"
+    assert len(readme.read_bytes()) <= 12_000
+    assert len(python_blocks(readme)) >= 4
 
 
 @pytest.mark.integration
 def test_readme_python_blocks_run(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    namespace = {"__name__": "readme"}
-    for i, block in enumerate(python_blocks()):
-        try:
-            exec(compile(block, f"README.md python block {i}", "exec"), namespace)
-        except Exception as exc:  # name the failing block
-            raise AssertionError(f"README python block {i} failed:\n{block}") from exc
-    # The quickstart really fitted and the persistence block really round-tripped.
-    import numpy as np
-
+    namespace = run_page(ROOT / "README.md", tmp_path, monkeypatch)
+    # The quickstart really fitted and the saved model really round-tripped.
     assert namespace["clf"].score(namespace["texts"], namespace["labels"]) > 0.5
     np.testing.assert_array_equal(
         namespace["shared"].predict_proba(namespace["texts"][:5]),
         namespace["clf"].predict_proba(namespace["texts"][:5]),
     )
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("page", [p for p in PAGES[1:] if python_blocks(p)], ids=lambda p: p.name)
+def test_docs_python_blocks_run(page, tmp_path, monkeypatch):
+    run_page(page, tmp_path, monkeypatch)
