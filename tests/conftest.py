@@ -43,9 +43,9 @@ def tiny_encoder(tmp_path_factory, tickets):
 
 
 # The settings the model-selection tests were written under: a validation
-# split (off by default since session 5) and the constant-LR, dropout-0.1
-# training whose seeds give a best epoch that is not the last.
-SELECTION = {"validation_fraction": 0.1, "lr_schedule": "constant", "dropout": 0.1}
+# split (off by default) and the constant-LR, dropout-0.1 training whose seeds
+# give a best epoch that is not the last.
+SELECTION = {"validation_fraction": 0.1, "callbacks__lr_schedule": None, "module__dropout": 0.1}
 
 
 @pytest.fixture
@@ -56,7 +56,7 @@ def fast_params(tiny_encoder):
         max_length=32,
         batch_size=16,
         max_epochs=2,
-        n_neg=40,
+        criterion__n_neg=40,
         lr=1e-3,
         random_state=0,
     )
@@ -99,20 +99,18 @@ def validation_score_at_end(clf):
 
 
 def sharp_loss(class_counts, **overrides):
-    """``SharpReCLLoss`` at the estimator's defaults, with ``overrides``."""
-    from sklearn_sharprecl import SharpReCLClassifier
+    """``SharpReCLLoss`` at its defaults (the estimator's), with ``overrides``."""
     from sklearn_sharprecl._criterion import SharpReCLLoss
 
-    return SharpReCLLoss(class_counts, **{**SharpReCLClassifier._default_criterion_params(), **overrides})
+    return SharpReCLLoss(class_counts, **overrides)
 
 
 def synthetic_sets(prototype_similarity, labels, hard_share=0.5, **overrides):
-    """``balanced_synthetic_sets`` at the estimator's defaults, with ``overrides``."""
-    from sklearn_sharprecl import SharpReCLClassifier
+    """``balanced_synthetic_sets`` with the sampling settings of a default ``SharpReCLLoss``,
+    with ``overrides``."""
+    from sklearn_sharprecl._criterion import SharpReCLLoss
     from sklearn_sharprecl._sampling import balanced_synthetic_sets
 
-    defaults = SharpReCLClassifier._default_criterion_params()
-    names = ("n_pos", "n_neg", "k_hard", "mixup_alpha", "simple_sampling", "hard_mixup")
-    settings = {name: defaults[name] for name in names}
+    settings = SharpReCLLoss([1, 1]).sampling  # what the criterion passes on
     return balanced_synthetic_sets(prototype_similarity, labels, hard_share=hard_share,
                                    **{**settings, **overrides})

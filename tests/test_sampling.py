@@ -92,16 +92,20 @@ def test_hard_count_follows_the_switches():
 
 
 class _Net:
-    def __init__(self, max_epochs):
+    """The attributes of a skorch net the schedule reads and writes."""
+
+    def __init__(self, max_epochs, batch_size=4):
         from skorch.history import History
 
         self.max_epochs = max_epochs
+        self.batch_size = batch_size
         self.history = History()
         self.criterion_ = type("Criterion", (), {"hard_share": None})()
 
 
 def test_hard_share_schedule_rises_from_half_to_one():
     net, schedule, shares = _Net(max_epochs=5), HardShareSchedule(), []
+    schedule.on_train_begin(net, X=range(10))
     for _ in range(5):
         net.history.new_epoch()
         schedule.on_epoch_begin(net)
@@ -111,7 +115,8 @@ def test_hard_share_schedule_rises_from_half_to_one():
 
 
 def test_hard_share_schedule_per_step_rises_along_the_same_line():
-    net, schedule, shares = _Net(max_epochs=2), HardShareSchedule(n_steps_per_epoch=3), []
+    net, schedule, shares = _Net(max_epochs=2, batch_size=4), HardShareSchedule(per_step=True), []
+    schedule.on_train_begin(net, X=range(10))  # 10 texts in batches of 4: 3 steps per epoch
     for _ in range(2):
         net.history.new_epoch()
         schedule.on_epoch_begin(net)
