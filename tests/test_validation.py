@@ -32,8 +32,10 @@ def test_one_non_string_anywhere_is_refused_with_its_position(values, bad, where
         check_texts(mixed)
     message = str(info.value)
     assert "string" in message
-    if isinstance(info.value, TypeError) and "element" in message:
-        assert f"element {i} " in message
+    if not isinstance(bad, list):
+        # A nested list can make the array ragged, which numpy reports before any
+        # position is known; every other non-string is named by its index.
+        assert isinstance(info.value, TypeError) and f"element {i} " in message
 
 
 @settings(max_examples=100, deadline=None)
