@@ -106,11 +106,15 @@ class SharpReCLClassifier(TextClassifierMixin, BaseEstimator):
     tau : float, default=0.3
         Temperature of the contrastive loss (paper: 0.3, 0.5 or 1).
     augment : str, object with ``augment`` method, or None, default='dropout'
-        How the second view is made. ``'dropout'`` (or None) reuses the text:
-        the two encoder passes differ by dropout noise only (SimCSE). Other
-        presets (``'wordnet'``, ``'random_swap'``, ``'random_delete'``,
-        ``'contextual:<mlm-path>'``) and any nlpaug augmenter are accepted.
-        Precomputed views can be passed to :meth:`fit` as ``X_aug`` instead.
+        How the contrastive branch's second view is made. ``'dropout'`` reuses
+        the text: the two encoder passes differ by dropout noise only
+        (SimCSE). Other presets (``'wordnet'``, ``'random_swap'``,
+        ``'random_delete'``, ``'contextual:<mlm-path>'``) and any nlpaug
+        augmenter are accepted. ``None``: no second view, one encoder pass per
+        text (about the ablation's cost); a text's positives are then the
+        other texts of its class in the batch, its class prototype and the
+        synthetic positives. Precomputed views can be passed to :meth:`fit`
+        as ``X_aug`` instead.
     lr : float, default=5e-5
         AdamW learning rate of the encoder (paper).
     head_lr : float or None, default=1e-3
@@ -380,8 +384,11 @@ class SharpReCLClassifier(TextClassifierMixin, BaseEstimator):
         return SimpleNamespace(texts=texts, y=encoder.transform(y), weights=weights,
                                aug_texts=aug_texts, device=device)
 
-    def _uses_two_views(self):
+    def _has_branch(self):
         return self.contrastive is not None and self.mu > 0
+
+    def _uses_two_views(self, has_aug_texts):
+        return self._has_branch() and (self.augment is not None or has_aug_texts)
 
     def _warn_inert_settings(self, has_aug_texts):
         """Warn about every setting the others leave without effect."""
@@ -392,9 +399,9 @@ class SharpReCLClassifier(TextClassifierMixin, BaseEstimator):
             inert += list(self._routed("callbacks__early_stopping"))
         if self.head_init != "linear_probe":
             inert += list(self._routed("callbacks__head_init"))
-        if not self._uses_two_views() or _is_dropout_view(self.augment) or has_aug_texts:
+        if not self._uses_two_views(has_aug_texts) or _is_dropout_view(self.augment) or has_aug_texts:
             inert += list(self._routed("callbacks__refresh_view"))
-        if not self._uses_two_views():
+        if not self._has_branch():
             inert += ["X_aug"] if has_aug_texts else []
             inert += [] if _is_dropout_view(self.augment) else ["augment"]
         if inert:
@@ -417,7 +424,7 @@ class SharpReCLClassifier(TextClassifierMixin, BaseEstimator):
         counts = np.bincount(data.y[train_idx], weights=weights, minlength=len(self.classes_))
         self.class_counts_ = counts if weights is not None else counts.astype(np.int64)
         views, view_callback = [[ids[i] for i in train_idx]], None
-        if self._uses_two_views():
+        if self._uses_two_views(data.aug_texts is not None):
             second, view_callback = self._second_view(data, train_idx, views[0], rng)
             views.append(second)
         train_set = TokenizedTexts(views, data.y[train_idx], weights)
@@ -776,5 +783,6 @@ class SharpReCLClassifier(TextClassifierMixin, BaseEstimator):
 
 
 def _is_dropout_view(augment):
+    """Whether ``augment`` makes no text of its own (the dropout view, or no second view)."""
     return augment is None or (isinstance(augment, str) and augment == "dropout")
 
