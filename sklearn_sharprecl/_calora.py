@@ -18,15 +18,14 @@ pooled features of the training texts are computed once and only ``A`` and
 import copy
 import functools
 import math
-import warnings
 from numbers import Integral, Real
 
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, _fit_context, clone
 from sklearn.exceptions import NotFittedError
-from sklearn.utils import check_random_state, check_scalar, deprecated
-from sklearn.utils._param_validation import HasMethods, Hidden, Interval, StrOptions
+from sklearn.utils import check_random_state, check_scalar
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 from skorch import NeuralNetClassifier
 from torch import nn
@@ -255,9 +254,6 @@ class CALoRAClassifier(TextClassifierMixin, BaseEstimator):
         order of stage 2.
     verbose : int, default=0
         ``>0`` prints skorch's per-epoch log of stage 2.
-    base_estimator : object, default="deprecated"
-        Former name of ``estimator`` (scikit-learn renamed it in 1.2); it
-        still works with a ``FutureWarning`` and will be removed in 0.3.
 
     Attributes
     ----------
@@ -301,9 +297,6 @@ class CALoRAClassifier(TextClassifierMixin, BaseEstimator):
         ],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
-        "base_estimator": [
-            HasMethods(["fit", "transform", "predict_proba"]), None, Hidden(StrOptions({"deprecated"}))
-        ],
     }
 
     def __init__(
@@ -318,7 +311,6 @@ class CALoRAClassifier(TextClassifierMixin, BaseEstimator):
         classification_loss="logit_adjusted",
         random_state=None,
         verbose=0,
-        base_estimator="deprecated",
     ):
         self.estimator = estimator
         self.rank = rank
@@ -329,35 +321,6 @@ class CALoRAClassifier(TextClassifierMixin, BaseEstimator):
         self.classification_loss = classification_loss
         self.random_state = random_state
         self.verbose = verbose
-        self.base_estimator = base_estimator
-
-    def _given_estimator(self):
-        """``estimator``, or the deprecated ``base_estimator`` with a FutureWarning."""
-        if isinstance(self.base_estimator, str) and self.base_estimator == "deprecated":
-            return self.estimator
-        if self.estimator is not None:
-            raise ValueError("Both estimator and base_estimator are set; set only estimator.")
-        warnings.warn(
-            "base_estimator was renamed to estimator (as in scikit-learn 1.2) and will be "
-            "removed in 0.3; use CALoRAClassifier(estimator=...).",
-            FutureWarning,
-            stacklevel=3,
-        )
-        return self.base_estimator
-
-    def __setstate__(self, state):
-        # Pickles made before the rename hold base_estimator / base_estimator_.
-        if "estimator" not in state:
-            state["estimator"] = state.pop("base_estimator", None)
-            state["base_estimator"] = "deprecated"
-        if "base_estimator_" in state:
-            state["estimator_"] = state.pop("base_estimator_")
-        super().__setstate__(state)
-
-    @deprecated("base_estimator_ was renamed to estimator_ and will be removed in 0.3.")
-    @property
-    def base_estimator_(self):
-        return self.estimator_
 
     # ------------------------------------------------------------------ fit
     @_fit_context(prefer_skip_nested_validation=False)
@@ -375,8 +338,8 @@ class CALoRAClassifier(TextClassifierMixin, BaseEstimator):
         -------
         self : CALoRAClassifier
         """
-        given = self._given_estimator()
-        texts = check_texts(X, getattr(given, "text_column", None))
+        given = self.estimator
+        texts = check_texts(X)
         y = check_labels(y, len(texts))
         rng = check_random_state(self.random_state)
         base_seed, head_seed = rng.randint(2**31 - 1, size=2)
@@ -438,11 +401,25 @@ class CALoRAClassifier(TextClassifierMixin, BaseEstimator):
 
     # ------------------------------------------------------------ inference
     def decision_function(self, X):
-        """Adapted logits (before softmax), shape (n_samples, n_classes)."""
+        """Adapted logits (before softmax), whose argmax :meth:`predict` takes.
+
+        Parameters
+        ----------
+        X : sequence of str of shape (n_samples,)
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples, n_classes), or (n_samples,) for two classes
+            For two classes, the logit of ``classes_[1]`` minus that of
+            ``classes_[0]``, as scikit-learn's binary classifiers (and
+            SharpReCLClassifier) return: its scorers, such as ``'roc_auc'``,
+            read a binary decision function as one score per text.
+        """
         check_is_fitted(self)
         features = np.asarray(self.estimator_.transform(X), dtype=np.float32)
         with torch.inference_mode():
-            return self.head_.eval()(torch.from_numpy(features)).numpy()
+            logits = self.head_.eval()(torch.from_numpy(features)).numpy()
+        return logits[:, 1] - logits[:, 0] if logits.shape[1] == 2 else logits
 
     def predict_proba(self, X):
         """Class probabilities: softmax of the adapted logits.

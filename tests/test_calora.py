@@ -143,7 +143,7 @@ def test_layer_rejects_a_non_linear_base():
 def base(tiny_encoder, tickets):
     X, y = tickets
     return SharpReCLClassifier(
-        encoder=tiny_encoder, max_length=32, batch_size=16, max_epochs=3, n_neg=40,
+        encoder=tiny_encoder, max_length=32, batch_size=16, max_epochs=3, criterion__n_neg=40,
         lr=3e-3, random_state=0,
     ).fit(X, y)
 
@@ -229,37 +229,35 @@ def test_clone_get_params_set_params(base):
     cloned = clone(clf)
     assert cloned.rank == 3 and cloned.top_k == 1 and cloned.random_state == 7
     assert not hasattr(cloned.estimator, "net_")  # clone gives an unfitted base
-    assert clone(clf.set_params(rank=5, estimator__max_epochs=1)).rank == 5
-    assert clf.get_params()["estimator__max_epochs"] == 1
+    # set_params on the clone: the fitted base fixture stays as it is.
+    assert clone(cloned.set_params(rank=5, estimator__max_epochs=1)).rank == 5
+    assert cloned.get_params()["estimator__max_epochs"] == 1
+    # The base's routed settings are reached the same way, and survive clone.
+    cloned.set_params(estimator__criterion__n_neg=64)
+    assert clone(cloned).get_params()["estimator__criterion__n_neg"] == 64
+    assert base.get_params()["max_epochs"] == 3 and base.get_params()["criterion__n_neg"] == 40
     assert CALoRAClassifier().get_params() == {
         "estimator": None, "rank": 8, "top_k": 2, "lr": 1e-3, "max_epochs": 20,
         "batch_size": 64, "classification_loss": "logit_adjusted", "random_state": None,
-        "verbose": 0, "base_estimator": "deprecated",
+        "verbose": 0,
     }
 
 
-def test_pickles_from_before_the_rename_load(base, tickets):
-    X, y = tickets
-    clf = CALoRAClassifier(base, max_epochs=1, random_state=0).fit(X, y)
-    state = clf.__getstate__()
-    # What a pickle of the old class held.
-    state["base_estimator"] = state.pop("estimator")
-    state["base_estimator_"] = state.pop("estimator_")
-    old = CALoRAClassifier.__new__(CALoRAClassifier)
-    old.__setstate__(state)
-    assert old.estimator_ is base and old.get_params()["estimator"] is base
-    np.testing.assert_allclose(old.predict_proba(X[:5]), clf.predict_proba(X[:5]))
+def test_binary_decision_function_is_one_score_per_text(fast_params, tickets):
+    """Two classes: logit of classes_[1] minus that of classes_[0], which 'roc_auc' reads."""
+    from sklearn.metrics import get_scorer
 
-
-def test_base_estimator_still_works_with_a_future_warning(base, tickets):
     X, y = tickets
-    with pytest.warns(FutureWarning, match="renamed to estimator"):
-        clf = CALoRAClassifier(base_estimator=base, max_epochs=1, random_state=0).fit(X, y)
-    assert clf.estimator_ is base
-    with pytest.warns(FutureWarning, match="renamed to estimator_"):
-        assert clf.base_estimator_ is base
-    with pytest.raises(ValueError, match="set only estimator"):
-        CALoRAClassifier(base, base_estimator=base).fit(X, y)
+    keep = np.isin(y, ["billing", "shipping"])
+    X2, y2 = [x for x, k in zip(X, keep) if k], np.asarray(y)[keep]
+    base = SharpReCLClassifier(**{**fast_params, "max_epochs": 1}).fit(X2, y2)
+    clf = CALoRAClassifier(base, rank=2, top_k=1, max_epochs=2, random_state=0).fit(X2, y2)
+    scores = clf.decision_function(X2[:20])
+    assert scores.shape == (20,)
+    proba = clf.predict_proba(X2[:20])
+    np.testing.assert_allclose(1 / (1 + np.exp(-scores)), proba[:, 1], atol=1e-5)
+    np.testing.assert_array_equal(clf.predict(X2[:20]), clf.classes_[(scores > 0).astype(int)])
+    assert 0 <= get_scorer("roc_auc")(clf, X2, y2) <= 1
 
 
 def test_grid_search_over_rank_and_top_k(base, tickets):
