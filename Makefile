@@ -7,7 +7,7 @@ TORCH ?= torch==2.13.0
 # Princeton WordNet 3.0 for the 'wordnet' augmentation preset (Debian packages).
 WORDNET_PACKAGES := wordnet-base wordnet-sense-index
 
-.PHONY: install wordnet demo test clean
+.PHONY: install wordnet demo test docs clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,13 @@ demo: install
 
 test: install
 	$(BIN)/python -m pytest -q tests
+
+# The documentation site in docs/_build/html: offline (no intersphinx), every
+# warning an error; docs/generated holds the API pages autosummary writes.
+docs: install
+	$(BIN)/pip install -q -e ".[docs]"
+	rm -rf docs/_build docs/generated
+	$(BIN)/python -m sphinx -W --keep-going -b html docs docs/_build/html
 
 clean:
 	rm -rf $(VENV) build *.egg-info
