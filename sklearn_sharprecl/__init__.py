@@ -1,8 +1,28 @@
 """sklearn-sharprecl: transformer text classification that keeps minority classes alive."""
 
-from ._calora import CALoRAClassifier, ClassAwareLoRALinear
-from ._classifier import SharpReCLClassifier
+import importlib
 
 __version__ = "0.1.0"
 
 __all__ = ["CALoRAClassifier", "ClassAwareLoRALinear", "SharpReCLClassifier", "__version__"]
+
+# The estimators are imported on first use, not with the package: the
+# torch-free ONNX loader (sklearn_sharprecl.deploy) lives in this package, and
+# importing it must not import torch.
+_LAZY = {
+    "CALoRAClassifier": "._calora",
+    "ClassAwareLoRALinear": "._calora",
+    "SharpReCLClassifier": "._classifier",
+}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

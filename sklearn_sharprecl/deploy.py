@@ -1,0 +1,241 @@
+"""Torch-free inference with a SharpReCLClassifier exported to ONNX.
+
+A fitted estimator's ``export_onnx(path)`` writes a directory that this module
+reads with ``onnxruntime``, ``tokenizers`` and ``numpy`` alone (install them
+with ``pip install "sklearn-sharprecl[onnx]"``)::
+
+    from sklearn_sharprecl.deploy import ONNXTextClassifier
+
+    clf = ONNXTextClassifier.load("exported/")
+    clf.predict(["who wrote hamlet"])
+
+Importing this module imports neither torch nor transformers nor the rest of
+the package (whose ``__init__`` loads the estimators lazily), so it fits a
+small serving image.
+
+Layout of an export directory::
+
+    model.onnx       the network: int64 input_ids, attention_mask (batch x sequence) -> float32 logits
+    tokenizer.json   the encoder's fast tokenizer, in the format of the ``tokenizers`` library
+    classifier.json  format and version, classes, the decision-prior shift, max_length, hashes
+
+Loading checks both files against the SHA-256 recorded in ``classifier.json``.
+"""
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import onnxruntime
+from tokenizers import Tokenizer
+
+FORMAT = "sklearn-sharprecl-onnx"
+FORMAT_VERSION = 1
+MODEL_FILE = "model.onnx"
+TOKENIZER_FILE = "tokenizer.json"
+CONFIG_FILE = "classifier.json"
+OWN_FILES = (MODEL_FILE, TOKENIZER_FILE, CONFIG_FILE)
+
+
+def sha256(path):
+    """SHA-256 of a file, read in blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def holds_export(directory):
+    """Whether ``directory`` holds a model written by ``export_onnx``."""
+    try:
+        config = json.loads((Path(directory) / CONFIG_FILE).read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return False
+    return isinstance(config, dict) and config.get("format") == FORMAT
+
+
+def read_export_config(directory):
+    """``classifier.json`` of an export directory, checked to be one this module reads."""
+    directory = Path(directory)
+    path = directory / CONFIG_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"No exported model in {directory}: {CONFIG_FILE} is missing.")
+    try:
+        config = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path} is not valid JSON ({exc}); the file is damaged.") from exc
+    if not isinstance(config, dict) or config.get("format") != FORMAT:
+        raise ValueError(f"{path} is not a {FORMAT} configuration.")
+    if config.get("format_version", 0) > FORMAT_VERSION:
+        raise ValueError(f"{directory} was exported in format version {config['format_version']}; "
+                         f"this module reads up to {FORMAT_VERSION}. Upgrade sklearn-sharprecl.")
+    for name in (MODEL_FILE, TOKENIZER_FILE):
+        expected = config.get("sha256", {}).get(name)
+        actual = sha256(directory / name) if (directory / name).is_file() else None
+        if expected is None or actual != expected:
+            raise ValueError(f"{directory / name} does not match the SHA-256 recorded at export: "
+                             "the file is missing, truncated or modified. Refusing to load it.")
+    return config
+
+
+def _texts(X):
+    """``X`` as a list of str: a 1-D sequence, or a single-column 2-D array or DataFrame."""
+    if isinstance(X, (str, bytes)):
+        raise TypeError("X must be a collection of strings, got a single string; wrap it in a list: [text].")
+    if hasattr(X, "iloc") and getattr(X, "ndim", 1) == 2:  # a one-column DataFrame
+        X = X.iloc[:, 0]
+    arr = np.asarray(X, dtype=object)
+    if arr.ndim == 2 and arr.shape[1] == 1:
+        arr = arr[:, 0]
+    if arr.ndim != 1 or arr.shape[0] == 0:
+        raise ValueError(f"X must be a non-empty 1-D collection of strings, got shape {arr.shape}.")
+    for i, text in enumerate(arr):
+        if not isinstance(text, str):
+            raise TypeError(f"X must contain only strings; element {i} is {text!r} of type "
+                            f"{type(text).__name__}.")
+    return arr.tolist()
+
+
+class ONNXTextClassifier:
+    """A SharpReCLClassifier exported by ``export_onnx``, run by onnxruntime.
+
+    Build it with :meth:`load`. Its ``predict_proba``, ``predict`` and
+    ``decision_function`` follow the estimator's: the decision prior the
+    estimator had at export is applied to the logits.
+
+    Parameters
+    ----------
+    session : onnxruntime.InferenceSession
+    tokenizer : tokenizers.Tokenizer
+        Truncates to ``config['max_length']``; pads nothing (batches are
+        padded here, each to its own longest text).
+    config : dict
+        The export's ``classifier.json``.
+    batch_size : int, default=32
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+    max_length : int
+    quantization : str or None
+        ``'int8'`` for a dynamically quantized model, else None (fp32).
+    """
+
+    def __init__(self, session, tokenizer, config, batch_size=32):
+        self.session = session
+        self.tokenizer = tokenizer
+        self.config = config
+        self.batch_size = batch_size
+        self.classes_ = np.asarray(config["classes"], dtype=np.dtype(config["classes_dtype"]))
+        self.max_length = int(config["max_length"])
+        self.quantization = config.get("quantization")
+        self._log_shift = np.asarray(config["log_prior_shift"], dtype=np.float64)
+        self._pad_id = int(config["pad_token_id"])
+
+    @classmethod
+    def load(cls, directory, *, batch_size=32, intra_op_num_threads=None, providers=None):
+        """Load an exported model.
+
+        Parameters
+        ----------
+        directory : str or path-like
+            A directory written by ``SharpReCLClassifier.export_onnx``.
+        batch_size : int, default=32
+            Texts per forward pass.
+        intra_op_num_threads : int or None, default=None
+            Threads onnxruntime uses per operator; None lets it choose.
+        providers : list of str or None, default=None
+            onnxruntime execution providers; None uses the CPU.
+
+        Returns
+        -------
+        classifier : ONNXTextClassifier
+        """
+        directory = Path(directory)
+        config = read_export_config(directory)
+        options = onnxruntime.SessionOptions()
+        if intra_op_num_threads is not None:
+            options.intra_op_num_threads = int(intra_op_num_threads)
+        session = onnxruntime.InferenceSession(
+            str(directory / MODEL_FILE), options, providers=providers or ["CPUExecutionProvider"])
+        tokenizer = Tokenizer.from_file(str(directory / TOKENIZER_FILE))
+        # Explicitly, whatever tokenizer.json says: the estimator's truncation='head'.
+        tokenizer.enable_truncation(int(config["max_length"]), direction=config.get("truncation_side", "right"))
+        tokenizer.no_padding()
+        return cls(session, tokenizer, config, batch_size=batch_size)
+
+    def token_ids(self, X):
+        """Token ids of each text, truncated to ``max_length`` as the estimator does."""
+        return [encoding.ids for encoding in self.tokenizer.encode_batch(_texts(X))]
+
+    def logits(self, X):
+        """Classifier logits (before the decision prior), shape (n_samples, n_classes), float32.
+
+        Texts are batched by length, each batch padded to its longest text,
+        and returned in input order.
+        """
+        ids = self.token_ids(X)
+        lengths = np.fromiter((len(i) for i in ids), dtype=np.int64, count=len(ids))
+        order = np.argsort(lengths, kind="stable")
+        out = np.empty((len(ids), len(self.classes_)), dtype=np.float32)
+        for start in range(0, len(ids), self.batch_size):
+            rows = order[start:start + self.batch_size]
+            width = max(int(lengths[rows].max()), 1)
+            input_ids = np.full((len(rows), width), self._pad_id, dtype=np.int64)
+            for r, i in enumerate(rows):
+                input_ids[r, :lengths[i]] = ids[i]
+            mask = (np.arange(width)[None, :] < lengths[rows][:, None]).astype(np.int64)
+            out[rows] = self.session.run(["logits"], {"input_ids": input_ids, "attention_mask": mask})[0]
+        return out
+
+    def _scores(self, X):
+        return self.logits(X).astype(np.float64) + self._log_shift
+
+    def decision_function(self, X):
+        """Logits plus the log decision-prior shift; for two classes, ``classes_[1]``'s minus ``classes_[0]``'s.
+
+        Parameters
+        ----------
+        X : sequence of str of shape (n_samples,)
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples, n_classes), or (n_samples,) for two classes
+        """
+        scores = self._scores(X)
+        return scores[:, 1] - scores[:, 0] if scores.shape[1] == 2 else scores
+
+    def predict_proba(self, X):
+        """Class probabilities under the decision prior, columns in the order of ``classes_``.
+
+        Parameters
+        ----------
+        X : sequence of str of shape (n_samples,)
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+        """
+        scores = self._scores(X)
+        scores -= scores.max(axis=1, keepdims=True)
+        proba = np.exp(scores)
+        return proba / proba.sum(axis=1, keepdims=True)
+
+    def predict(self, X):
+        """The most probable class of each text under the decision prior.
+
+        Parameters
+        ----------
+        X : sequence of str of shape (n_samples,)
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+        """
+        return self.classes_[self._scores(X).argmax(axis=1)]
+
+    def __repr__(self):
+        precision = self.quantization or "fp32"
+        return f"{type(self).__name__}({len(self.classes_)} classes, max_length={self.max_length}, {precision})"

@@ -1,0 +1,149 @@
+"""ONNX export of a fitted SharpReCLClassifier and its torch-free loader (sklearn_sharprecl.deploy)."""
+
+import copy
+import json
+import subprocess
+import sys
+
+import numpy as np
+import onnx
+import pytest
+import torch
+
+from sklearn_sharprecl import SharpReCLClassifier
+from sklearn_sharprecl._onnx_export import export_onnx
+from sklearn_sharprecl._synthetic import make_support_tickets
+from sklearn_sharprecl.deploy import ONNXTextClassifier
+
+
+@pytest.fixture(scope="module")
+def fitted(tiny_encoder, tickets):
+    X, y = tickets
+    clf = SharpReCLClassifier(encoder=tiny_encoder, max_length=32, batch_size=16, max_epochs=3,
+                              contrastive=None, lr=3e-3, random_state=0)
+    # One thread, as conftest's per-test fixture sets (it acts after module fixtures):
+    # thread start-up dominates the tiny encoder's matmuls.
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return clf.fit(X, y)
+    finally:
+        torch.set_num_threads(previous)
+
+
+@pytest.fixture(scope="module")
+def held_out():
+    """Balanced tickets of another seed, and a few texts longer than max_length=32 tokens."""
+    X, y = make_support_tickets(n_samples=300, imbalance_ratio=1, random_state=1)
+    long_texts = [" ".join(X[i:i + 6]) for i in range(0, 60, 6)]
+    return X + long_texts
+
+
+@pytest.fixture(scope="module")
+def exported(fitted, tmp_path_factory):
+    return export_onnx(fitted, tmp_path_factory.mktemp("onnx") / "fp32")
+
+
+@pytest.mark.parametrize("decision_prior", [None, "train", [1, 2, 3, 4, 5, 6]])
+def test_fp32_matches_the_torch_estimator(fitted, held_out, tmp_path, decision_prior):
+    clf = copy.copy(fitted).set_params(decision_prior=decision_prior)
+    model = ONNXTextClassifier.load(export_onnx(clf, tmp_path / "m"))
+    assert max(len(ids) for ids in model.token_ids(held_out)) == 32  # truncation is exercised
+    np.testing.assert_allclose(model.predict_proba(held_out), clf.predict_proba(held_out), atol=1e-4)
+    np.testing.assert_allclose(model.decision_function(held_out), clf.decision_function(held_out), atol=1e-4)
+    np.testing.assert_array_equal(model.predict(held_out), clf.predict(held_out))
+    assert model.classes_.dtype == clf.classes_.dtype
+
+
+def test_binary_decision_function_and_trained_prior_of_other_losses(tiny_encoder, tickets, tmp_path):
+    X, y = tickets
+    binary = np.where(y == y[0], "first", "other")
+    clf = SharpReCLClassifier(encoder=tiny_encoder, max_length=32, batch_size=16, max_epochs=1,
+                              contrastive=None, classification_loss="cross_entropy",
+                              decision_prior="balanced", random_state=0).fit(X, binary)
+    model = ONNXTextClassifier.load(export_onnx(clf, tmp_path / "m"))
+    assert model.decision_function(X).shape == (len(X),)
+    np.testing.assert_allclose(model.decision_function(X), clf.decision_function(X), atol=1e-4)
+    np.testing.assert_allclose(model.predict_proba(X), clf.predict_proba(X), atol=1e-4)
+
+
+def test_int8_agrees_with_the_torch_estimator(fitted, held_out, tmp_path):
+    reference = fitted.predict_proba(held_out)
+    # A set on which agreement means something: the model tells several classes apart.
+    assert len(np.unique(reference.argmax(1))) >= 4
+    path = export_onnx(fitted, tmp_path / "int8", quantize="int8")
+    model = ONNXTextClassifier.load(path)
+    proba = model.predict_proba(held_out)
+    assert model.quantization == "int8"
+    assert (proba.argmax(1) == reference.argmax(1)).mean() >= 0.98
+    assert np.abs(proba - reference).max() > 1e-6  # int8 arithmetic, not the fp32 graph
+    nodes = onnx.load(str(path / "model.onnx")).graph.node
+    int8 = [n.name for n in nodes if n.op_type == "MatMulInteger"]
+    assert any("/encoder/" in name for name in int8)
+    assert not any("classifier" in name for name in int8)  # the head stays fp32
+
+
+def test_loader_imports_no_torch(fitted, exported, held_out):
+    texts = held_out[:20]
+    script = (
+        "import json, sys\n"
+        "from sklearn_sharprecl.deploy import ONNXTextClassifier\n"
+        f"model = ONNXTextClassifier.load({str(exported)!r})\n"
+        f"labels = model.predict({texts!r}).tolist()\n"
+        "heavy = sorted(m for m in ('torch', 'transformers', 'sklearn', 'skorch') if m in sys.modules)\n"
+        "print(json.dumps({'labels': labels, 'heavy': heavy}))\n"
+    )
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    result = json.loads(run.stdout)
+    assert result["heavy"] == []
+    assert result["labels"] == fitted.predict(texts).tolist()
+
+
+@pytest.mark.parametrize("truncation", ["head_tail", "chunks"])
+def test_refused_truncation_writes_nothing(fitted, tmp_path, truncation):
+    clf = copy.copy(fitted).set_params(truncation=truncation)
+    with pytest.raises(ValueError, match="truncation='head' only"):
+        export_onnx(clf, tmp_path / "m")
+    assert not (tmp_path / "m").exists()
+
+
+def test_int8_copy_is_refused(fitted, tmp_path):
+    with pytest.raises(ValueError, match="quantize='int8'"):
+        export_onnx(fitted.quantize_int8(), tmp_path / "m")
+
+
+def test_never_overwrites_a_users_directory(fitted, tmp_path):
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "model.onnx").write_text("my own file")
+    with pytest.raises(FileExistsError, match="not empty"):
+        export_onnx(fitted, mine)
+    assert (mine / "model.onnx").read_text() == "my own file"
+    (tmp_path / "a-file").write_text("x")
+    with pytest.raises(FileExistsError, match="is a file"):
+        export_onnx(fitted, tmp_path / "a-file")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert ONNXTextClassifier.load(export_onnx(fitted, empty)).quantization is None
+
+
+def test_reexport_replaces_its_own_files_only(fitted, held_out, tmp_path):
+    path = export_onnx(fitted, tmp_path / "m")
+    (path / "README.md").write_text("notes")
+    export_onnx(fitted, path, quantize="int8")
+    assert (path / "README.md").read_text() == "notes"
+    assert ONNXTextClassifier.load(path).quantization == "int8"
+
+
+def test_modified_model_is_refused(fitted, tmp_path):
+    path = export_onnx(fitted, tmp_path / "m")
+    with open(path / "model.onnx", "ab") as f:
+        f.write(b"\0")
+    with pytest.raises(ValueError, match="SHA-256"):
+        ONNXTextClassifier.load(path)
+
+
+def test_loader_refuses_a_single_string(exported):
+    model = ONNXTextClassifier.load(exported)
+    with pytest.raises(TypeError, match="single string"):
+        model.predict("who wrote hamlet")
