@@ -186,6 +186,18 @@ def _write_tokenizer(estimator, path):
     tokenizer.save(str(path))
 
 
+def _write_model(estimator, fp32_path, quantize, path):
+    """The network as ONNX at ``path``: the fp32 trace, or its int8 quantization."""
+    module = estimator.net_.module_
+    was_training = module.training
+    try:
+        _export_fp32(module, estimator, fp32_path if quantize else path)
+    finally:
+        module.train(was_training)
+    if quantize == "int8":
+        _quantize_int8(fp32_path, path)
+
+
 def _config(estimator, quantize, shift, directory):
     from importlib.metadata import version
 
@@ -237,20 +249,14 @@ def export_onnx(estimator, path, *, quantize=None):
     _check_exportable(estimator, quantize)
     shift = decision_log_shift(estimator)  # refuses a bad decision prior before any file is written
     directory = Path(path)
-    module = estimator.net_.module_
-    was_training = module.training
-    try:
-        with tempfile.TemporaryDirectory() as scratch:
-            traced = Path(scratch) / deploy.MODEL_FILE
-            _export_fp32(module, estimator, traced)
-            if quantize == "int8":
-                _quantize_int8(traced, Path(scratch) / "int8.onnx")
-                traced = Path(scratch) / "int8.onnx"
-            _prepare_directory(directory)
-            shutil.move(str(traced), directory / deploy.MODEL_FILE)
-    finally:
-        module.train(was_training)
-    _write_tokenizer(estimator, directory / deploy.TOKENIZER_FILE)
-    config = _config(estimator, quantize, shift, directory)
-    (directory / deploy.CONFIG_FILE).write_text(json.dumps(config, indent=2))
+    with tempfile.TemporaryDirectory() as scratch:
+        # Every file is made first: a failure leaves the target directory as it was.
+        scratch = Path(scratch)
+        _write_model(estimator, scratch / "fp32", quantize, scratch / deploy.MODEL_FILE)
+        _write_tokenizer(estimator, scratch / deploy.TOKENIZER_FILE)
+        config = _config(estimator, quantize, shift, scratch)
+        (scratch / deploy.CONFIG_FILE).write_text(json.dumps(config, indent=2))
+        _prepare_directory(directory)
+        for name in deploy.OWN_FILES:
+            shutil.move(str(scratch / name), directory / name)
     return directory
