@@ -1,8 +1,14 @@
 """Torch-free inference with a SharpReCLClassifier exported to ONNX.
 
 A fitted estimator's ``export_onnx(path)`` writes a directory that this module
-reads with ``onnxruntime``, ``tokenizers`` and ``numpy`` alone (install them
-with ``pip install "sklearn-sharprecl[onnx]"``)::
+reads with ``onnxruntime``, ``tokenizers`` and ``numpy`` alone. Where the model
+is trained, ``pip install "sklearn-sharprecl[onnx]"`` adds what the export
+needs; a serving image needs neither torch nor transformers::
+
+    pip install onnxruntime tokenizers numpy
+    pip install --no-deps sklearn-sharprecl
+
+and then::
 
     from sklearn_sharprecl.deploy import ONNXTextClassifier
 
