@@ -3,9 +3,12 @@
 import json
 import warnings
 
+import copy
+
 import joblib
 import numpy as np
 import pytest
+import torch
 from skorch.callbacks import Callback, Checkpoint, LoadInitState
 
 from conftest import SELECTION, ValidationScoreAtEnd, validation_score_at_end
@@ -32,14 +35,12 @@ def test_one_example_class_and_many_classes(fast_params):
     y = np.repeat(np.arange(n_classes), sizes)
     X = [" ".join(rng.choice(vocab, 5)) + f" {vocab[c % len(vocab)]}" for c in y]
     assert sizes.min() == 1 and sizes.max() / sizes.min() >= 8
-    with pytest.warns(UserWarning, match="kept in training only"):
-        clf = SharpReCLClassifier(**{**fast_params, "max_epochs": 2, "n_neg": 30,
-                                     "validation_fraction": 0.1}).fit(X, y)
+    clf = SharpReCLClassifier(**{**fast_params, "max_epochs": 2, "criterion__n_neg": 30}).fit(X, y)
     assert_every_step_finite(clf)
     assert len(clf.classes_) == n_classes
     assert clf.prototypes_.shape[0] == n_classes
     assert clf.predict_proba(X[:3]).shape == (3, n_classes)
-    assert clf.class_counts_.min() >= 1  # every class is in training
+    np.testing.assert_array_equal(clf.class_counts_, sizes)  # every class is in training
 
 
 def test_imbalance_ratio_200(fast_params, tickets):
@@ -78,7 +79,7 @@ class InterruptAfter(Callback):
 def test_interrupted_fit_keeps_the_best_weights(fast_params, tickets):
     X, y = tickets
     clf = SharpReCLClassifier(
-        **{**fast_params, "max_epochs": 10, "lr": 3e-3, "random_state": 1, "n_neg": 20, **SELECTION},
+        **{**fast_params, "max_epochs": 10, "lr": 3e-3, "random_state": 7, "criterion__n_neg": 20, **SELECTION},
         callbacks=[InterruptAfter(3), ValidationScoreAtEnd()],
     ).fit(X, y)
     scores = clf.net_.history[:, "valid_f1_macro"]
@@ -108,7 +109,7 @@ def test_fit_resumes_from_a_checkpoint_directory(fast_params, tickets, tmp_path)
 def fitted(tiny_encoder, tickets):
     X, y = tickets
     return SharpReCLClassifier(
-        encoder=tiny_encoder, max_length=32, batch_size=16, max_epochs=1, n_neg=20, random_state=0,
+        encoder=tiny_encoder, max_length=32, batch_size=16, max_epochs=1, criterion__n_neg=20, random_state=0,
         validation_fraction=0.1,  # so that there are validation texts it must not keep
     ).fit(X, y)
 
@@ -173,27 +174,38 @@ def test_version_mismatch_warns_for_both_formats(fitted, tmp_path):
         joblib.load(tmp_path / "old.joblib")
 
 
-def test_model_saved_on_cuda_loads_on_cpu(fitted, tickets, tmp_path, monkeypatch):
-    """skorch maps a net pickled with device='cuda' to the CPU when no GPU is present.
-
-    No GPU is available to fit a real CUDA model here, so the fitted net is
-    marked as a CUDA net before pickling: loading must fall back to the CPU
-    with a DeviceWarning and predict exactly as before.
-    """
-    import torch
-    from skorch.exceptions import DeviceWarning
-
+def test_model_saved_with_a_cuda_device_loads_on_the_cpu_without_one(fitted, tickets, tmp_path, monkeypatch):
+    """The file of a model fitted on a GPU records device='cuda'; where no GPU is
+    present, load_pretrained falls back to the CPU and predicts as before (the
+    weights are stored device-free, so only the recorded setting differs)."""
     X, _ = tickets
     expected = fitted.predict_proba(X[:10])
-    monkeypatch.setattr(fitted.net_, "device", "cuda")
-    joblib.dump(fitted, tmp_path / "cuda.joblib")
+    monkeypatch.setattr(fitted, "device", "cuda")
+    path = fitted.save_pretrained(tmp_path / "model")
     monkeypatch.undo()
+    assert json.loads((path / "config.json").read_text())["params"]["device"] == "cuda"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    loaded = SharpReCLClassifier.load_pretrained(path)
+    assert loaded.device == "cpu" and str(loaded.net_.device) == "cpu"
+    np.testing.assert_array_equal(loaded.predict_proba(X[:10]), expected)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device: this fits a model on the GPU, "
+                    "pickles it, and loads it where CUDA is hidden")
+def test_model_pickled_on_cuda_loads_on_the_cpu(fast_params, tickets, tmp_path, monkeypatch):
+    from skorch.exceptions import DeviceWarning
+
+    X, y = tickets
+    clf = SharpReCLClassifier(**{**fast_params, "max_epochs": 1, "device": "cuda"}).fit(X, y)
+    assert next(clf.net_.module_.parameters()).is_cuda
+    expected = clf.predict_proba(X[:10])
+    joblib.dump(clf, tmp_path / "cuda.joblib")
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     with pytest.warns(DeviceWarning, match="cuda"):
         loaded = joblib.load(tmp_path / "cuda.joblib")
     assert str(loaded.net_.device) == "cpu"
-    np.testing.assert_array_equal(loaded.predict_proba(X[:10]), expected)
-    assert SharpReCLClassifier(device="cuda").set_params(device="cpu").device == "cpu"
+    assert not any(p.is_cuda for p in loaded.net_.module_.parameters())
+    np.testing.assert_allclose(loaded.predict_proba(X[:10]), expected, atol=1e-5)
 
 
 def test_fitted_model_keeps_no_training_data(fitted, tickets):
@@ -216,15 +228,16 @@ def joblib_bytes(obj):
 
 
 def test_every_saved_file_is_checked_and_code_settings_are_not_restored(fitted, tmp_path):
-    path = fitted.save_pretrained(tmp_path / "model")
+    trusting = copy.copy(fitted).set_params(module__trust_remote_code=True)  # the shared model keeps its own
+    path = trusting.save_pretrained(tmp_path / "model")
     config = json.loads((path / "config.json").read_text())
     assert {"model.safetensors", "encoder/config.json", "history.json"} <= set(config["sha256"])
-    assert config["params"]["trust_remote_code"] is None
-    config["params"]["trust_remote_code"] = True
+    assert config["params"]["module__trust_remote_code"] is None
+    config["params"]["module__trust_remote_code"] = True
     config["params"]["accelerate"] = True
     (path / "config.json").write_text(json.dumps(config))
     loaded = SharpReCLClassifier.load_pretrained(path)
-    assert loaded.trust_remote_code is False and loaded.accelerate is None
+    assert "module__trust_remote_code" not in loaded.get_params() and loaded.accelerate is None
     encoder_config = path / "encoder" / "config.json"
     encoder_config.write_text(encoder_config.read_text().replace('"hidden_act"', '"hidden_act" ', 1))
     with pytest.raises(ValueError, match="encoder/config.json"):
@@ -234,41 +247,47 @@ def test_every_saved_file_is_checked_and_code_settings_are_not_restored(fitted, 
 def test_best_epoch_is_restored_without_early_stopping(fast_params, tickets):
     X, y = tickets
     clf = SharpReCLClassifier(
-        **{**fast_params, "max_epochs": 3, "lr": 3e-3, "random_state": 4, "n_neg": 20, **SELECTION},
-        n_iter_no_change=None, callbacks=[ValidationScoreAtEnd()],
+        **{**fast_params, "max_epochs": 3, "lr": 3e-3, "random_state": 0, "criterion__n_neg": 20, **SELECTION},
+        callbacks__early_stopping__patience=None, callbacks=[ValidationScoreAtEnd()],
     ).fit(X, y)
     scores = clf.net_.history[:, "valid_f1_macro"]
     assert len(scores) == 3  # no early stop
     # The final weights are the best epoch's, not the last epoch's.
     assert int(np.argmax(scores)) != len(scores) - 1
     assert validation_score_at_end(clf) == pytest.approx(max(scores), abs=1e-12)
-    assert isinstance(dict(clf.net_.callbacks_)["early_stopping"].patience, int)
+    assert dict(clf.net_.callbacks_)["early_stopping"].patience is None
 
 
 def test_tokenizer_without_pad_token_collates():
-    import torch
+    from sklearn_sharprecl._data import PadCollator, TokenizedTexts
 
-    from sklearn_sharprecl._data import PadCollator
-
-    inputs, labels = PadCollator(None)([([torch.tensor([5, 6, 7])], torch.tensor(1)),
-                                        ([torch.tensor([8])], torch.tensor(0))])
+    data = TokenizedTexts([[torch.tensor([5, 6, 7]), torch.tensor([8])]], y=[1, 0])
+    inputs, labels = PadCollator(None)([data[0], data[1]])
     assert inputs["input_ids"].tolist() == [[5, 6, 7], [8, 0, 0]]
     assert inputs["attention_mask"].tolist() == [[1, 1, 1], [1, 0, 0]]
+    assert labels.tolist() == [1, 0]
 
 
 def test_ignored_precomputed_views_warn(fast_params, tickets):
     X, y = tickets
-    with pytest.warns(UserWarning, match="X_aug is ignored"):
-        SharpReCLClassifier(**{**fast_params, "max_epochs": 1}, contrastive=None).fit(X, y, X_aug=X)
+    params = {k: v for k, v in fast_params.items() if k != "criterion__n_neg"}  # X_aug alone is inert
+    with pytest.warns(UserWarning, match="^X_aug has no effect with contrastive=None"):
+        SharpReCLClassifier(**{**params, "max_epochs": 1}, contrastive=None).fit(X, y, X_aug=X)
 
 
 def test_augmentation_tuple_spec_and_random_state_instance(fast_params, tickets):
     X, y = tickets
-    clf = SharpReCLClassifier(
-        **{**fast_params, "max_epochs": 2, "random_state": np.random.RandomState(0)},
-        augment=("random_swap", {"aug_p": 0.3}), augment_each_epoch=True,
-    ).fit(X, y)
-    assert len(clf.net_.history) == 2
+
+    def fit(seed):
+        return SharpReCLClassifier(
+            **{**fast_params, "max_epochs": 2, "random_state": np.random.RandomState(seed)},
+            augment=("random_swap", {"aug_p": 0.3}), callbacks__refresh_view__each_epoch=True,
+        ).fit(X, y).predict_proba(X[:20])
+
+    # Equally seeded generators give the same views and the same model; another seed does not.
+    first = fit(0)
+    np.testing.assert_array_equal(fit(0), first)
+    assert not np.allclose(fit(1), first)
 
 
 def test_files_saved_with_a_pooler_still_load(tiny_encoder, tickets, tmp_path, monkeypatch):
@@ -279,7 +298,7 @@ def test_files_saved_with_a_pooler_still_load(tiny_encoder, tickets, tmp_path, m
     with monkeypatch.context() as patch:
         patch.setattr(_module, "drop_pooler", lambda encoder: encoder)  # the old behaviour
         old = SharpReCLClassifier(encoder=tiny_encoder, max_length=32, batch_size=16, max_epochs=1,
-                                  n_neg=20, random_state=0).fit(X, y)
+                                  criterion__n_neg=20, random_state=0).fit(X, y)
         assert old.net_.module_.encoder.pooler is not None
         old.save_pretrained(tmp_path / "old")
     loaded = SharpReCLClassifier.load_pretrained(tmp_path / "old")
