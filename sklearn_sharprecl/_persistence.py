@@ -34,10 +34,10 @@ FORMAT = "sklearn-sharprecl"
 FORMAT_VERSION = 1
 _WEIGHTS = "model.safetensors"
 _JSON_SCALARS = (str, int, float, bool, type(None))
-# Files and folders a saved model consists of; nothing else in its directory
-# is written, hashed or checked.
-_OWN_FILES = ("config.json", _WEIGHTS, "history.json")
-_OWN_DIRS = ("encoder", "tokenizer")
+#: Files and folders a saved model consists of; nothing else in its directory
+#: is written, hashed or checked.
+OWN_FILES = ("config.json", _WEIGHTS, "history.json")
+OWN_DIRS = ("encoder", "tokenizer")
 # Settings that could fetch or run code if a file could set them: never
 # restored. ``callbacks`` (objects) and ``trust_remote_code`` are saved as None;
 # ``accelerate`` is saved when it is JSON data, for the record only.
@@ -106,7 +106,11 @@ def _sha256(path):
     return digest.hexdigest()
 
 
-def _is_json_data(value):
+def is_json_data(value):
+    """Whether ``value`` is plain JSON data (finite numbers, strings, lists, dicts, ...).
+
+    Such a value can be written to ``config.json`` and shown as it is.
+    """
     try:
         json.dumps(value, allow_nan=False)
     except (TypeError, ValueError):
@@ -119,7 +123,7 @@ def _training_only_value(name, value):
     if name in ("callbacks", "module__trust_remote_code"):
         return None
     if name == "accelerate":
-        return value if _is_json_data(value) else None
+        return value if is_json_data(value) else None
     if name == "random_state":
         is_int = isinstance(value, (int, np.integer)) and not isinstance(value, bool)
         return int(value) if is_int else None  # a RandomState instance is not data
@@ -127,7 +131,7 @@ def _training_only_value(name, value):
     if isinstance(value, str):
         return value
     if (isinstance(value, (tuple, list)) and len(value) == 2 and isinstance(value[0], str)
-            and isinstance(value[1], dict) and _is_json_data(value[1])):
+            and isinstance(value[1], dict) and is_json_data(value[1])):
         return [value[0], value[1]]
     return None
 
@@ -179,12 +183,22 @@ def _json_params(estimator):
     return params
 
 
+def check_savable(estimator):
+    """Raise ``ValueError`` if a parameter of ``estimator`` cannot be saved as data.
+
+    What :func:`write_saved_model` checks of the parameters, which can be
+    known before fitting: checking first spares a long fit whose model could
+    not be written in this format.
+    """
+    _json_params(estimator)
+
+
 def is_own_file(name):
     """Whether ``name`` (relative, with ``/``) is one of the files of a saved model."""
     parts = Path(name).parts
     if not parts or ".." in parts or Path(name).is_absolute():
         return False
-    return name in _OWN_FILES or (len(parts) > 1 and parts[0] in _OWN_DIRS)
+    return name in OWN_FILES or (len(parts) > 1 and parts[0] in OWN_DIRS)
 
 
 def holds_saved_model(directory):
@@ -197,10 +211,22 @@ def holds_saved_model(directory):
     return isinstance(config, dict) and config.get("format") == FORMAT
 
 
+def other_entries(directory):
+    """What ``directory`` holds besides the files of a saved model, sorted by name.
+
+    These are the entries (files, folders, links) a user keeps next to a
+    model, e.g. a README: saving a model into the directory leaves them alone,
+    and whoever replaces the directory as a whole should carry them over.
+    """
+    own = {*OWN_FILES, *OWN_DIRS}
+    return sorted((entry for entry in Path(directory).iterdir() if entry.name not in own),
+                  key=lambda entry: entry.name)
+
+
 def _own_files(directory):
     """The files of a saved model in ``directory``, but ``config.json``, sorted."""
-    files = [directory / name for name in _OWN_FILES if name != "config.json"]
-    for sub in _OWN_DIRS:
+    files = [directory / name for name in OWN_FILES if name != "config.json"]
+    for sub in OWN_DIRS:
         files.extend(sorted((directory / sub).rglob("*")))
     return [path for path in files if path.is_file()]
 
@@ -218,10 +244,10 @@ def _prepare_directory(directory):
                 "no saved model. Choose a new or empty directory."
             )
         # Replace our files only; anything else the user keeps there stays.
-        for sub in _OWN_DIRS:
+        for sub in OWN_DIRS:
             if (directory / sub).is_dir() and not (directory / sub).is_symlink():
                 shutil.rmtree(directory / sub)
-        for name in (*_OWN_FILES, *_OWN_DIRS):
+        for name in (*OWN_FILES, *OWN_DIRS):
             path = directory / name
             if path.is_file() or path.is_symlink():
                 path.unlink()
