@@ -3,6 +3,7 @@
 ::
 
     sharprecl fit train.csv --model model/
+    sharprecl fit train.csv --model model/ --set criterion__n_neg=200 --set module__proj_dim=64
     sharprecl predict model/ new.csv --output predictions.csv
     sharprecl evaluate model/ test.csv --output-dir report/
     sharprecl info model/
@@ -95,11 +96,9 @@ def _copy_other_files(source, target):
     """Copy what the user keeps in a saved model directory (not the model's files)."""
     import shutil
 
-    from ._persistence import _OWN_DIRS, _OWN_FILES
+    from ._persistence import other_entries
 
-    for entry in source.iterdir():
-        if entry.name in _OWN_FILES or entry.name in _OWN_DIRS:
-            continue
+    for entry in other_entries(source):
         if entry.is_dir() and not entry.is_symlink():
             shutil.copytree(entry, target / entry.name, symlinks=True)
         else:
@@ -198,13 +197,15 @@ def load_model(path):
 
 def _check_model_path(path, usage):
     """A clear error for a MODEL argument that cannot be a model, before loading anything."""
+    from ._persistence import holds_saved_model
+
     path = Path(path)
     if not path.exists():
         raise CLIError(f"model not found: {path}")
     if path.is_dir():
-        if not (path / "config.json").is_file():
+        if not holds_saved_model(path):
             raise CLIError(f"{path} is a directory that holds no saved model "
-                           f"(no config.json); MODEL must be {_MODEL_PATH}")
+                           f"(no sklearn-sharprecl config.json); MODEL must be {_MODEL_PATH}")
         return
     if _is_pickle_path(path):
         return
@@ -550,14 +551,14 @@ def _check_encoder(encoder):
     ``.`` or ``~``, more than one ``/``, a trailing ``/``): transformers would
     report a confusing "repo id" error for it.
     """
-    from ._encoder import _looks_like_path
+    from ._encoder import looks_like_path
 
     path = Path(encoder).expanduser()
     if path.exists():
         if not path.is_dir():
             raise CLIError(f"--encoder must be a directory or a hub id, got a file: {encoder}")
         return str(path)
-    if _looks_like_path(encoder):
+    if looks_like_path(encoder):
         raise CLIError(f"encoder directory not found: {encoder}")
     return encoder
 
@@ -568,11 +569,63 @@ def _best_epoch(history):
     return max(scores, key=lambda pair: pair[1]) if scores else None
 
 
+def _option_of_parameter():
+    """The fit option that sets each estimator parameter, by parameter name."""
+    options = {parameter: f"--{option.replace('_', '-')}" for option, parameter in _FIT_PARAMETERS}
+    return {**options, "verbose": "-v"}
+
+
+def _fit_params(args):
+    """Constructor arguments from fit's options and its ``--set NAME=VALUE`` settings.
+
+    A name that has an option of its own must be given there: one spelling
+    per setting. Names and values are otherwise the estimator's to check.
+    """
+    options = _option_of_parameter()
+    params = {}
+    for option, parameter in _FIT_PARAMETERS:
+        value = getattr(args, option)
+        if value is not None:
+            params[parameter] = None if value == _NONE else value
+    params["verbose"] = int(args.verbose > 0)
+    given = set()
+    for name, value in args.settings:
+        if name in options:
+            raise CLIError(f"--set {name}=...: {name} has an option of its own; use {options[name]}")
+        if name in given:
+            raise CLIError(f"--set {name}=... is given twice; give each setting once")
+        given.add(name)
+        params[name] = value
+    return params
+
+
+def _parameter_error(exc, params):
+    """scikit-learn's InvalidParameterError as a CLIError naming the option that gave the value."""
+    options = _option_of_parameter()
+    for name in params:
+        if f"{name!r} parameter" in str(exc):
+            where = options.get(name, f"--set {name}")
+            return CLIError(f"{where}: {_one_line(exc)}")
+    return CLIError(_one_line(exc))
+
+
 def _cmd_fit(args):
+    from sklearn.utils._param_validation import InvalidParameterError
+
     from ._classifier import SharpReCLClassifier
+    from ._persistence import check_savable
 
     model = Path(args.model)
     _check_model_target(model)
+    if args.encoder is not None:
+        args.encoder = _check_encoder(args.encoder)
+    params = _fit_params(args)
+    estimator = SharpReCLClassifier(**params)  # a misspelt --set name fails here, at once
+    if not _is_pickle_path(model):
+        try:
+            check_savable(estimator)
+        except ValueError as exc:
+            raise CLIError(f"{_one_line(exc)} (here: a --model name ending in .joblib)") from exc
     frame = read_data(args.data)
     texts = _texts(frame, args.text_column, "--text-column", args.data)
     labels = _labels(frame, args.label_column, "--label-column", args.data)
@@ -580,22 +633,15 @@ def _cmd_fit(args):
     if args.aug_column is not None:
         aug = _texts(frame, args.aug_column, "--aug-column", args.data)
 
-    if args.encoder is not None:
-        args.encoder = _check_encoder(args.encoder)
-    params = {}
-    for option, parameter in _FIT_PARAMETERS:
-        value = getattr(args, option)
-        if value is not None:
-            params[parameter] = None if value == _NONE else value
-    params["verbose"] = int(args.verbose > 0)
-    estimator = SharpReCLClassifier(**params)
-
     writer = _ModelWriter(model)  # an unwritable folder fails now, not after training
     try:
         start = time.perf_counter()
         fitted = False
         with _recording_interrupts() as interrupt, _plain_output():
-            estimator.fit(texts, labels, X_aug=aug)
+            try:
+                estimator.fit(texts, labels, X_aug=aug)
+            except InvalidParameterError as exc:  # checked first thing, before any loading
+                raise _parameter_error(exc, params) from exc
             fitted = True
         seconds = time.perf_counter() - start
         if interrupt["interrupted"]:
@@ -603,10 +649,14 @@ def _cmd_fit(args):
         writer.write(estimator)
     finally:
         writer.discard()
+    _print_fit_summary(estimator, len(texts), seconds, model)
+    return 0
 
+
+def _print_fit_summary(estimator, n_texts, seconds, model):
     history = estimator.net_.history
     n_train = int(estimator.class_counts_.sum())
-    held_out = len(texts) - n_train
+    held_out = n_texts - n_train
     print(
         f"fitted on {n_train} texts"
         + (f" ({held_out} more held out for validation)" if held_out else "")
@@ -616,7 +666,6 @@ def _cmd_fit(args):
     if best:
         print(f"best validation macro-F1: {best[1]:.4f} (epoch {best[0]})")
     print(f"model written to {model}")
-    return 0
 
 
 def _new_sibling(path, label):
@@ -806,42 +855,83 @@ def _cmd_evaluate(args):
     return 0
 
 
-def _describe(estimator):
-    """What ``info`` shows of a fitted estimator (a model, or the base of a CALoRA model)."""
-    from ._persistence import _JSON_SCALARS
+def _shown(value):
+    """A parameter value as ``info`` shows it: JSON data as it is, anything else as its repr."""
+    from ._persistence import is_json_data
 
+    return value if is_json_data(value) else repr(value)
+
+
+def _differs(value, default):
+    try:
+        return not bool(value == default)
+    except (TypeError, ValueError):  # e.g. arrays, whose == is elementwise
+        return True
+
+
+def _settings(estimator, config):
+    """``(parameters, routed)``: a model's named parameters, and its routed ones not at default.
+
+    ``get_params``; for a saved directory, with the settings its ``config``
+    restores as they were saved (``saved_params``), not as loading adjusted
+    them to this machine (a CUDA ``device`` where there is none). Routed names
+    are the ones with ``__`` (scikit-learn's nesting separator, which no named
+    parameter contains).
+    """
+    from ._classifier import SharpReCLClassifier
+    from ._persistence import saved_params
+
+    params = estimator.get_params(deep=False)
+    if config is not None:
+        params.update(saved_params(config))
+    if _is_calora(estimator):
+        params.pop("estimator", None)  # its base is described on its own
+    defaults = SharpReCLClassifier.routed_parameters()
+    named = {key: _shown(params[key]) for key in sorted(params) if "__" not in key}
+    routed = {key: _shown(params[key]) for key in sorted(params) if "__" in key
+              and (key not in defaults or _differs(params[key], defaults[key]))}
+    return named, routed
+
+
+def _describe(estimator, config=None):
+    """What ``info`` shows of a fitted estimator (a model, or the base of a CALoRA model)."""
     history = estimator.net_.history
     best = _best_epoch(history)
-    params = estimator.get_params(deep=False)
-    if _is_calora(estimator):  # its base is described on its own
-        params.pop("estimator", None)
-        params.pop("base_estimator", None)  # the deprecated name of estimator
+    parameters, routed = _settings(estimator, config)
     return {
         "class": type(estimator).__name__,
         "class_counts": [int(n) for n in estimator.class_counts_],
         "epochs": len(history),
         "best_valid_f1_macro": best[1] if best else None,
-        "parameters": {key: params[key] if isinstance(params[key], _JSON_SCALARS)
-                       else repr(params[key]) for key in sorted(params)},
+        "parameters": parameters,
+        "routed_parameters": routed,
     }
 
 
-def _print_parameters(title, parameters):
-    print(title)
-    for key, value in parameters.items():
+def _print_parameters(prefix, described):
+    print(f"{prefix}parameters:")
+    for key, value in described["parameters"].items():
+        print(f"  {key} = {value!r}")
+    if not described["routed_parameters"]:
+        print(f"{prefix}routed parameters: all at their defaults")
+        return
+    print(f"{prefix}routed parameters (those not at their defaults):")
+    for key, value in described["routed_parameters"].items():
         print(f"  {key} = {value!r}")
 
 
-def _cmd_info(args):
-    from ._persistence import library_versions
+def _model_info(path, estimator):
+    """The ``info`` of a loaded model, as JSON data."""
+    from ._persistence import library_versions, read_config
 
-    estimator = _load_fitted(args.model, "info MODEL")
     base = _base_of(estimator)
-    own = _describe(estimator)
+    config = read_config(Path(path)) if Path(path).is_dir() else None
+    own = _describe(estimator, config)
     info = {
-        "model": str(args.model),
+        "model": str(path),
         "class": own.pop("class"),
         "encoder": base.encoder_name_,
+        "precision": base.precision_,
         "classes": [c.item() if hasattr(c, "item") else c for c in estimator.classes_],
         **own,
     }
@@ -849,36 +939,51 @@ def _cmd_info(args):
         info["base"] = _describe(base)
     info["saved_with"] = dict(getattr(base, "versions_", None) or {})
     info["versions"] = library_versions(also=("imbalanced-learn", "numpy"))
-    if args.json:
-        print(json.dumps(info, indent=2))
-        return 0
+    return info
 
-    width = max(len(str(c)) for c in info["classes"])
+
+def _print_header(info, estimator):
+    """The lines of ``info`` above the classes: what the model is and how it was trained."""
+    base = _base_of(estimator)
     print(f"model:    {info['model']}")
     if base is estimator:
         print(f"class:    {info['class']}")
         print(f"encoder:  {info['encoder']}")
+    else:
+        print(f"class:    {info['class']} (rank {estimator.rank}, top_k {estimator.top_k}) "
+              f"on a {info['base']['class']}")
+        print(f"encoder:  {info['encoder']} (the base's, frozen)")
+    chosen = " (chosen by precision='auto')" if base.precision == "auto" else ""
+    print(f"precision: {info['precision']}{chosen}")
+    if base is estimator:
         print(f"epochs:   {info['epochs']}")
         if info["best_valid_f1_macro"] is not None:
             print(f"best validation macro-F1: {info['best_valid_f1_macro']:.4f}")
         split = " (after the validation split)" if estimator.validation_fraction else ""
         print(f"classes ({len(info['classes'])}), with training examples{split}:")
-    else:
-        print(f"class:    {info['class']} (rank {estimator.rank}, top_k {estimator.top_k}) "
-              f"on a {info['base']['class']}")
-        print(f"encoder:  {info['encoder']} (the base's, frozen)")
-        print(f"epochs:   {info['epochs']} of the class experts; the base: "
-              f"{info['base']['epochs']}")
-        if info["base"]["best_valid_f1_macro"] is not None:
-            print(f"best validation macro-F1 of the base: "
-                  f"{info['base']['best_valid_f1_macro']:.4f}")
-        print(f"classes ({len(info['classes'])}), with the training examples of the class "
-              "experts:")
+        return
+    print(f"epochs:   {info['epochs']} of the class experts; the base: "
+          f"{info['base']['epochs']}")
+    if info["base"]["best_valid_f1_macro"] is not None:
+        print(f"best validation macro-F1 of the base: "
+              f"{info['base']['best_valid_f1_macro']:.4f}")
+    print(f"classes ({len(info['classes'])}), with the training examples of the class "
+          "experts:")
+
+
+def _cmd_info(args):
+    estimator = _load_fitted(args.model, "info MODEL")
+    info = _model_info(args.model, estimator)
+    if args.json:
+        print(json.dumps(info, indent=2))
+        return 0
+    _print_header(info, estimator)
+    width = max(len(str(c)) for c in info["classes"])
     for label, count in zip(info["classes"], info["class_counts"]):
         print(f"  {str(label):<{width}}  {count}")
-    _print_parameters("parameters:", info["parameters"])
+    _print_parameters("", info)
     if "base" in info:
-        _print_parameters("base parameters:", info["base"]["parameters"])
+        _print_parameters("base ", info["base"])
     if info["saved_with"]:
         print("saved with: " + ", ".join(f"{dist} {ver}" for dist, ver in
                                          info["saved_with"].items()))
@@ -889,41 +994,26 @@ def _cmd_info(args):
 
 
 # ------------------------------------------------------------------ parser
-def _number(kind, accept, requirement, expected=None):
-    """An argparse type: ``kind(text)`` (int or float) for which ``accept`` holds.
-
-    ``requirement`` says what ``accept`` checks (e.g. "must be 0 or more");
-    ``expected`` what text is taken, for a text ``kind`` cannot convert.
-    """
-    expected = expected or ("a whole number" if kind is int else "a number")
-
-    def parse(text):
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
-        if not accept(value):
-            raise argparse.ArgumentTypeError(f"{requirement}, got {text}")
-        return value
-
-    return parse
+def _number_or_none(text):
+    """A number, or 'none' for None (the estimator checks the range)."""
+    if text.lower() == _NONE:
+        return _NONE
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number or 'none', got {text!r}") from None
 
 
-def _int_at_least(minimum):
-    """A whole number of at least ``minimum`` (the estimator's own bound)."""
-    return _number(int, lambda value: value >= minimum, f"must be at least {minimum}")
-
-
-_positive_int = _int_at_least(1)
-_seed = _number(int, lambda value: 0 <= value < 2**32, "must be between 0 and 2**32 - 1")
-_positive_float = _number(float, lambda value: value > 0, "must be greater than 0")
-_non_negative_float = _number(float, lambda value: value >= 0, "must be 0 or more")
-_fraction = _number(float, lambda value: 0 < value < 1, "must be between 0 and 1 (exclusive)",
-                    expected="a number between 0 and 1 or 'none'")
-
-
-def _fraction_or_none(text):
-    return _NONE if text.lower() == _NONE else _fraction(text)
+def _setting(text):
+    """``NAME=VALUE`` of ``--set`` as ``(NAME, value)``: VALUE read as JSON, else as text."""
+    name, equals, value = text.partition("=")
+    name = name.strip()
+    if not equals or not name:
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    try:
+        return name, json.loads(value)
+    except json.JSONDecodeError:
+        return name, value
 
 
 def _add_data_arguments(parser, *, labels, text_help="column holding the texts"):
@@ -943,12 +1033,98 @@ def _add_decision_prior(parser, default, estimate=False):
                         help=f"{_PRIOR_HELP}{_ESTIMATE_HELP if estimate else ''} (default: {default})")
 
 
-def build_parser():
-    """The ``sharprecl`` argument parser."""
-    from . import __version__
+def _add_fit_command(commands, data_help):
+    """The ``fit`` subcommand: its options map onto SharpReCLClassifier parameters."""
+    fit = commands.add_parser(
+        "fit", help="fine-tune a classifier on a labelled data file and save it",
+        description="Fine-tune a SharpReCLClassifier on the texts and labels of DATA and "
+                    "write the fitted model to --model. Options left out keep the "
+                    "estimator's defaults (shown); --set gives any other setting. The "
+                    "estimator checks the values: one it refuses is an error (exit status "
+                    "1). The model is saved as a directory of "
+                    "safetensors weights and JSON, safe to share and to load; a name "
+                    "ending in .joblib or .pkl gives a pickle instead, which runs code "
+                    "when loaded: load only pickles you trust. Ctrl-C stops training "
+                    "without replacing --model (exit status 130).",
+    )
+    fit.add_argument("data", metavar="DATA", help=data_help)
+    fit.add_argument("--model", "-o", required=True, metavar="OUT",
+                     help="where to write the fitted model: a directory in the safe "
+                          "safetensors+JSON format (e.g. model/; an existing one must be "
+                          "empty or hold a saved model, which is replaced), or a joblib "
+                          "pickle if the name ends in .joblib or .pkl")
+    _add_data_arguments(fit, labels=True)
+    fit.add_argument("--aug-column", metavar="COL",
+                     help="column with a precomputed augmented view of each text "
+                          "(the contrastive second view; overrides --augment)")
+    _add_model_options(fit.add_argument_group("model options"))
+    fit.add_argument("-v", "--verbose", action="count", default=0,
+                     help="print the per-epoch training log and progress bars (without "
+                          "colours and bars where the output is not a terminal)")
+    fit.set_defaults(handler=_cmd_fit)
+
+
+def _add_model_options(hyper):
+    """fit's options for SharpReCLClassifier parameters; their values are the estimator's to check."""
     from ._classifier import SharpReCLClassifier
 
     defaults = SharpReCLClassifier().get_params()
+    hyper.add_argument("--encoder", metavar="PATH",
+                       help="local transformer directory or hub id (default: the "
+                            "packaged all-MiniLM-L6-v2, offline)")
+    hyper.add_argument("--max-epochs", type=int, metavar="N",
+                       help="training epochs (fewer only with early stopping on a "
+                            f"--validation-fraction split) (default: {defaults['max_epochs']})")
+    hyper.add_argument("--mu", type=float,
+                       help=f"weight of the contrastive loss (default: {defaults['mu']})")
+    hyper.add_argument("--tau", type=float,
+                       help=f"contrastive temperature (default: {defaults['tau']})")
+    hyper.add_argument("--max-length", type=int, metavar="TOKENS",
+                       help=f"truncate texts to this many tokens (default: "
+                            f"{defaults['max_length']})")
+    hyper.add_argument("--truncation", metavar="MODE",
+                       help="what of a longer text is kept: 'head', its first --max-length "
+                            "tokens; 'head_tail', the first quarter and last three quarters of "
+                            "them; 'chunks', every token, in windows whose features are pooled "
+                            f"(default: {defaults['truncation']})")
+    hyper.add_argument("--train-layers", type=int, metavar="K",
+                       help="train only the top K transformer blocks; the frozen ones run once "
+                            "per fit (default: all)")
+    hyper.add_argument("--head-init", metavar="INIT",
+                       help="start the classifier at 'random' or from a 'linear_probe' fitted "
+                            "to the encoder's features of DATA (default: "
+                            f"{defaults['head_init']})")
+    hyper.add_argument("--batch-size", type=int, metavar="N",
+                       help=f"texts per training step (default: {defaults['batch_size']})")
+    hyper.add_argument("--lr", type=float,
+                       help=f"encoder learning rate (default: {defaults['lr']})")
+    hyper.add_argument("--validation-fraction", type=_number_or_none, metavar="FRACTION",
+                       help="share of each class held out for early stopping and best-epoch "
+                            "selection, or 'none': train on every text and keep the last epoch "
+                            "(default: none)")
+    hyper.add_argument("--random-state", type=int, metavar="SEED",
+                       help="seed for a reproducible fit (default: none)")
+    hyper.add_argument("--augment", metavar="PRESET",
+                       help="second view: dropout, wordnet, random_swap, random_delete or "
+                            f"contextual:<mlm-path> (default: {defaults['augment']})")
+    hyper.add_argument("--device", help=f"torch device, e.g. cpu or cuda (default: "
+                                        f"{defaults['device']})")
+    _add_decision_prior(hyper, default="none; predict and evaluate can override it")
+    hyper.add_argument("--set", type=_setting, action="append", default=[], dest="settings",
+                       metavar="NAME=VALUE",
+                       help="any other estimator setting, repeatable: a routed one such as "
+                            "criterion__n_neg=200, module__proj_dim=64, "
+                            "optimizer__weight_decay=0.01 or callbacks__lr_schedule=null (a "
+                            "constant learning rate), or e.g. head_lr=null, precision=auto. "
+                            "VALUE is read as JSON (numbers, true, false, null), else as text; "
+                            "SharpReCLClassifier.routed_parameters() lists the routed names "
+                            "with their defaults")
+
+
+def build_parser():
+    """The ``sharprecl`` argument parser."""
+    from . import __version__
+
     progress_help = ("show a progress bar on stderr (shown anyway when stderr is a "
                      "terminal)")
     data_help = ("data file: .csv, .tsv, .jsonl (JSON lines) or .json (JSON lines, "
@@ -966,72 +1142,7 @@ def build_parser():
                         help="on a data or model error, show the full Python traceback")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    # fit
-    fit = commands.add_parser(
-        "fit", help="fine-tune a classifier on a labelled data file and save it",
-        description="Fine-tune a SharpReCLClassifier on the texts and labels of DATA and "
-                    "write the fitted model to --model. Options left out keep the "
-                    "estimator's defaults (shown). The model is saved as a directory of "
-                    "safetensors weights and JSON, safe to share and to load; a name "
-                    "ending in .joblib or .pkl gives a pickle instead, which runs code "
-                    "when loaded: load only pickles you trust. Ctrl-C stops training "
-                    "without replacing --model (exit status 130).",
-    )
-    fit.add_argument("data", metavar="DATA", help=data_help)
-    fit.add_argument("--model", "-o", required=True, metavar="OUT",
-                     help="where to write the fitted model: a directory in the safe "
-                          "safetensors+JSON format (e.g. model/; an existing one must be "
-                          "empty or hold a saved model, which is replaced), or a joblib "
-                          "pickle if the name ends in .joblib or .pkl")
-    _add_data_arguments(fit, labels=True)
-    fit.add_argument("--aug-column", metavar="COL",
-                     help="column with a precomputed augmented view of each text "
-                          "(the contrastive second view; overrides --augment)")
-    hyper = fit.add_argument_group("model options")
-    hyper.add_argument("--encoder", metavar="PATH",
-                       help="local transformer directory or hub id (default: the "
-                            "packaged all-MiniLM-L6-v2, offline)")
-    hyper.add_argument("--max-epochs", type=_positive_int, metavar="N",
-                       help="training epochs (fewer only with early stopping on a "
-                            f"--validation-fraction split) (default: {defaults['max_epochs']})")
-    hyper.add_argument("--mu", type=_non_negative_float,
-                       help=f"weight of the contrastive loss (default: {defaults['mu']})")
-    hyper.add_argument("--tau", type=_positive_float,
-                       help=f"contrastive temperature (default: {defaults['tau']})")
-    hyper.add_argument("--max-length", type=_int_at_least(2), metavar="TOKENS",
-                       help=f"truncate texts to this many tokens (default: "
-                            f"{defaults['max_length']})")
-    hyper.add_argument("--truncation", choices=("head", "head_tail", "chunks"),
-                       help="what of a longer text is kept: its first --max-length tokens, the "
-                            "first quarter and last three quarters of them, or every token in "
-                            f"windows whose features are pooled (default: {defaults['truncation']})")
-    hyper.add_argument("--train-layers", type=_positive_int, metavar="K",
-                       help="train only the top K transformer blocks; the frozen ones run once "
-                            "per fit (default: all)")
-    hyper.add_argument("--head-init", choices=("random", "linear_probe"),
-                       help="start the classifier at random or from a linear probe fitted to "
-                            "the encoder's features of DATA (default: "
-                            f"{defaults['head_init']})")
-    hyper.add_argument("--batch-size", type=_positive_int, metavar="N",
-                       help=f"texts per training step (default: {defaults['batch_size']})")
-    hyper.add_argument("--lr", type=_positive_float,
-                       help=f"encoder learning rate (default: {defaults['lr']})")
-    hyper.add_argument("--validation-fraction", type=_fraction_or_none, metavar="FRACTION",
-                       help="share of each class held out for early stopping and best-epoch "
-                            "selection, or 'none': train on every text and keep the last epoch "
-                            "(default: none)")
-    hyper.add_argument("--random-state", type=_seed, metavar="SEED",
-                       help="seed for a reproducible fit (default: none)")
-    hyper.add_argument("--augment", metavar="PRESET",
-                       help="second view: dropout, wordnet, random_swap, random_delete or "
-                            f"contextual:<mlm-path> (default: {defaults['augment']})")
-    hyper.add_argument("--device", help=f"torch device, e.g. cpu or cuda (default: "
-                                        f"{defaults['device']})")
-    _add_decision_prior(hyper, default="none; predict and evaluate can override it")
-    fit.add_argument("-v", "--verbose", action="count", default=0,
-                     help="print the per-epoch training log and progress bars (without "
-                          "colours and bars where the output is not a terminal)")
-    fit.set_defaults(handler=_cmd_fit)
+    _add_fit_command(commands, data_help)
 
     # predict
     predict = commands.add_parser(

@@ -83,9 +83,67 @@ def test_fit_takes_the_long_document_options(data_dir, tiny_encoder, tmp_path, c
     assert status == 0, err
     params = load_model(tmp_path / "m.joblib").get_params()
     assert (params["truncation"], params["train_layers"], params["head_init"]) == ("chunks", 1, "linear_probe")
-    with pytest.raises(SystemExit) as exc:
-        main(["fit", "data.csv", "--model", "m", "--truncation", "tail"])
-    assert exc.value.code == 2 and "invalid choice: 'tail'" in capsys.readouterr().err
+    # A value the estimator refuses is its error, naming the option.
+    status, _, err = _run(capsys, ["fit", data_dir / "test.jsonl", "-o", tmp_path / "t.joblib",
+                                   "--truncation", "tail"])
+    _assert_one_line_error(status, err, "--truncation: The 'truncation' parameter of "
+                           "SharpReCLClassifier must be a str among", "Got 'tail' instead")
+
+
+def test_set_gives_routed_parameters_and_info_shows_them(data_dir, tiny_encoder, tmp_path,
+                                                         capsys):
+    model = tmp_path / "model"
+    status, _, err = _run(capsys, [
+        "fit", data_dir / "test.jsonl", "-o", model, "--encoder", tiny_encoder,
+        "--max-epochs", "1", *FAST_FIT, "--set", "criterion__n_neg=200",
+        "--set", "module__proj_dim=16", "--set", "callbacks__lr_schedule=null",
+        "--set", "module__pooling=cls", "--set", "optimizer__weight_decay=0.0005",
+        "--set", "precision=auto"])
+    assert status == 0, err
+    fitted = load_model(model)
+    params = fitted.get_params()
+    assert (params["criterion__n_neg"], params["module__proj_dim"]) == (200, 16)
+    assert params["callbacks__lr_schedule"] is None and params["module__pooling"] == "cls"
+    assert fitted.prototypes_.shape == (6, 16)  # the net was built with them
+    assert "lr_schedule" not in dict(fitted.net_.callbacks_)
+
+    status, out, err = _run(capsys, ["info", model])
+    assert status == 0, err
+    lines = out.splitlines()
+    assert f"precision: {fitted.precision_} (chosen by precision='auto')" in lines
+    routed = out.split("routed parameters (those not at their defaults):\n", 1)[1].splitlines()
+    # The weight decay given equals its default: not shown.
+    assert routed[:4] == ["  callbacks__lr_schedule = None", "  criterion__n_neg = 200",
+                          "  module__pooling = 'cls'", "  module__proj_dim = 16"]
+    assert routed[4] == "saved with: " + ", ".join(
+        f"{dist} {ver}" for dist, ver in fitted.versions_.items())
+    status, out, _ = _run(capsys, ["info", model, "--json"])
+    info = json.loads(out)
+    assert info["precision"] == fitted.precision_
+    assert info["routed_parameters"] == {"callbacks__lr_schedule": None, "criterion__n_neg": 200,
+                                         "module__pooling": "cls", "module__proj_dim": 16}
+    assert "criterion__n_neg" not in info["parameters"]  # named parameters only there
+
+
+@pytest.mark.parametrize("settings, fragments", [
+    (["criterion__n_negs=200"], ["unexpected parameter 'criterion__n_negs'",
+                                 "Did you mean 'criterion__n_neg'"]),
+    (["pooling=cls"], ["unexpected parameter 'pooling'", "Did you mean 'module__pooling'"]),
+    (["mu=0.5"], ["--set mu=...: mu has an option of its own; use --mu"]),
+    (["verbose=1"], ["use -v"]),
+    (["criterion__n_neg=1", "criterion__n_neg=2"], ["--set criterion__n_neg=... is given twice"]),
+    # Not plain data: the safe directory format cannot hold it, known before any training.
+    (["optimizer__betas=[0.9, 0.99]"], ["Cannot save parameter optimizer__betas=[0.9, 0.99]",
+                                        "a --model name ending in .joblib"]),
+])
+def test_bad_set_names_are_one_line_errors_before_the_data_is_read(settings, fragments, tmp_path,
+                                                                   capsys):
+    argv = ["fit", tmp_path / "absent.csv", "--model", tmp_path / "m"]
+    for setting in settings:
+        argv += ["--set", setting]
+    status, _, err = _run(capsys, argv)
+    _assert_one_line_error(status, err, *fragments)  # not "data file not found"
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_predict_writes_input_columns_prediction_and_probabilities(
@@ -211,15 +269,21 @@ def test_bad_encoder_and_augment(data_dir, tiny_encoder, tmp_path, capsys):
     _assert_one_line_error(status, err, "encoder directory not found: no-such-encoder/")
     # An error of the estimator itself, raised inside fit.
     status, _, err = _run(capsys, ["fit", data_dir / "test.jsonl", "--model", tmp_path / "m",
-                                   "--encoder", tiny_encoder, "--augment", "nope",
-                                   "--validation-fraction", "0.1"])
-    warning = [line for line in err.splitlines() if line.startswith("sharprecl: warning:")]
-    assert warning == ["sharprecl: warning: 3 class(es) have too few examples for a "
-                       "validation_fraction of 0.1 and are kept in training only: "
-                       "'account', 'refund', 'security'."]  # one line, labels by name, no source location
-    err = "\n".join(line for line in err.splitlines() if line not in warning)
+                                   "--encoder", tiny_encoder, "--augment", "nope"])
     _assert_one_line_error(status, err, "augment='nope' is not valid")
     assert not (tmp_path / "m").exists()
+
+
+def test_estimator_warnings_are_one_line(data_dir, tiny_encoder, tmp_path, capsys):
+    # With mu=0 the synthetic sets are never drawn: the estimator warns that n_neg is inert.
+    status, _, err = _run(capsys, ["fit", data_dir / "test.jsonl", "--model", tmp_path / "m",
+                                   "--encoder", tiny_encoder, "--max-epochs", "1", *FAST_FIT,
+                                   "--mu", "0", "--set", "criterion__n_neg=40"])
+    assert status == 0, err
+    warnings = [line for line in err.splitlines() if "warning" in line.lower()]
+    assert len(warnings) == 1, err  # one line, no source location
+    assert warnings[0].startswith("sharprecl: warning: criterion__n_neg has no effect with "
+                                  "contrastive='sharp', mu=0.0,")
 
 
 def test_evaluate_without_matplotlib_says_what_to_install(
@@ -274,12 +338,9 @@ def test_help_exits_0(command, capsys):
 @pytest.mark.parametrize("argv", [
     [],
     ["fit", "data.csv"],  # --model is required
-    ["fit", "data.csv", "--model", "m", "--max-epochs", "0"],
-    ["fit", "data.csv", "--model", "m", "--validation-fraction", "1.5"],
+    ["fit", "data.csv", "--model", "m", "--max-epochs", "many"],
+    ["fit", "data.csv", "--model", "m", "--set", "criterion__n_neg"],  # no =VALUE
     ["evaluate", "m", "d.csv", "-o", "dir", "--embeddings", "umap"],
-    # Values the estimator would refuse are usage errors too, caught before any work.
-    ["fit", "data.csv", "--model", "m", "--max-length", "1"],
-    ["fit", "data.csv", "--model", "m", "--random-state", "-1"],
 ])
 def test_usage_errors_exit_2(argv, capsys):
     with pytest.raises(SystemExit) as exc:
@@ -578,6 +639,16 @@ def test_info_shows_the_training_settings_of_a_saved_directory(model_path, tmp_p
     assert info["saved_with"] == estimator.versions_  # the versions the model was made with
 
 
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="loading falls back only "
+                    "where there is no CUDA")
+def test_info_shows_the_device_a_directory_was_saved_with(model_path, tmp_path, capsys):
+    save_model(load_model(model_path).set_params(device="cuda"), tmp_path / "model")
+    assert load_model(tmp_path / "model").device == "cpu"  # loading falls back to the CPU
+    status, out, err = _run(capsys, ["info", tmp_path / "model", "--json"])
+    assert status == 0, err
+    assert json.loads(out)["parameters"]["device"] == "cuda"  # the setting as saved
+
+
 def test_verbose_fit_into_a_pipe_has_no_colours_or_bar_redraws(data_dir, tiny_encoder, tmp_path,
                                                                capsys):
     status, out, err = _run(capsys, ["fit", data_dir / "test.jsonl", "--model", tmp_path / "m",
@@ -651,7 +722,9 @@ def test_info_of_a_calora_model(calora_path, tiny_encoder, capsys):
         assert [label, str(count)] in [line.split() for line in lines]
     assert "  rank = 2" in lines and "  top_k = 3" in lines
     base_part = out.split("base parameters:\n", 1)[1]
-    assert "  max_length = 32" in base_part and "  n_neg = 40" in base_part
+    assert "  max_length = 32" in base_part
+    routed = base_part.split("base routed parameters (those not at their defaults):\n", 1)[1]
+    assert routed.splitlines()[0] == "  criterion__n_neg = 40"
 
     status, out, err = _run(capsys, ["info", calora_path, "--json"])
     assert status == 0, err
@@ -660,10 +733,11 @@ def test_info_of_a_calora_model(calora_path, tiny_encoder, capsys):
     assert info["classes"] == model.classes_.tolist()
     assert info["class_counts"] == model.class_counts_.tolist()
     assert (info["parameters"]["rank"], info["parameters"]["top_k"]) == (2, 3)
-    assert not {"estimator", "base_estimator"} & set(info["parameters"])  # under "base"
+    assert "estimator" not in info["parameters"]  # described under "base"
     assert info["base"]["class"] == "SharpReCLClassifier"
     assert info["base"]["class_counts"] == model.estimator_.class_counts_.tolist()
     assert info["base"]["parameters"]["max_length"] == 32
+    assert info["base"]["routed_parameters"] == {"criterion__n_neg": 40}
     assert info["saved_with"] == model.estimator_.versions_
 
 
@@ -720,23 +794,44 @@ def test_unfitted_calora_pickle_is_refused(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("option, value, message", [
-    ("--mu", "-1", "argument --mu: must be 0 or more, got -1"),
-    ("--tau", "0", "argument --tau: must be greater than 0, got 0"),
-    ("--lr", "fast", "argument --lr: expected a number, got 'fast'"),
-    ("--max-epochs", "2.5", "argument --max-epochs: expected a whole number, got '2.5'"),
-    ("--max-length", "1", "argument --max-length: must be at least 2, got 1"),
-    ("--random-state", "4294967296",
-     "argument --random-state: must be between 0 and 2**32 - 1, got 4294967296"),
-    ("--validation-fraction", "1",
-     "argument --validation-fraction: must be between 0 and 1 (exclusive), got 1"),
-    ("--validation-fraction", "half", "argument --validation-fraction: expected a number "
-                                      "between 0 and 1 or 'none', got 'half'"),
+    ("--lr", "fast", "argument --lr: invalid float value: 'fast'"),
+    ("--max-epochs", "2.5", "argument --max-epochs: invalid int value: '2.5'"),
+    ("--validation-fraction", "half",
+     "argument --validation-fraction: expected a number or 'none', got 'half'"),
+    ("--set", "=3", "argument --set: expected NAME=VALUE, got '=3'"),
 ])
-def test_number_options_say_what_they_take(option, value, message, capsys):
+def test_options_that_are_not_numbers_are_usage_errors(option, value, message, capsys):
     with pytest.raises(SystemExit) as exc:
         main(["fit", "data.csv", "--model", "m", option, value])
     assert exc.value.code == 2
     assert capsys.readouterr().err.strip().splitlines()[-1] == f"sharprecl fit: error: {message}"
+
+
+@pytest.mark.parametrize("option, value, message", [
+    ("--mu", "-1", "The 'mu' parameter of SharpReCLClassifier must be a float in the range "
+                   "[0.0, inf). Got -1.0 instead."),
+    ("--tau", "0", "The 'tau' parameter of SharpReCLClassifier must be a float in the range "
+                   "(0.0, inf). Got 0.0 instead."),
+    ("--max-epochs", "0", "The 'max_epochs' parameter"),
+    ("--max-length", "1", "The 'max_length' parameter"),
+    ("--random-state", "-1", "The 'random_state' parameter"),
+    ("--random-state", "4294967296", "The 'random_state' parameter"),
+    ("--validation-fraction", "1", "The 'validation_fraction' parameter"),
+    ("--head-init", "probe", "The 'head_init' parameter"),
+    ("--set", "head_lr=0", "The 'head_lr' parameter"),
+    ("--set", "precision=fp16", "The 'precision' parameter"),
+])
+def test_values_the_estimator_refuses_are_its_one_line_errors(option, value, message, data_dir,
+                                                               tmp_path, capsys, monkeypatch):
+    def no_loading(*args, **kwargs):  # the estimator's first step towards its encoder
+        raise AssertionError("the encoder was resolved before the parameters were checked")
+
+    monkeypatch.setattr("sklearn_sharprecl._classifier.resolve_encoder", no_loading)
+    status, _, err = _run(capsys, ["fit", data_dir / "test.jsonl", "--model", tmp_path / "m",
+                                   option, value])
+    where = f"--set {value.split('=')[0]}" if option == "--set" else option
+    _assert_one_line_error(status, err, f"sharprecl: error: {where}: {message}")
+    assert list(tmp_path.iterdir()) == []  # no model, no temporary files
 
 
 @pytest.mark.parametrize("device, fragment", [
