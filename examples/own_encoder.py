@@ -6,8 +6,9 @@ accept: a hub id such as ``"bert-base-uncased"`` (downloaded once into the
 Hugging Face cache), or a local directory holding the model (``config.json``
 and the weights) and its tokenizer files, as written by ``model.save_pretrained(d)``
 and ``tokenizer.save_pretrained(d)``. Models whose code lives in the repository
-rather than in transformers need ``trust_remote_code=True``; it stays False
-unless you ask for it, so no downloaded code runs by default.
+rather than in transformers need ``module__trust_remote_code=True`` (a routed
+parameter of the network module); it stays False unless you ask for it, so no
+downloaded code runs by default.
 
 To show the mechanics with no download, this script builds an encoder from
 scratch: a WordPiece vocabulary of the training texts' words (``vocab.txt``),

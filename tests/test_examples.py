@@ -13,8 +13,8 @@ NAMES = ["quickstart", "grid_search_mu_tau", "imblearn_comparison", "persistence
          "calora"]
 CLASSES = ["account", "billing", "refund", "security", "shipping", "technical"]
 
-# 120 generated tickets leave classes too small for the validation split; that is expected here.
-pytestmark = pytest.mark.filterwarnings("ignore:.*too few examples for a validation_fraction:UserWarning")
+# An example must not show a setting the others leave without effect (the estimator warns).
+pytestmark = pytest.mark.filterwarnings("error:.*has no effect with:UserWarning")
 
 
 @pytest.fixture(scope="module", autouse=True)
