@@ -636,6 +636,33 @@ class SharpReCLClassifier(TextClassifierMixin, BaseEstimator):
         vars(quantized).update(net_=net, quantized_=True)
         return quantized
 
+    def export_onnx(self, path, *, quantize=None):
+        """Write this fitted model as ONNX, for inference without torch.
+
+        The export holds the ONNX graph of the encoder and classifier, the
+        tokenizer and a JSON of the classes and the decision prior;
+        :class:`sklearn_sharprecl.deploy.ONNXTextClassifier` loads it with
+        onnxruntime, tokenizers and numpy only (``pip install
+        sklearn-sharprecl[onnx]``). Only ``truncation='head'`` is exported.
+
+        Parameters
+        ----------
+        path : str or path-like
+            Directory: new, empty, or a previous export, whose three files are
+            replaced (other files are kept); anything else raises ``FileExistsError``.
+        quantize : {None, 'int8'}, default=None
+            ``'int8'``: onnxruntime dynamic quantization of the encoder's linear
+            layers; the head stays fp32.
+
+        Returns
+        -------
+        path : pathlib.Path
+        """
+        # Imported here: the export needs onnx and onnxruntime, an optional extra.
+        from ._onnx_export import export_onnx
+
+        return export_onnx(self, path, quantize=quantize)
+
     def _check_decision_prior(self):
         """The decision prior as an array of probabilities, or None / the string given."""
         prior = self.decision_prior
