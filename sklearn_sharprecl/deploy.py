@@ -104,6 +104,8 @@ def _texts(X):
     return arr.tolist()
 
 
+__all__ = ["ONNXTextClassifier"]
+
 class ONNXTextClassifier:
     """A SharpReCLClassifier exported by ``export_onnx``, run by onnxruntime.
 
