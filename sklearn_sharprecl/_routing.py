@@ -63,7 +63,9 @@ def check_routed_names(names, estimator_name):
     for name in names:
         if name in allowed:
             continue
-        close = difflib.get_close_matches(name, sorted(allowed), n=3, cutoff=0.6)
+        # A bare name (``n_neg``) is matched against the last part of each routed one.
+        by_suffix = sorted(n for n in allowed if n.rsplit("__", 1)[-1] == name)
+        close = by_suffix or difflib.get_close_matches(name, sorted(allowed), n=3, cutoff=0.6)
         hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
         raise TypeError(
             f"{estimator_name} got an unexpected parameter {name!r}.{hint} Routed parameters "
