@@ -9,13 +9,14 @@ from skorch.callbacks import Callback
 from transformers import AutoTokenizer, BertModel
 
 from sklearn_sharprecl import SharpReCLClassifier
-from sklearn_sharprecl._data import PadCollator, tokenize
+from sklearn_sharprecl._data import PadCollator, TokenizedTexts, tokenize
 from sklearn_sharprecl._module import SharpReCLModule
 from sklearn_sharprecl._partial import freeze_lower_layers, frozen_states
 
 
 def _batch(items, chunk_length=None):
-    return PadCollator(0, chunk_length)([([t], torch.tensor(0)) for t in items])[0]
+    data = TokenizedTexts([items])
+    return PadCollator(0, chunk_length)([data[i] for i in range(len(data))])[0]
 
 
 @pytest.mark.parametrize("truncation, max_length", [("head", 32), ("chunks", 8)])
@@ -79,14 +80,38 @@ def test_only_the_top_layers_train_and_the_model_saves_as_usual(fast_params, tic
     np.testing.assert_allclose(loaded.predict_proba(X[:20]), clf.predict_proba(X[:20]), atol=1e-6)
 
 
-def test_without_room_for_the_cache_the_frozen_layers_are_recomputed(fast_params, tickets, monkeypatch):
-    import sklearn_sharprecl._classifier as classifier
+class _TrainingEmbeddingCalls(Callback):
+    """Counts the forward passes of the (frozen) embeddings during training steps."""
 
-    monkeypatch.setattr(classifier, "available_memory", lambda: 0)
+    def on_train_begin(self, net, **kwargs):
+        self.calls = 0
+
+        def count(module, args, output):
+            self.calls += module.training  # the cache is computed in evaluation mode
+
+        self._hook = net.module_.encoder.embeddings.register_forward_hook(count)
+
+    def on_train_end(self, net, **kwargs):
+        self._hook.remove()  # a fitted model must not keep a test's closure (it would not pickle)
+        del self._hook
+
+
+def test_without_room_for_the_cache_the_frozen_layers_are_recomputed(fast_params, tickets, monkeypatch):
+    import sklearn_sharprecl._partial as partial
+
     X, y = tickets
+    params = {**fast_params, "train_layers": 1, "max_epochs": 1}
+    n_steps = -(-len(X) // fast_params["batch_size"])
+
+    def embedding_calls():
+        clf = SharpReCLClassifier(**params, callbacks=[("calls", _TrainingEmbeddingCalls())]).fit(X, y)
+        assert not clf.net_.module_.encoder.embeddings.word_embeddings.weight.requires_grad
+        return dict(clf.net_.callbacks_)["calls"].calls
+
+    assert embedding_calls() == 0  # cached: the frozen part ran once, before training
+    monkeypatch.setattr(partial, "available_memory", lambda: 0)
     with pytest.warns(UserWarning, match="recomputed every step"):
-        clf = SharpReCLClassifier(**{**fast_params, "train_layers": 1, "max_epochs": 1}).fit(X, y)
-    assert not clf.net_.module_.encoder.embeddings.word_embeddings.weight.requires_grad
+        assert embedding_calls() == n_steps  # one pass of both views per step
 
 
 def test_more_layers_than_the_encoder_has_is_refused(fast_params, tickets):
@@ -113,27 +138,30 @@ class _MatmulDtypes(Callback):
 def test_precision_sets_the_dtype_the_cached_top_layers_train_in_on_cpu(fast_params, tickets, precision,
                                                                          dtype):
     # The CPU route to a cheaper long-document epoch: the cached top blocks' matmuls in
-    # bfloat16 (AVX512-BF16 / AMX), losses and probabilities still in float32.
+    # bfloat16 (AVX512-BF16 / AMX), the losses in float32 and the probabilities in
+    # float64 (from the float32 logits), as scikit-learn's classifiers give them.
     X, y = tickets
     clf = SharpReCLClassifier(**{**fast_params, "train_layers": 1, "max_epochs": 1, "device": "cpu",
                                  "precision": precision,
                                  "callbacks": [("matmul_dtypes", _MatmulDtypes())]}).fit(X, y)
+    assert clf.precision_ == precision
     assert dict(clf.net_.callbacks_)["matmul_dtypes"].seen == {dtype}
     assert np.isfinite(clf.net_.history[-1, "train_loss"])
     proba = clf.predict_proba(X[:20])
-    assert proba.dtype == np.float32
+    assert proba.dtype == np.float64
     np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-5)
 
 
 def test_int8_inference_of_a_bf16_trained_model(fast_params, tickets):
     # Regression: a model trained with precision='bf16' ran its int8 copy under bf16
-    # autocast, and dynamically quantized linears refuse bfloat16 input (session 9's R52 runs).
+    # autocast, and dynamically quantized linears refuse bfloat16 input (found on the bf16 R52 runs).
     X, y = tickets
     clf = SharpReCLClassifier(**{**fast_params, "train_layers": 1, "max_epochs": 1, "device": "cpu",
                                  "precision": "bf16"}).fit(X, y)
     bf16 = clf.predict_proba(X[:40])
-    int8 = clf.set_params(inference_quantization="int8").predict_proba(X[:40])
-    assert clf.net_.precision == "bf16"  # restored after the int8 call
+    int8 = clf.quantize_int8().predict_proba(X[:40])
+    assert clf.net_.precision == "bf16"  # the copy runs in fp32; the model keeps bf16
+    np.testing.assert_array_equal(clf.predict_proba(X[:40]), bf16)
     assert not np.array_equal(int8, bf16)
     assert (int8.argmax(1) == bf16.argmax(1)).mean() > 0.9
     np.testing.assert_allclose(int8.sum(axis=1), 1.0, atol=1e-5)
