@@ -1,6 +1,6 @@
 """The pickle-free model directory: what is written, replaced, hashed and restored."""
 
-import hashlib
+import copy
 import json
 
 import numpy as np
@@ -13,8 +13,8 @@ from sklearn_sharprecl import SharpReCLClassifier
 def fitted(tiny_encoder, tickets):
     X, y = tickets
     return SharpReCLClassifier(
-        encoder=tiny_encoder, max_length=16, batch_size=32, max_epochs=1, n_neg=20,
-        validation_fraction=None, random_state=0,
+        encoder=tiny_encoder, max_length=16, batch_size=32, max_epochs=1, criterion__n_neg=20,
+        random_state=0,
     ).fit(X[:80], y[:80])
 
 
@@ -24,10 +24,9 @@ def _config(path):
 
 @pytest.fixture
 def params_restored(fitted):
-    """Undo the test's set_params on the shared fitted model."""
-    before = fitted.get_params(deep=False)
-    yield fitted
-    fitted.set_params(**before)
+    """A shallow copy of the shared fitted model: set_params on it leaves the original alone
+    (routed parameters, once set, cannot be unset by set_params)."""
+    return copy.copy(fitted)
 
 
 def test_refuses_a_directory_that_holds_something_else(fitted, tmp_path):
@@ -74,7 +73,7 @@ def test_training_settings_are_saved_when_they_are_data(params_restored, tmp_pat
     loaded = SharpReCLClassifier.load_pretrained(path)
     assert (loaded.random_state, loaded.augment) == (7, "random_swap")
     assert loaded.accelerate is None  # ... but never restored
-    assert params["trust_remote_code"] is None and params["callbacks"] is None
+    assert params["callbacks"] is None
 
     fitted.set_params(augment=("random_swap", {"aug_p": 0.2}), random_state=np.int64(3),
                       accelerate=None)
@@ -101,40 +100,45 @@ def test_training_objects_are_saved_as_none(params_restored, tmp_path):
     assert (loaded.random_state, loaded.augment) == (defaults["random_state"], defaults["augment"])
 
 
-def test_files_of_earlier_releases_still_load(fitted, tickets, tmp_path):
-    """Earlier releases saved training settings as None and hashed every file."""
+def test_routed_parameters_are_saved_and_restored(params_restored, tickets, tmp_path):
+    fitted = params_restored
+    fitted.set_params(callbacks__lr_schedule=None, callbacks__hard_share__per_step=True,
+                      optimizer__weight_decay=0.01)
     path = fitted.save_pretrained(tmp_path / "model")
-    (path / "notes.txt").write_text("v1")
-    config = _config(path)
-    config["params"].update(augment=None, random_state=None, accelerate=None, callbacks=None,
-                            trust_remote_code=None)
-    config["sha256"]["notes.txt"] = hashlib.sha256(b"v1").hexdigest()
-    (path / "config.json").write_text(json.dumps(config))
-    (path / "notes.txt").write_text("edited later")
+    params = _config(path)["params"]
+    assert params["criterion__n_neg"] == 20 and params["callbacks__lr_schedule"] is None
     loaded = SharpReCLClassifier.load_pretrained(path)
-    assert loaded.augment == "dropout" and loaded.random_state is None
+    routed = {k: v for k, v in loaded.get_params().items() if "__" in k}
+    assert routed == {"criterion__n_neg": 20, "callbacks__lr_schedule": None,
+                      "callbacks__hard_share__per_step": True, "optimizer__weight_decay": 0.01}
     X, _ = tickets
     np.testing.assert_array_equal(loaded.predict_proba(X[:5]), fitted.predict_proba(X[:5]))
 
 
-def test_files_from_before_centred_prototypes_load_uncentred(tiny_encoder, tickets, tmp_path):
-    """Files saved before ``center_prototypes`` (or ``lr_schedule``) existed were
-    trained uncentred (at a constant LR), and the defaults changed since: such
-    a file must come back with the values it was trained with."""
-    X, y = tickets
-    uncentred = SharpReCLClassifier(
-        encoder=tiny_encoder, max_length=16, batch_size=32, max_epochs=1, n_neg=20,
-        validation_fraction=None, random_state=0, center_prototypes=False,
-    ).fit(X[:80], y[:80])
-    path = uncentred.save_pretrained(tmp_path / "model")
+def test_saved_params_leaves_settings_that_run_code_at_their_defaults(fitted, tmp_path):
+    from sklearn_sharprecl._persistence import read_config, saved_params
+
+    path = fitted.save_pretrained(tmp_path / "model")
+    config = read_config(path)
+    config["params"].update(module__trust_remote_code=True, accelerate=True, callbacks=["x"],
+                            random_state="not a seed", augment={"not": "a preset"})
+    params = saved_params(config)
+    assert not {"module__trust_remote_code", "accelerate", "callbacks", "random_state", "augment"} & set(params)
+    assert params["criterion__n_neg"] == 20
+    assert SharpReCLClassifier(**params).get_params()["criterion__n_neg"] == 20
+
+
+def test_a_hash_recorded_for_a_file_of_ones_own_is_refused(fitted, tmp_path):
+    """Only the model's files are hashed; a config that hashes another file was altered."""
+    import hashlib
+
+    path = fitted.save_pretrained(tmp_path / "model")
+    (path / "notes.txt").write_text("v1")
     config = _config(path)
-    for name in ("center_prototypes", "hard_share_schedule", "lr_schedule"):
-        del config["params"][name]
+    config["sha256"]["notes.txt"] = hashlib.sha256(b"v1").hexdigest()
     (path / "config.json").write_text(json.dumps(config))
-    loaded = SharpReCLClassifier.load_pretrained(path)
-    assert loaded.center_prototypes is False and loaded.hard_share_schedule == "epoch"
-    assert loaded.lr_schedule == "constant"  # the default is 'linear' since session 5
-    np.testing.assert_allclose(loaded.prototypes_, uncentred.prototypes_, atol=1e-6)
+    with pytest.raises(ValueError, match="records a hash for 'notes.txt', which is not a file of a saved model"):
+        SharpReCLClassifier.load_pretrained(path)
 
 
 def test_library_versions_reports_further_distributions():
