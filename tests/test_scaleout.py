@@ -1,11 +1,13 @@
 """Beyond one device: Hugging Face Accelerate and joblib's Dask backend."""
 
 import io
+import os
 
 import joblib
 import numpy as np
 import pytest
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
+from skorch.callbacks import Callback
 
 from sklearn_sharprecl import SharpReCLClassifier
 from sklearn_sharprecl._net import AcceleratedSharpReCLNet
@@ -34,11 +36,24 @@ def test_accelerate_rejects_a_second_precision_setting(fast_params, tickets):
         SharpReCLClassifier(**fast_params, accelerate=True, precision="bf16").fit(X, y)
 
 
-def test_grid_search_on_a_dask_cluster(fast_params, tickets):
-    distributed = pytest.importorskip("dask.distributed")
+class RecordProcess(Callback):
+    """Appends the id of the process each fit trains in to ``path`` (one line per fit)."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def on_train_begin(self, net, **kwargs):
+        with open(self.path, "a") as f:
+            f.write(f"{os.getpid()}\n")
+
+
+def test_grid_search_on_a_dask_cluster(fast_params, tickets, tmp_path):
+    from dask import distributed  # a test dependency: its absence fails, never skips
+
     X, y = tickets
+    fits = tmp_path / "fits.txt"
     search = GridSearchCV(
-        SharpReCLClassifier(**{**fast_params, "max_epochs": 1, "validation_fraction": None}),
+        SharpReCLClassifier(**{**fast_params, "max_epochs": 1}, callbacks=[RecordProcess(str(fits))]),
         param_grid={"mu": [0.5, 1.0], "tau": [0.3, 1.0]},
         cv=StratifiedKFold(2, shuffle=True, random_state=0),
         scoring="f1_macro",
@@ -48,7 +63,10 @@ def test_grid_search_on_a_dask_cluster(fast_params, tickets):
             distributed.Client(cluster) as client:
         with joblib.parallel_backend("dask"):
             search.fit(X, y)
-        # The fits really ran on the cluster's workers.
-        assert len(client.scheduler_info()["workers"]) == 2
-    assert len(search.cv_results_["params"]) == 4
+        worker_pids = set(client.run(os.getpid).values())
+    pids = [int(line) for line in fits.read_text().split()]
+    # The 8 cross-validation fits ran in the workers' processes; the refit ran here.
+    assert len(worker_pids) == 2 and os.getpid() not in worker_pids
+    assert len(pids) == 9 and pids[-1] == os.getpid()
+    assert set(pids[:-1]) <= worker_pids
     assert np.isfinite(search.cv_results_["mean_test_score"]).all()
