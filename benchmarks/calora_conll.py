@@ -45,8 +45,11 @@ import torch
 from sklearn.metrics import f1_score, precision_recall_fscore_support
 from torch import nn
 
-from sklearn_sharprecl._calora import ClassAwareLoRALinear
-from sklearn_sharprecl._encoder import load_tokenizer, quiet_transformers, resolve_encoder
+from encoders import encoder_path, load_tokenizer, quiet_loading
+from sklearn_sharprecl import ClassAwareLoRALinear
+# The token classifier of stages 1 and 2 is this script's own; it trains with the
+# library's classification losses (cross-entropy and logit-adjusted CE), which
+# only the estimators use publicly.
 from sklearn_sharprecl._loss import make_classification_loss
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -116,7 +119,7 @@ class TokenClassifier(nn.Module):
         super().__init__()
         from transformers import AutoModel
 
-        with quiet_transformers():
+        with quiet_loading():
             self.encoder = AutoModel.from_pretrained(encoder, dtype=torch.float32)
         self.dropout = nn.Dropout(dropout)
         self.classifier = nn.Linear(self.encoder.config.hidden_size, n_tags)
@@ -301,7 +304,7 @@ def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
     encoder_name = args.encoder or "all-MiniLM-L6-v2 (packaged)"
-    args.encoder = resolve_encoder(args.encoder)
+    args.encoder = encoder_path(args.encoder)
 
     data = Path(args.data)
     train = read_conll(data / "train.txt", args.n_sentences)
