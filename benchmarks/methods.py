@@ -1,6 +1,12 @@
 """The benchmark's methods and recipes, by name: the one registry that run.py,
 peers.py, report.py and study_report.py read (names and settings only, so the
-report needs no torch)."""
+report needs no torch).
+
+Settings are spelt as ``SharpReCLClassifier`` takes them since the estimator
+redesign (routed ``module__``/``criterion__``/``callbacks__`` parameters);
+:data:`LEGACY_PARAMETER_NAMES` translates the names the run records made
+before it typed in ``run.py --set``.
+"""
 
 # Our estimator's switches: the paper's Table 2 peers and Table 4 ablations.
 NEURAL = {
@@ -8,8 +14,8 @@ NEURAL = {
     # The paper's second view (WordNet synonym substitution) instead of our
     # default dropout view; needs WordNet (sharprecl-prepare-wordnet).
     "SharpReCL (WordNet view)": {"augment": "wordnet"},
-    "w/o SS": {"simple_sampling": False},
-    "w/o HM": {"hard_mixup": False},
+    "w/o SS": {"criterion__simple_sampling": False},
+    "w/o HM": {"criterion__hard_mixup": False},
     # The paper's Table 7 (II): the contrastive branch as is, plain CE in the classifier.
     "w/o δ_CLS": {"classification_loss": "cross_entropy"},
     "SCLCE (w/o SSHM)": {"contrastive": "supcon", "classification_loss": "cross_entropy"},
@@ -22,30 +28,37 @@ NEURAL = {
 # changes what is not specific to the contrastive branch for all of them at once,
 # so that no method gets a tuning budget the others lack. ``length_quantile``:
 # ``max_length`` covers this quantile of the training texts' token lengths (cap 128).
+# ``callbacks__lr_schedule: None`` is a constant learning rate; a recipe that
+# spells ``callbacks__lr_schedule__warmup_fraction`` keeps the linear warm-up
+# and decay. Recipes with a validation split stop after 2 epochs without a
+# better validation macro-F1 and restore the best epoch.
 RECIPES = {
-    # The benchmark as of session 3 (the estimator's defaults until session 5).
+    # The benchmark's own recipe (the estimator's defaults before H4 and H8).
     "v1": {"length_quantile": 0.95,
-           "params": {"dropout": 0.1, "lr_schedule": "constant", "validation_fraction": 0.1,
-                      "center_prototypes": False}},
+           "params": {"module__dropout": 0.1, "callbacks__lr_schedule": None, "validation_fraction": 0.1,
+                      "callbacks__early_stopping__patience": 2, "module__center_prototypes": False}},
     # No truncation of the training texts, no dropout before the classifier.
     "r1": {"length_quantile": 1.0,
-           "params": {"dropout": 0.0, "lr_schedule": "constant", "validation_fraction": 0.1,
-                      "center_prototypes": False}},
+           "params": {"module__dropout": 0.0, "callbacks__lr_schedule": None, "validation_fraction": 0.1,
+                      "callbacks__early_stopping__patience": 2, "module__center_prototypes": False}},
     # r1 + 10% linear warm-up, then linear decay to 0 over max_epochs.
     "r1-linear": {"length_quantile": 1.0,
-                  "params": {"dropout": 0.0, "lr_schedule": "linear", "validation_fraction": 0.1,
-                             "center_prototypes": False}},
+                  "params": {"module__dropout": 0.0, "callbacks__lr_schedule__warmup_fraction": 0.1,
+                             "validation_fraction": 0.1, "callbacks__early_stopping__patience": 2,
+                             "module__center_prototypes": False}},
     # r1-linear with no model selection: every training text is trained on and
     # the last epoch is kept (validation macro-F1 on CR rests on ~4 negatives).
-    # The estimator's defaults in sessions 5 and 6; since session 7 the defaults
-    # are this recipe with ``--set center_prototypes=true`` (method-study H11).
+    # The estimator's defaults since H4 and H8; since H11 the defaults are this
+    # recipe with ``--set module__center_prototypes=true`` (the records of the
+    # method study spell it ``center_prototypes=true``).
     "r1-linear-all": {"length_quantile": 1.0,
-                      "params": {"dropout": 0.0, "lr_schedule": "linear", "validation_fraction": None,
-                                 "center_prototypes": False}},
+                      "params": {"module__dropout": 0.0, "callbacks__lr_schedule__warmup_fraction": 0.1,
+                                 "validation_fraction": None, "module__center_prototypes": False}},
 }
 # Every recipe spells out the settings it is about, so that its records keep
-# their meaning whatever the estimator's defaults become (center_prototypes
-# only acts on methods with the 'sharp' branch).
+# their meaning whatever the estimator's defaults become (module__center_prototypes
+# only acts on methods with the 'sharp' branch; the estimator warns at fit
+# where a setting has no effect).
 CLASSIC = [
     "TF-IDF+LR (balanced)",
     "TF-IDF+LinearSVC (balanced)",
@@ -61,3 +74,82 @@ MAIN = ["SharpReCL", "CE", "LA-CE (w/o CL)", "SCLCE (w/o SSHM)"]
 ONE_SEED = ["SharpReCL (WordNet view)", "w/o SS", "w/o HM", "w/o δ_CLS", "Focal", "Dice", "SetFit"]
 # CALoRA's stage 2 runs on the fitted base of the same cell (seconds).
 CALORA_BASES = {"CALoRA on SharpReCL": "SharpReCL", "CALoRA on CE": "CE"}
+
+# The spelling of ``run.py --set`` in the records made before the estimator
+# redesign (e.g. ``--set center_prototypes=true``): the old constructor
+# parameter -> its routed name today. A record's key hashes ``--set`` as typed,
+# so these names must keep working for a rerun to find its records.
+LEGACY_PARAMETER_NAMES = {
+    **{name: f"module__{name}" for name in
+       ("pooling", "dropout", "proj_dim", "center_prototypes", "trust_remote_code")},
+    **{name: f"criterion__{name}" for name in
+       ("contrastive_prior", "normalize_contrastive_prior", "absent_prototype_anchors", "n_pos",
+        "n_neg", "k_hard", "mixup_alpha", "simple_sampling", "hard_mixup", "cl_normalization",
+        "focal_gamma")},
+    "weight_decay": "optimizer__weight_decay",
+    "lr_schedule": "callbacks__lr_schedule",
+    "warmup_fraction": "callbacks__lr_schedule__warmup_fraction",
+    "hard_share_schedule": "callbacks__hard_share__per_step",
+    "augment_each_epoch": "callbacks__refresh_view__each_epoch",
+    "n_iter_no_change": "callbacks__early_stopping__patience",
+    "selection_metric": "callbacks__early_stopping__metric",
+}
+# Stands for "the estimator's own default": the setting is left out.
+ESTIMATOR_DEFAULT = object()
+# Old parameters whose values changed meaning along with their names.
+LEGACY_VALUES = {
+    "lr_schedule": {"constant": None, "linear": ESTIMATOR_DEFAULT},
+    "hard_share_schedule": {"step": True, "epoch": False},
+}
+
+
+def new_spelling(overrides):
+    """``--set`` overrides in today's estimator spelling.
+
+    Parameters
+    ----------
+    overrides : dict
+        ``{name: value}`` as typed, old names (:data:`LEGACY_PARAMETER_NAMES`)
+        or new ones.
+
+    Returns
+    -------
+    settings : dict
+        The same settings under their routed names; a value of
+        :data:`ESTIMATOR_DEFAULT` asks for the estimator's default.
+    """
+    settings = {}
+    for name, value in overrides.items():
+        new = LEGACY_PARAMETER_NAMES.get(name, name)
+        if name in LEGACY_VALUES:
+            if value not in LEGACY_VALUES[name]:
+                raise ValueError(f"{name}={value!r}: expected one of {sorted(LEGACY_VALUES[name])}")
+            value = LEGACY_VALUES[name][value]
+        if new in settings:
+            raise ValueError(f"{name} and {new} name the same setting; give one of them")
+        settings[new] = value
+    return settings
+
+
+def neural_settings(recipe, overrides=None, **extra):
+    """The settings a neural method of ``recipe`` is built with, beside the method's own.
+
+    Parameters
+    ----------
+    recipe : str
+        A key of :data:`RECIPES`.
+    overrides : dict, optional
+        ``run.py --set`` overrides, in either spelling (see :func:`new_spelling`).
+    **extra
+        Settings of the profile (``train_layers``), applied last.
+
+    Returns
+    -------
+    settings : dict
+        Estimator parameters. A callback disabled with ``None`` takes no
+        parameters of its own (skorch refuses them), so those are left out.
+    """
+    merged = {**RECIPES[recipe]["params"], **new_spelling(overrides or {}), **extra}
+    disabled = [name for name, value in merged.items() if name.startswith("callbacks__") and value is None]
+    return {name: value for name, value in merged.items()
+            if value is not ESTIMATOR_DEFAULT and not any(name.startswith(f"{d}__") for d in disabled)}

@@ -2,8 +2,8 @@
 
 Every method is built by :func:`make_method` from its name, a seed and the
 dataset's ``max_length``; all neural methods share the encoder, batch size,
-learning rates and epochs, and the recipe (``methods.RECIPES``, passed as
-``params``) sets their dropout, LR schedule and validation split.
+learning rates and epochs, and the recipe (``methods.neural_settings``, passed
+as ``params``) sets their dropout, LR schedule, validation split and early stopping.
 """
 
 import shutil
@@ -20,10 +20,13 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.svm import LinearSVC
 
+from encoders import encoder_path, load_tokenizer, quiet_loading
 from methods import NEURAL
 from sklearn_sharprecl import SharpReCLClassifier
+# The frozen-encoder peer embeds exactly as the estimator's network does (the
+# same tokenisation, length-sorted padded batches and mean pooling); the
+# library has no public function for that.
 from sklearn_sharprecl._data import PadCollator, TokenizedTexts, tokenize
-from sklearn_sharprecl._encoder import load_tokenizer, quiet_transformers, resolve_encoder
 from sklearn_sharprecl._module import pool_hidden_states
 
 
@@ -39,10 +42,9 @@ class FrozenEncoderEmbedder(TransformerMixin, BaseEstimator):
     def fit(self, X, y=None):
         from transformers import AutoModel
 
-        name = resolve_encoder(self.encoder)
-        self.tokenizer_ = load_tokenizer(name)
-        with quiet_transformers():
-            self.model_ = AutoModel.from_pretrained(name).eval()
+        self.tokenizer_ = load_tokenizer(self.encoder)
+        with quiet_loading():
+            self.model_ = AutoModel.from_pretrained(encoder_path(self.encoder)).eval()
         return self
 
     def transform(self, X):
@@ -59,11 +61,12 @@ class FrozenEncoderEmbedder(TransformerMixin, BaseEstimator):
 
 
 def neural_params(max_length, seed, encoder=None, max_epochs=4):
+    """What every neural method of a cell shares (early stopping is the recipe's: it needs
+    the recipe's validation split)."""
     return dict(
         encoder=encoder,
         max_length=max_length,
         max_epochs=max_epochs,
-        n_iter_no_change=2,
         batch_size=32,
         random_state=seed,
     )
@@ -117,7 +120,7 @@ class SetFitClassifier(BaseEstimator):
         # Train on class indices: SetFit's head then predicts indices, which map
         # back to labels of any type (a str(label) round trip would not).
         self.classes_, y_index = np.unique(y, return_inverse=True)
-        self.model_ = SetFitModel.from_pretrained(resolve_encoder(self.encoder))
+        self.model_ = SetFitModel.from_pretrained(encoder_path(self.encoder))
         self.model_.model_body.max_seq_length = self.max_length  # inference too, as for our models
         # Checkpoints and logs go to a scratch directory: SetFit writes them to
         # ./checkpoints by default, i.e. into whatever directory the user is in.

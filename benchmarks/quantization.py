@@ -29,17 +29,22 @@ import numpy as np
 from sklearn.metrics import f1_score
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from methods import RECIPES  # noqa: E402
+from encoders import load_tokenizer  # noqa: E402
+from methods import neural_settings  # noqa: E402
 from peers import make_method  # noqa: E402
-from run import DEFAULT_DATA, choose_max_length, load_cell  # noqa: E402
+from run import DEFAULT_DATA, choose_max_length, effective_params, load_cell  # noqa: E402
 
-from sklearn_sharprecl._classifier import quantize_int8  # noqa: E402
-from sklearn_sharprecl._encoder import load_tokenizer, resolve_encoder  # noqa: E402
+import sklearn_sharprecl  # noqa: E402
+
+# The estimator's public ``quantize_int8()`` makes one variant (encoder Linear
+# layers, per-channel scales: the one this study chose); comparing the others
+# needs the function behind it, which takes the layers and scales to use.
+from sklearn_sharprecl._quantize import quantize_int8  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 CELLS = {
     "trec": {"dataset": "trec", "ratio": 50, "max_epochs": 4, "length_quantile": 1.0,
-             "params": RECIPES["r1-linear-all"]["params"]},
+             "params": neural_settings("r1-linear-all")},
     "r52": {"dataset": "r52", "ratio": None, "max_epochs": 2, "length_quantile": 0.95,
             "params": {"train_layers": 2}},
 }
@@ -68,7 +73,7 @@ def predict_with(model, module, texts):
 def study_cell(name, data_home, n_fidelity=1000, seed=0):
     spec = CELLS[name]
     X_train, y_train, X_test, y_test, _ = load_cell(spec["dataset"], spec["ratio"], seed, data_home)
-    tokenizer = load_tokenizer(resolve_encoder(None))
+    tokenizer = load_tokenizer(None)
     max_length = choose_max_length(X_train, tokenizer, spec["length_quantile"])
     model = make_method("LA-CE (w/o CL)", seed, max_length, None, spec["max_epochs"], spec["params"])
     tic = time.perf_counter()
@@ -99,6 +104,7 @@ def study_cell(name, data_home, n_fidelity=1000, seed=0):
     return {"cell": name, "n_train": len(X_train), "n_test": len(X_test), "n_fidelity": len(pick),
             "max_length": max_length, "fit_s": fit_s, "settings": {"max_epochs": spec["max_epochs"],
                                                                     **spec["params"]},
+            "estimator_params": effective_params(model), "library_version": sklearn_sharprecl.__version__,
             "rows": rows, "chosen_on_training_fidelity": chosen}
 
 

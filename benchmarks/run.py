@@ -14,9 +14,16 @@ Protocol: the training split is long-tailed with the exponential profile (test
 split untouched); R52 and Ohsumed are used as they are. In the benchmark's
 recipe ``v1``, model selection uses a stratified validation split of the
 training data only; the study recipe ``r1-linear-all`` (today's estimator
-defaults, apart from their ``center_prototypes=True``) has none and keeps the
-last epoch. For a seed, every method sees the same long-tailed subset,
-validation split and initialisation seed (paired seeds).
+defaults, apart from their ``module__center_prototypes=True``) has none and
+keeps the last epoch. For a seed, every method sees the same long-tailed
+subset, validation split and initialisation seed (paired seeds).
+
+``--set`` takes estimator parameters in today's spelling
+(``module__center_prototypes=true``) or, for the method study's earlier
+records, the old names (``center_prototypes=true``; ``methods.LEGACY_PARAMETER_NAMES``).
+The config keeps them as typed, so a rerun finds its records either way.
+Every record stores the estimator's complete settings (``estimator_params``),
+the library version and the recipe.
 """
 
 import argparse
@@ -24,6 +31,7 @@ import hashlib
 import json
 import os
 import platform
+import subprocess
 import time
 from pathlib import Path
 
@@ -31,10 +39,12 @@ import numpy as np
 from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_support
 from tqdm import tqdm
 
-from methods import CALORA_BASES, CLASSIC, MAIN, NEURAL, OTHER, RECIPES
+import sklearn_sharprecl
+from encoders import load_tokenizer
+from methods import (CALORA_BASES, CLASSIC, ESTIMATOR_DEFAULT, LEGACY_PARAMETER_NAMES, MAIN, NEURAL, OTHER,
+                     RECIPES, neural_settings, new_spelling)
 from peers import make_method
 from sklearn_sharprecl import CALoRAClassifier, SharpReCLClassifier
-from sklearn_sharprecl._encoder import load_tokenizer, resolve_encoder
 from sklearn_sharprecl.datasets import load_text_dataset, make_long_tailed
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -93,6 +103,66 @@ def parse_overrides(items):
         except json.JSONDecodeError:
             overrides[name] = value
     return overrides
+
+
+def check_overrides(overrides):
+    """Refuse, before any run, ``--set`` names the estimator does not take (old or new spelling)."""
+    try:
+        settings = {k: v for k, v in new_spelling(overrides).items() if v is not ESTIMATOR_DEFAULT}
+        SharpReCLClassifier().set_params(**settings)
+    except (TypeError, ValueError) as exc:
+        raise SystemExit(f"--set: {exc}\n(--set also takes the names of the records made before the "
+                         f"estimator redesign: {', '.join(sorted(LEGACY_PARAMETER_NAMES))})") from exc
+
+
+def json_safe(value):
+    """``value`` as JSON: containers element-wise, estimators as their class and settings,
+    classes by name, any other object as its repr."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, (np.generic, np.ndarray)):
+        return value.tolist()
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, type):
+        return value.__name__
+    if hasattr(value, "get_params"):
+        return {"class": type(value).__name__, "params": effective_params(value)}
+    return repr(value)
+
+
+def effective_params(model):
+    """Every setting ``model`` fits with, JSON-safe.
+
+    ``get_params(deep=False)``; for ``SharpReCLClassifier`` also the defaults of
+    the routed parameters not set (those of a callback disabled with ``None``
+    left out), so that a record needs neither the source nor the defaults of
+    the library version it was made with.
+    """
+    params = model.get_params(deep=False)
+    if isinstance(model, SharpReCLClassifier):
+        disabled = [name for name, value in params.items() if name.startswith("callbacks__") and value is None]
+        defaults = {name: value for name, value in SharpReCLClassifier.routed_parameters().items()
+                    if not any(name.startswith(f"{d}__") for d in disabled)}
+        params = {**defaults, **params}
+    return {name: json_safe(value) for name, value in sorted(params.items())}
+
+
+def code_revision():
+    """The git commit of this checkout (``+`` when the library or the benchmark differ from it),
+    or None outside git."""
+    repo = Path(__file__).resolve().parents[1]
+    try:
+        head = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True,
+                              text=True, check=True).stdout.strip()
+        changed = subprocess.run(["git", "-C", str(repo), "status", "--porcelain", "--",
+                                  "sklearn_sharprecl", "benchmarks/*.py", "benchmarks/reporting"],
+                                 capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return head + ("+" if changed else "")
 
 
 def run_key(dataset, ratio, method, seed, config):
@@ -184,6 +254,7 @@ def main(argv=None):
     parser.add_argument("--dry-run", action="store_true")
     args = parser.parse_args(argv)
     args.overrides = parse_overrides(args.overrides)
+    check_overrides(args.overrides)
     # Records of the method study (another recipe, overrides or second view)
     # are kept apart from the benchmark's, so the tables only ever show the
     # shipped settings.
@@ -196,27 +267,8 @@ def main(argv=None):
     todo = []
     runs_dir = RESULTS / ("study" if study else "runs")
     runs_dir.mkdir(parents=True, exist_ok=True)
-    tokenizer = load_tokenizer(resolve_encoder(args.encoder))
-    cache, lengths = {}, {}
     for dataset, ratio, method, seed in grid(args.profile, methods, args.cells, args.seeds):
-        max_epochs = args.max_epochs or per_dataset(spec["max_epochs"], dataset)
-        config = {"encoder": args.encoder or "all-MiniLM-L6-v2", "max_epochs": max_epochs,
-                  # No Freezer any more; the key stays so that records keep their names.
-                  "freeze_layers": 0, "protocol": 1}
-        train_layers = per_dataset(spec.get("train_layers", {None: None}), dataset)
-        if train_layers and (method in NEURAL or method in CALORA_BASES):  # CALoRA: its base
-            config["train_layers"] = train_layers
-        if study:
-            config["recipe"] = args.recipe
-            # A CALoRA row is keyed by its base's settings, so that it finds that base.
-            settings = NEURAL.get(CALORA_BASES.get(method, method))
-            if settings is not None and args.overrides:
-                config["set"] = args.overrides
-            # Only where X_aug is the second view: not without a contrastive
-            # branch, nor for a method whose view is its own augmenter.
-            if settings is not None and args.aug_text and settings.get("contrastive", "sharp") \
-                    and "augment" not in settings:
-                config["second_view"] = "aug_text"
+        config = run_config(args, spec, dataset, method, study)
         key = run_key(dataset, ratio, method, seed, config)
         if not (runs_dir / f"{key}.json").exists():
             todo.append((dataset, ratio, method, seed, config, key))
@@ -225,8 +277,38 @@ def main(argv=None):
         for item in todo:
             print("  ", item[-1])
         return
+    run_grid(todo, args, spec, runs_dir)
 
-    fitted_bases = {}
+
+def run_config(args, spec, dataset, method, study):
+    """The config of a run: what its key hashes (``--set`` exactly as typed)."""
+    max_epochs = args.max_epochs or per_dataset(spec["max_epochs"], dataset)
+    config = {"encoder": args.encoder or "all-MiniLM-L6-v2", "max_epochs": max_epochs,
+              # No Freezer any more; the key stays so that records keep their names.
+              "freeze_layers": 0, "protocol": 1}
+    train_layers = per_dataset(spec.get("train_layers", {None: None}), dataset)
+    if train_layers and (method in NEURAL or method in CALORA_BASES):  # CALoRA: its base
+        config["train_layers"] = train_layers
+    if study:
+        config["recipe"] = args.recipe
+        # A CALoRA row is keyed by its base's settings, so that it finds that base.
+        settings = NEURAL.get(CALORA_BASES.get(method, method))
+        if settings is not None and args.overrides:
+            config["set"] = args.overrides
+        # Only where X_aug is the second view: not without a contrastive
+        # branch, nor for a method whose view is its own augmenter.
+        if settings is not None and args.aug_text and settings.get("contrastive", "sharp") \
+                and "augment" not in settings:
+            config["second_view"] = "aug_text"
+    return config
+
+
+def run_grid(todo, args, spec, runs_dir):
+    """Fit the runs of ``todo`` in order, writing each record as soon as it is done."""
+    # Only the token lengths of the training texts: the same tokenizer the estimator loads.
+    tokenizer = load_tokenizer(args.encoder)
+    cache, lengths, fitted_bases = {}, {}, {}
+    revision = code_revision()
     started = time.perf_counter()
     for dataset, ratio, method, seed, config, key in tqdm(todo, desc="benchmark", unit="run"):
         if STOP_FILE.exists():  # lets a session free the CPU between runs without losing one
@@ -249,7 +331,10 @@ def main(argv=None):
             "n_train": len(X_train), "n_test": len(X_test),
             "train_class_counts": {str(c): int((y_train == c).sum()) for c in classes},
             "machine": f"{platform.machine()} {os.cpu_count()} cores",
+            "library_version": sklearn_sharprecl.__version__, "code_revision": revision,
         }
+        if method in NEURAL or method in CALORA_BASES:  # CALoRA: its base's recipe
+            record["recipe"] = config.get("recipe", "v1")
         try:
             record = run_one(record, method, seed, cell, X_train, y_train, X_test, y_test, classes,
                              max_length, config, args, spec, fitted_bases, aug_train)
@@ -271,10 +356,9 @@ def saved_model_path(record, method, seed, config):
     return MODELS / run_key(record["dataset"], record["imbalance_ratio"], method, seed, config)
 
 
-def run_one(record, method, seed, cell, X_train, y_train, X_test, y_test, classes, max_length,
-            config, args, spec, fitted_bases, aug_train=None):
-    """Fit and evaluate one method; returns the filled record (None to skip)."""
-    tic = time.perf_counter()
+def fit_method(record, method, seed, cell, X_train, y_train, max_length, config, args, fitted_bases,
+               aug_train=None):
+    """The fitted ``method`` of this record's cell (None when a CALoRA row has no base)."""
     if method in CALORA_BASES:
         base = fitted_bases.get((cell, CALORA_BASES[method]))
         saved = saved_model_path(record, CALORA_BASES[method], seed, config)
@@ -288,64 +372,92 @@ def run_one(record, method, seed, cell, X_train, y_train, X_test, y_test, classe
         record["calora"] = {"rank": 8, "top_k": 2,
                             "n_trainable_parameters": int(model.n_trainable_parameters_),
                             "seconds_per_epoch": float(np.mean(model.net_.history[:, "dur"]))}
-    else:
-        model = make_method(method, seed, max_length, args.encoder, config["max_epochs"],
-                            {**RECIPES[config.get("recipe", "v1")]["params"], **config.get("set", {}),
-                             **({"train_layers": config["train_layers"]} if "train_layers" in config else {})})
-        fit_params = {}
-        if config.get("second_view") == "aug_text":
-            if aug_train is None:
-                raise ValueError(f"--aug-text: dataset {record['dataset']!r} has no aug_text column")
-            fit_params["X_aug"] = aug_train
-        model.fit(X_train, y_train, **fit_params)
+        return model
+    extra = {"train_layers": config["train_layers"]} if "train_layers" in config else {}
+    model = make_method(method, seed, max_length, args.encoder, config["max_epochs"],
+                        neural_settings(config.get("recipe", "v1"), config.get("set"), **extra))
+    fit_params = {}
+    if config.get("second_view") == "aug_text":
+        if aug_train is None:
+            raise ValueError(f"--aug-text: dataset {record['dataset']!r} has no aug_text column")
+        fit_params["X_aug"] = aug_train
+    return model.fit(X_train, y_train, **fit_params)
+
+
+def run_one(record, method, seed, cell, X_train, y_train, X_test, y_test, classes, max_length,
+            config, args, spec, fitted_bases, aug_train=None):
+    """Fit and evaluate one method; returns the filled record (None to skip)."""
+    tic = time.perf_counter()
+    model = fit_method(record, method, seed, cell, X_train, y_train, max_length, config, args,
+                       fitted_bases, aug_train)
+    if model is None:
+        return None
     record["fit_seconds"] = time.perf_counter() - tic
+    record["estimator_params"] = effective_params(model)
+    if hasattr(model, "versions_"):
+        record["versions"] = dict(model.versions_)
     logit_adjusted = getattr(model, "classification_loss", None) == "logit_adjusted"
     tic = time.perf_counter()
     # One pass over the test texts: predict is the argmax of predict_proba.
     proba = model.predict_proba(X_test) if logit_adjusted else None
     y_pred = model.classes_[proba.argmax(1)] if logit_adjusted else model.predict(X_test)
     record["predict_seconds"] = time.perf_counter() - tic
-    if getattr(model, "inference_quantization", "absent") is None:
-        # Diagnostic, never used for selection: the same model's test
-        # predictions with int8 dynamic quantization (issue #16), timed right
-        # after the fp32 pass.
-        model.set_params(inference_quantization="int8")
-        tic = time.perf_counter()
-        y_int8 = model.classes_[model.predict_proba(X_test).argmax(1)]
-        record["int8"] = {"predict_seconds": time.perf_counter() - tic,
-                          "macro_f1": evaluate(y_test, y_int8, classes)["macro_f1"]}
-        model.set_params(inference_quantization=None)
+    int8_diagnostic(record, model, X_test, y_test, classes)
     if logit_adjusted and getattr(model, "decision_prior", None) is None:  # proba: balanced
-        # Diagnostic only, never used for selection: the same model's decisions
-        # under the *training* prior (Bayes rule p(y|x) ~ p_bal(y|x) * pi_y)
-        # instead of the balanced posterior the logit-adjusted branch predicts.
-        prior = np.array([record["train_class_counts"][str(c)] for c in model.classes_], float)
-        scores = proba * (prior / prior.sum())
-        record["train_prior_decision"] = evaluate(y_test, model.classes_[scores.argmax(1)], classes)
-        if hasattr(model, "estimate_decision_prior"):  # CALoRA has none
-            # Diagnostic as well: the prior estimated by EM from the unlabelled
-            # test texts (no test label is read).
-            estimated = model.estimate_decision_prior(X_test)
-            scores = proba * estimated
-            record["estimated_prior_decision"] = {
-                **evaluate(y_test, model.classes_[scores.argmax(1)], classes),
-                "prior": {str(c): float(v) for c, v in zip(model.classes_, estimated)}}
+        prior_diagnostics(record, model, proba, X_test, y_test, classes)
     if hasattr(model, "net_") and method not in CALORA_BASES:
-        # Records what partial fine-tuning (frozen layers) left trainable.
-        params = list(model.net_.module_.parameters())
-        record["n_parameters"] = sum(p.numel() for p in params)
-        record["n_trainable_parameters"] = sum(p.numel() for p in params if p.requires_grad)
-        history = model.net_.history
-        record["epochs"] = len(history)
-        record["seconds_per_epoch"] = float(np.mean(history[:, "dur"]))
-        if "valid_f1_macro" in history[-1]:
-            record["best_epoch"] = int(np.argmax(history[:, "valid_f1_macro"])) + 1
-            record["valid_f1_macro"] = [float(v) for v in history[:, "valid_f1_macro"]]
+        training_facts(record, model)
         if method in CALORA_BASES.values():
             fitted_bases[(cell, method)] = model
             model.save_pretrained(saved_model_path(record, method, seed, config))
     record.update(evaluate(y_test, y_pred, classes))
     return record
+
+
+def int8_diagnostic(record, model, X_test, y_test, classes):
+    """Diagnostic, never used for selection: the same model's test predictions with int8
+    dynamic quantization (issue #16), timed right after the fp32 pass.
+
+    Only our estimator fitted on the CPU has an int8 copy (``quantize_int8``). The time
+    includes making the copy, as in the records made before the estimator redesign
+    (the copy was then made inside the first int8 ``predict_proba``).
+    """
+    if not isinstance(model, SharpReCLClassifier) or not str(model.net_.device).startswith("cpu"):
+        return
+    tic = time.perf_counter()
+    quantized = model.quantize_int8()
+    y_int8 = quantized.classes_[quantized.predict_proba(X_test).argmax(1)]
+    record["int8"] = {"predict_seconds": time.perf_counter() - tic,
+                      "macro_f1": evaluate(y_test, y_int8, classes)["macro_f1"]}
+
+
+def prior_diagnostics(record, model, proba, X_test, y_test, classes):
+    """Diagnostics only, never used for selection, of a model whose ``proba`` is the balanced
+    posterior: its decisions under other priors."""
+    # The *training* prior (Bayes rule p(y|x) ~ p_bal(y|x) * pi_y).
+    prior = np.array([record["train_class_counts"][str(c)] for c in model.classes_], float)
+    scores = proba * (prior / prior.sum())
+    record["train_prior_decision"] = evaluate(y_test, model.classes_[scores.argmax(1)], classes)
+    if hasattr(model, "estimate_decision_prior"):  # CALoRA has none
+        # The prior estimated by EM from the unlabelled test texts (no test label is read).
+        estimated = model.estimate_decision_prior(X_test)
+        scores = proba * estimated
+        record["estimated_prior_decision"] = {
+            **evaluate(y_test, model.classes_[scores.argmax(1)], classes),
+            "prior": {str(c): float(v) for c, v in zip(model.classes_, estimated)}}
+
+
+def training_facts(record, model):
+    """What partial fine-tuning (frozen layers) left trainable, and the training curve."""
+    params = list(model.net_.module_.parameters())
+    record["n_parameters"] = sum(p.numel() for p in params)
+    record["n_trainable_parameters"] = sum(p.numel() for p in params if p.requires_grad)
+    history = model.net_.history
+    record["epochs"] = len(history)
+    record["seconds_per_epoch"] = float(np.mean(history[:, "dur"]))
+    if "valid_f1_macro" in history[-1]:
+        record["best_epoch"] = int(np.argmax(history[:, "valid_f1_macro"])) + 1
+        record["valid_f1_macro"] = [float(v) for v in history[:, "valid_f1_macro"]]
 
 
 if __name__ == "__main__":

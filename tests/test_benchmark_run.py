@@ -8,7 +8,10 @@ from pathlib import Path
 
 import pytest
 
+import sklearn_sharprecl
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+import methods  # noqa: E402
 import run  # noqa: E402
 
 
@@ -47,17 +50,37 @@ def test_grid_seeds_and_one_seed_extras():
 
 def test_full_profile_partial_fine_tuning_is_recorded_and_reruns_skip(harness, tiny_encoder, capsys):
     argv = ["--profile", "full", "--cells", "r52", "--seeds", "1", "--encoder", tiny_encoder,
-            "--data", str(harness / "data"), "--methods", "CE", "TF-IDF+LR (balanced)"]
+            "--data", str(harness / "data"), "--methods", "CE", "TF-IDF+LR (balanced)", "Frozen MiniLM+LR"]
     run.main(argv)
     records = [json.loads(p.read_text()) for p in sorted((harness / "results" / "runs").glob("*.json"))]
     by_method = {r["method"]: r for r in records}
-    assert set(by_method) == {"CE", "TF-IDF+LR (balanced)"}
+    assert set(by_method) == {"CE", "TF-IDF+LR (balanced)", "Frozen MiniLM+LR"}
     ce = by_method["CE"]
     assert ce["config"]["train_layers"] == 2 and ce["config"]["max_epochs"] == 2
     assert "train_layers" not in by_method["TF-IDF+LR (balanced)"]["config"]
     assert ce["imbalance_ratio"] is None and ce["epochs"] <= 2
     # The tiny encoder has 2 layers: both train, its embeddings are frozen.
     assert 0 < ce["n_trainable_parameters"] < ce["n_parameters"]
+    # The complete settings, readable without the source: recipe v1 as passed,
+    # the method's own, the profile's, and the routed defaults nobody set.
+    params = ce["estimator_params"]
+    assert (ce["recipe"], ce["library_version"]) == ("v1", sklearn_sharprecl.__version__)
+    assert params["module__dropout"] == 0.1 and params["callbacks__lr_schedule"] is None
+    assert params["callbacks__early_stopping__patience"] == 2 and params["validation_fraction"] == 0.1
+    assert params["contrastive"] is None and params["classification_loss"] == "cross_entropy"
+    assert params["train_layers"] == 2 and params["criterion__n_neg"] == 500
+    assert params["optimizer__betas"] == [0.9, 0.999]  # a tuple, as JSON
+    assert "callbacks__lr_schedule__warmup_fraction" not in params  # no schedule, no warm-up
+    assert ce["versions"]["sklearn-sharprecl"] == sklearn_sharprecl.__version__
+    # The int8 copy's diagnostic, on the CPU.
+    assert ce["int8"]["predict_seconds"] > 0 and 0.0 <= ce["int8"]["macro_f1"] <= 1.0
+    tfidf = by_method["TF-IDF+LR (balanced)"]
+    assert "recipe" not in tfidf
+    steps = dict(tfidf["estimator_params"]["steps"])
+    assert steps["tfidfvectorizer"]["params"]["ngram_range"] == [1, 2]
+    assert steps["logisticregression"]["class"] == "LogisticRegression"
+    frozen = dict(by_method["Frozen MiniLM+LR"]["estimator_params"]["steps"])["frozenencoderembedder"]
+    assert frozen["params"]["encoder"] == tiny_encoder
     for record in records:
         assert 0.0 <= record["macro_f1"] <= 1.0
         assert set(record["per_class"]) == set(record["train_class_counts"])
@@ -66,7 +89,7 @@ def test_full_profile_partial_fine_tuning_is_recorded_and_reruns_skip(harness, t
     assert "0 runs to do" in capsys.readouterr().out
     # Another epoch budget is another config: a new key, not a skip.
     run.main(argv + ["--max-epochs", "1", "--dry-run"])
-    assert "2 runs to do" in capsys.readouterr().out
+    assert "3 runs to do" in capsys.readouterr().out
 
 
 def test_calora_row_in_a_later_invocation_uses_the_saved_base(harness, tiny_encoder, capsys):
@@ -78,6 +101,12 @@ def test_calora_row_in_a_later_invocation_uses_the_saved_base(harness, tiny_enco
     calora = [json.loads(p.read_text()) for p in runs.glob("*calora-on-ce*.json")]
     assert len(calora) == 1 and calora[0]["calora"]["n_trainable_parameters"] > 0
     assert 0.0 <= calora[0]["macro_f1"] <= 1.0
+    # Its settings hold the base it was fitted on, loaded from disk, with the base's own.
+    params = calora[0]["estimator_params"]
+    assert params["rank"] == 8 and params["top_k"] == 2 and calora[0]["recipe"] == "v1"
+    base = params["estimator"]
+    assert base["class"] == "SharpReCLClassifier"
+    assert base["params"]["contrastive"] is None and base["params"]["module__dropout"] == 0.1
     # Without a saved base the row is skipped with a reason, not failed.
     capsys.readouterr()
     run.main(argv + ["--methods", "CALoRA on SharpReCL"])
@@ -107,7 +136,10 @@ def test_load_cell_keeps_aug_text_aligned_with_the_long_tailed_rows(tmp_path, ti
 
 def test_aug_text_is_a_study_run_and_needs_the_column(harness, tiny_encoder, tickets, capsys):
     texts, labels = tickets
-    write_dataset_with_aug(harness / "data", "trec-sharprecl", list(texts), [str(v) for v in labels])
+    # Every text four times: at ir=50 the rarest class then keeps the two examples
+    # (three) that recipe v1's stratified validation split needs.
+    texts, labels = list(texts) * 4, [str(v) for v in labels] * 4
+    write_dataset_with_aug(harness / "data", "trec-sharprecl", texts, labels)
     argv = ["--profile", "authors-trec", "--seeds", "1", "--encoder", tiny_encoder, "--max-epochs", "1",
             "--data", str(harness / "data"), "--methods", "SharpReCL", "--aug-text"]
     run.main(argv)
@@ -120,7 +152,7 @@ def test_aug_text_is_a_study_run_and_needs_the_column(harness, tiny_encoder, tic
     assert 0.0 <= estimated["macro_f1"] <= 1.0 and "train_prior_decision" in record
     assert not (harness / "results" / "runs").exists() or not list((harness / "results" / "runs").glob("*"))
     # The same cell without the column: a clear failure in the log, no record.
-    write_dataset(harness / "data2", "trec-sharprecl", list(texts), [str(v) for v in labels])
+    write_dataset(harness / "data2", "trec-sharprecl", texts, labels)
     run.main(argv[:-3] + ["--data", str(harness / "data2"), "--max-epochs", "2",  # a new key
                           "--methods", "SharpReCL", "--aug-text"])
     assert "has no aug_text column" in (harness / "results" / "failures.log").read_text()
@@ -141,3 +173,60 @@ def test_aug_text_marks_only_methods_whose_second_view_it_is(harness, tiny_encod
     # SharpReCL and the CALoRA row on it are keyed with the second view.
     assert plain["CE"] in keys and plain["SharpReCL (WordNet view)"] in keys
     assert plain["SharpReCL"] not in keys and plain["CALoRA on SharpReCL"] not in keys
+
+
+def test_set_takes_the_records_old_names_keyed_as_typed(harness, tiny_encoder, tickets, capsys):
+    texts, labels = tickets
+    write_dataset(harness / "data", "trec", list(texts), [str(v) for v in labels])
+    argv = ["--profile", "quick", "--cells", "trec:50", "--seeds", "1", "--encoder", tiny_encoder,
+            "--max-epochs", "1", "--data", str(harness / "data"), "--methods", "SharpReCL",
+            "--recipe", "r1-linear-all"]
+    run.main(argv + ["--set", "center_prototypes=true", "n_neg=16", "precision=fp32"])
+    (path,) = (harness / "results" / "study").glob("*.json")
+    record = json.loads(path.read_text())
+    assert record["config"]["set"] == {"center_prototypes": True, "n_neg": 16, "precision": "fp32"}
+    config = {"encoder": tiny_encoder, "max_epochs": 1, "freeze_layers": 0, "protocol": 1,
+              "recipe": "r1-linear-all", "set": record["config"]["set"]}
+    assert path.stem == run.run_key("trec", 50, "SharpReCL", 0, config)
+    params = record["estimator_params"]
+    assert params["module__center_prototypes"] is True and params["criterion__n_neg"] == 16
+    assert params["callbacks__lr_schedule__warmup_fraction"] == 0.1 and params["precision"] == "fp32"
+    capsys.readouterr()
+    run.main(argv + ["--set", "center_prototypes=true", "n_neg=16", "precision=fp32", "--dry-run"])
+    assert "0 runs to do" in capsys.readouterr().out
+    # The new spelling of the same settings is typed differently: another key.
+    run.main(argv + ["--set", "module__center_prototypes=true", "criterion__n_neg=16", "precision=fp32",
+                     "--dry-run"])
+    assert "1 runs to do" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("item", ["centre_prototypes=true", "module__centre_prototypes=true",
+                                  "lr_schedule=cosine", "inference_quantization=int8"])
+def test_set_refuses_a_name_the_estimator_does_not_take_before_any_run(harness, item, capsys):
+    with pytest.raises(SystemExit, match="--set"):
+        run.main(["--profile", "quick", "--methods", "SharpReCL", "--dry-run", "--set", item])
+    assert "runs to do" not in capsys.readouterr().out
+
+
+def test_legacy_names_translate_with_their_values():
+    assert methods.new_spelling({"dropout": 0.2, "criterion__k_hard": 5, "tau": 0.5}) == {
+        "module__dropout": 0.2, "criterion__k_hard": 5, "tau": 0.5}
+    assert methods.new_spelling({"hard_share_schedule": "step"}) == {"callbacks__hard_share__per_step": True}
+    with pytest.raises(ValueError, match="same setting"):
+        methods.new_spelling({"n_neg": 8, "criterion__n_neg": 16})
+    # 'linear' is the estimator's default schedule: v1's constant rate is lifted.
+    linear = methods.neural_settings("v1", {"lr_schedule": "linear"})
+    assert "callbacks__lr_schedule" not in linear and linear["module__dropout"] == 0.1
+    # A constant rate over r1-linear: its warm-up setting goes with the schedule.
+    constant = methods.neural_settings("r1-linear", {"lr_schedule": "constant"})
+    assert constant["callbacks__lr_schedule"] is None
+    assert not any(name.startswith("callbacks__lr_schedule__") for name in constant)
+    assert methods.neural_settings("v1", None, train_layers=2)["train_layers"] == 2
+
+
+def test_every_name_of_the_map_is_a_parameter_of_the_estimator():
+    routed = set(sklearn_sharprecl.SharpReCLClassifier.routed_parameters())
+    disabled = {"callbacks__lr_schedule"}  # replaced as a whole (None: a constant rate)
+    assert set(methods.LEGACY_PARAMETER_NAMES.values()) <= routed | disabled
+    for recipe in methods.RECIPES.values():
+        sklearn_sharprecl.SharpReCLClassifier().set_params(**recipe["params"])

@@ -18,6 +18,11 @@ from reporting.sources import max_length_cap, neural_setting, profiles, validati
 from reporting.tables import cells_in_words
 
 
+def early_stopping_patience(recipe="v1"):
+    """Epochs without a better validation macro-F1 before the benchmark's neural methods stop."""
+    return RECIPES[recipe]["params"].get("callbacks__early_stopping__patience", "?")
+
+
 def ordinal(n):
     n = int(n)
     suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
@@ -121,7 +126,7 @@ def configuration_lines(records, grid):
                   for d, ls in sorted(by_dataset.items(), key=lambda kv: row_sort_key((kv[0], None)))),
         "- config records: " + "; ".join(f"`{c}`" for c in configs),
         f"- neural training: at most {max_epochs} epochs, batch "
-        f"{neural_setting('batch_size')}, early stopping after {neural_setting('n_iter_no_change')} epochs without "
+        f"{neural_setting('batch_size')}, early stopping after {early_stopping_patience()} epochs without "
         f"a better validation macro-F1 on a stratified {fraction} validation split of the training data (best epoch "
         "restored); the test split is used only for the final scores",
     ]

@@ -83,7 +83,7 @@ def constant(path, name, default=None):
 
 
 def neural_setting(name, default="?"):
-    """A keyword of the shared neural settings (``peers.neural_params``): batch_size, n_iter_no_change."""
+    """A keyword of the shared neural settings (``peers.neural_params``): batch_size, max_epochs."""
     return call_keyword(PEERS, "neural_params", "dict", name, default)
 
 
