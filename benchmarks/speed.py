@@ -46,16 +46,29 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from encoders import encoder_path, load_tokenizer
 from sklearn_sharprecl import SharpReCLClassifier
+from sklearn_sharprecl.datasets import load_text_dataset, make_long_tailed
+
+# The criterion is timed in isolation (beside the encoder, and against a
+# class-loop reference): that needs the network, the loss and the sampling as
+# the estimator builds them inside fit, and the batches as it pads them. The
+# library exposes none of these parts publicly.
 from sklearn_sharprecl._criterion import SharpReCLLoss
 from sklearn_sharprecl._data import PadCollator, tokenize
-from sklearn_sharprecl._encoder import load_tokenizer, resolve_encoder
 from sklearn_sharprecl._loss import HardMixupContrastiveLoss
 from sklearn_sharprecl._module import SharpReCLModule
 from sklearn_sharprecl._sampling import balanced_synthetic_sets
-from sklearn_sharprecl.datasets import load_text_dataset, make_long_tailed
 
 RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def criterion_defaults():
+    """The criterion's settings at the estimator's defaults (its routed ``criterion__``
+    parameters: n_pos 10, n_neg 500, k_hard 20, ...)."""
+    prefix = "criterion__"
+    return {name[len(prefix):]: value for name, value in SharpReCLClassifier.routed_parameters().items()
+            if name.startswith(prefix)}
 
 
 def timed(fn, repeats, warmup=1):
@@ -75,7 +88,7 @@ def batch_of(dataset_name, n_classes, batch_size, max_length, tokenizer, data_ho
     rng = np.random.RandomState(seed)
     texts = [texts[i] for i in rng.choice(len(texts), batch_size, replace=False)]
     ids = tokenize(tokenizer, texts, max_length)
-    X, _ = PadCollator(tokenizer.pad_token_id)([([t, t], torch.tensor(0)) for t in ids])
+    X, _ = PadCollator(tokenizer.pad_token_id)([([t, t], torch.tensor(0), None) for t in ids])
     y = torch.as_tensor(rng.randint(0, n_classes, batch_size))
     return X, y
 
@@ -133,7 +146,7 @@ def equality_checks(n_classes, dim=128, n_rows=64, seed=0):
     labels = torch.cat([torch.randint(0, n_classes, (n_rows,), generator=g), torch.arange(n_classes)])
     weight = torch.rand(n_classes, generator=g) + 0.5
     protos = pool[-n_classes:]
-    sampling = {k: v for k, v in SharpReCLClassifier._default_criterion_params().items()
+    sampling = {k: v for k, v in criterion_defaults().items()
                 if k in ("n_pos", "n_neg", "k_hard", "mixup_alpha", "simple_sampling", "hard_mixup")}
     pos, neg = balanced_synthetic_sets(protos @ pool.T, labels, hard_share=0.75, **sampling)
     fast = HardMixupContrastiveLoss(tau=0.3)(pool, labels, pos, neg, weight)
@@ -152,10 +165,10 @@ def equality_checks(n_classes, dim=128, n_rows=64, seed=0):
 
 def criterion_part(args):
     """Training steps with each criterion and the criterion alone, at C=6 and C=52."""
-    encoder = resolve_encoder(None)
+    encoder = encoder_path(None)
     tokenizer = load_tokenizer(encoder)
     cells = []
-    paper = SharpReCLClassifier._default_criterion_params()  # n_pos 10, n_neg 500, k_hard 20
+    paper = criterion_defaults()  # n_pos 10, n_neg 500, k_hard 20
     for name, n_classes in (("trec", 6), ("r52", 52)):
         X, y = batch_of(name, n_classes, args.batch_size, args.max_length, tokenizer, args.data)
         counts = np.bincount(y.numpy(), minlength=n_classes) + 5
@@ -188,7 +201,8 @@ def criterion_part(args):
         def loop_only():
             emb = emb0.clone().requires_grad_()
             loop_reference_criterion(emb, module.prototypes(), y, criterion.class_weight,
-                                     hard_share=0.75, alpha=0.5, tau=0.3, **paper).backward()
+                                     n_pos=paper["n_pos"], n_neg=paper["n_neg"], k_hard=paper["k_hard"],
+                                     hard_share=0.75, alpha=paper["mixup_alpha"], tau=0.3).backward()
 
         cell["criterion_s"] = timed(criterion_only, 10)
         cell["criterion_loop_reference_s"] = timed(loop_only, 3)
@@ -222,7 +236,8 @@ def inference_cell(data_home, n_texts=256, max_length=128, batch_size=32, repeat
     def bare(order):
         with torch.inference_mode():
             for start in range(0, len(order), batch_size):
-                batch, _ = collate([([ids[i]], torch.tensor(0)) for i in order[start:start + batch_size]])
+                items = [([ids[i]], torch.tensor(0), None) for i in order[start:start + batch_size]]
+                batch, _ = collate(items)
                 module.encoder(**batch)
 
     by_length = np.argsort([len(t) for t in ids], kind="stable")
@@ -314,12 +329,16 @@ def child_fit(spec):
     if spec.get("predict"):  # inference on the training texts, same process
         tic = time.perf_counter()
         clf.predict_proba(texts)
-        extra = {"predict_s": time.perf_counter() - tic,
-                 "mean_tokens": float(np.mean([len(ids) for ids in clf._tokenize(texts)]))}
+        predict_s = time.perf_counter() - tic
+        ids = tokenize(clf.tokenizer_, texts, clf.max_length, clf.truncation)
+        extra = {"predict_s": predict_s, "mean_tokens": float(np.mean([len(t) for t in ids]))}
+    criterion = {**criterion_defaults(), **{name[len("criterion__"):]: value
+                                            for name, value in clf.get_params().items()
+                                            if name.startswith("criterion__")}}
     print(json.dumps({
         **{k: v for k, v in spec.items() if k not in ("data", "encoder")},
         "n_texts": len(texts), "n_classes": len(clf.classes_),
-        "n_pos": clf.n_pos, "n_neg": clf.n_neg, "k_hard": clf.k_hard,
+        "n_pos": criterion["n_pos"], "n_neg": criterion["n_neg"], "k_hard": criterion["k_hard"],
         "epoch_s": float(clf.net_.history[-1, "dur"]), "fit_s": fit_s, "device": str(clf.net_.device),
         "peak_rss_mib": memory_status()["VmHWM"] / 1024,
         "rss_before_fit_mib": baseline / 1024, **extra,

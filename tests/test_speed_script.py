@@ -90,3 +90,10 @@ def test_partial_table_tells_unrecorded_bf16_flags_from_none(flags, shown):
     text = speed.markdown(results)
     assert f"CPU bfloat16 flags: {shown}." in text
     assert "| train_layers=2 (cached), random batches, bf16 | 15.0 | 24.0 | 0.30 | 1900 |" in text
+
+
+def test_vectorised_criterion_matches_the_class_loop_at_the_estimators_defaults():
+    assert {k: speed.criterion_defaults()[k] for k in ("n_pos", "n_neg", "k_hard")} == {
+        "n_pos": 10, "n_neg": 500, "k_hard": 20}
+    loss_diff, same_candidates = speed.equality_checks(n_classes=6)
+    assert loss_diff < 1e-4 and same_candidates
