@@ -9,8 +9,10 @@ from sklearn.metrics import f1_score, recall_score
 from skorch.history import History
 
 from sklearn_sharprecl import SharpReCLClassifier
+from sklearn_sharprecl._data import TokenizedTexts
 
-matplotlib = pytest.importorskip("matplotlib")
+import matplotlib  # a test dependency: its absence fails, never skips
+
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
@@ -37,7 +39,7 @@ def fitted(tiny_encoder, tickets):
     # conftest's fast_params, which is function-scoped and so cannot feed a
     # module-scoped fixture.
     params = dict(encoder=tiny_encoder, max_length=32, batch_size=16, max_epochs=2,
-                  n_neg=40, lr=1e-3, random_state=0, validation_fraction=0.1)
+                  criterion__n_neg=40, lr=1e-3, random_state=0, validation_fraction=0.1)
     X, y = tickets
     return SharpReCLClassifier(**params).fit(X, y)
 
@@ -164,9 +166,10 @@ def test_training_curves_check_the_axes_they_get():
 def test_contrastive_embeddings_are_what_the_module_computes(fitted, tickets):
     X = tickets[0][:40]
     z = contrastive_embeddings(fitted, X)
-    dataset, restore = fitted._dataset_sorted_by_length(X)
+    # The module's own second output, through the net's batches in input order.
+    dataset = TokenizedTexts([fitted._tokenize(X)])
     from_forward = torch.cat([out[1] for out in fitted.net_.forward_iter(dataset)]).numpy()
-    np.testing.assert_allclose(z, from_forward[restore], atol=1e-5)
+    np.testing.assert_allclose(z, from_forward, atol=1e-5)
     np.testing.assert_allclose(np.linalg.norm(z, axis=1), 1.0, rtol=1e-5)
     assert z.shape[1] == fitted.prototypes_.shape[1]
 
