@@ -2,9 +2,10 @@
 
 This module is also the workers' script. The module fixture starts it twice
 with ``torch.distributed.run --standalone --nproc_per_node 2`` (what
-``accelerate launch`` itself runs for several GPUs; on the CPU Accelerate 1.x
-launches several processes only through ``mpirun``, and
-``accelerate launch --cpu --num_processes 2`` alone starts one). Accelerate
+``accelerate launch`` itself runs for several GPUs; on the CPU Accelerate
+launches several processes only through ``mpirun`` with a host file, and
+``accelerate launch --cpu --num_processes 2`` alone starts one process, as
+seen with Accelerate 1.16). Accelerate
 reads the launcher's RANK/WORLD_SIZE/MASTER_ADDR variables and, with
 ``ACCELERATE_USE_CPU``, runs ``DistributedType.MULTI_CPU`` over gloo even on a
 machine with a GPU. Each rank fits the same ``SharpReCLClassifier(accelerate=True)``
@@ -137,6 +138,7 @@ def launch(out, encoder, X, y, X_eval, params):
 def train_texts(tickets):
     """The first 224 tickets: 14 batches of 16, 7 for each rank (see the shard test)."""
     X, y = tickets
+    assert len(X) >= N_TRAIN, "the shard test counts on 224 training tickets"
     return X[:N_TRAIN], y[:N_TRAIN]
 
 
