@@ -72,7 +72,7 @@ def predict_with(model, module, texts):
 
 def study_cell(name, data_home, n_fidelity=1000, seed=0):
     spec = CELLS[name]
-    X_train, y_train, X_test, y_test, _ = load_cell(spec["dataset"], spec["ratio"], seed, data_home)
+    X_train, y_train, X_test, y_test, _, _ = load_cell(spec["dataset"], spec["ratio"], seed, data_home)
     tokenizer = load_tokenizer(None)
     max_length = choose_max_length(X_train, tokenizer, spec["length_quantile"])
     model = make_method("LA-CE (w/o CL)", seed, max_length, None, spec["max_epochs"], spec["params"])

@@ -220,16 +220,38 @@ def evaluate(y_true, y_pred, classes):
     }
 
 
-def load_cell(dataset, ratio, seed, data_home):
-    """Training and test texts and labels of a cell, and the kept rows' ``aug_text`` (or None)."""
+def development_split(y, fraction=0.1, random_state=0):
+    """Indices ``(pool, dev)`` of a training split: ``floor(fraction * n_c)`` texts of each class
+    held out, drawn once (the same for every run seed), so that classes with fewer than
+    ``1 / fraction`` texts stay whole in the pool. Protocol 2's development split."""
+    rng = np.random.RandomState(random_state)
+    y = np.asarray(y)
+    dev = np.concatenate([rng.permutation(np.flatnonzero(y == c))[: int(fraction * np.sum(y == c))]
+                          for c in np.unique(y)])
+    return np.setdiff1d(np.arange(len(y)), dev), np.sort(dev)
+
+
+def load_cell(dataset, ratio, seed, data_home, protocol=1):
+    """Training, test and (protocol 2) development texts and labels of a cell, and the kept
+    training rows' ``aug_text`` (or None).
+
+    Protocol 1 long-tails the whole training split. Protocol 2 first holds out a development
+    split (:func:`development_split`) and long-tails the rest: screens and the choice of
+    defaults read the development scores, never the test ones.
+    """
     train = load_text_dataset(dataset, "train", data_home=data_home)
     X_test, y_test = load_text_dataset(dataset, "test", data_home=data_home, return_X_y=True)
-    X_train, y_train, kept = train.data, train.target, np.arange(len(train.data))
+    y_all = np.asarray(train.target)
+    pool, dev = (np.arange(len(y_all)), None) if protocol == 1 else development_split(y_all)
+    X_pool, y_pool = [train.data[i] for i in pool], y_all[pool]
+    kept = np.arange(len(pool))
     if ratio is not None:
-        X_train, y_train, kept = make_long_tailed(X_train, y_train, ratio, random_state=seed,
-                                                  return_indices=True)
-    aug_train = [train.aug_data[i] for i in kept] if "aug_data" in train else None
-    return X_train, np.asarray(y_train), X_test, np.asarray(y_test), aug_train
+        _, _, kept = make_long_tailed(X_pool, y_pool, ratio, random_state=seed, return_indices=True)
+    rows = pool[kept]
+    X_train, y_train = [train.data[i] for i in rows], y_all[rows]
+    aug_train = [train.aug_data[i] for i in rows] if "aug_data" in train else None
+    dev_set = None if dev is None else ([train.data[i] for i in dev], y_all[dev])
+    return X_train, y_train, X_test, np.asarray(y_test), aug_train, dev_set
 
 
 def main(argv=None):
@@ -251,6 +273,9 @@ def main(argv=None):
     parser.add_argument("--aug-text", action="store_true",
                         help="pass the dataset's aug_text column to fit as X_aug, the second view of "
                         "the contrastive branch (profile authors-trec; method-study H7)")
+    parser.add_argument("--protocol", type=int, choices=(1, 2), default=1,
+                        help="1: long-tail the whole training split (the method study's records); "
+                        "2: hold out a development split first and score it too (the suite study)")
     parser.add_argument("--dry-run", action="store_true")
     args = parser.parse_args(argv)
     args.overrides = parse_overrides(args.overrides)
@@ -285,7 +310,7 @@ def run_config(args, spec, dataset, method, study):
     max_epochs = args.max_epochs or per_dataset(spec["max_epochs"], dataset)
     config = {"encoder": args.encoder or "all-MiniLM-L6-v2", "max_epochs": max_epochs,
               # No Freezer any more; the key stays so that records keep their names.
-              "freeze_layers": 0, "protocol": 1}
+              "freeze_layers": 0, "protocol": args.protocol}
     train_layers = per_dataset(spec.get("train_layers", {None: None}), dataset)
     if train_layers and (method in NEURAL or method in CALORA_BASES):  # CALoRA: its base
         config["train_layers"] = train_layers
@@ -319,8 +344,8 @@ def run_grid(todo, args, spec, runs_dir):
         if cell not in cache:
             cache.clear()
             fitted_bases.clear()
-            cache[cell] = load_cell(dataset, ratio, seed, args.data)
-        X_train, y_train, X_test, y_test, aug_train = cache[cell]
+            cache[cell] = load_cell(dataset, ratio, seed, args.data, args.protocol)
+        X_train, y_train, X_test, y_test, aug_train, dev_set = cache[cell]
         if cell not in lengths:
             lengths[cell] = choose_max_length(X_train, tokenizer, RECIPES[args.recipe]["length_quantile"])
         max_length = lengths[cell]
@@ -337,7 +362,7 @@ def run_grid(todo, args, spec, runs_dir):
             record["recipe"] = config.get("recipe", "v1")
         try:
             record = run_one(record, method, seed, cell, X_train, y_train, X_test, y_test, classes,
-                             max_length, config, args, spec, fitted_bases, aug_train)
+                             max_length, config, args, spec, fitted_bases, aug_train, dev_set)
         except Exception as exc:  # one broken peer must not stop the grid; rerun retries it
             tqdm.write(f"FAILED {key}: {type(exc).__name__}: {exc}")
             with open(RESULTS / "failures.log", "a") as log:
@@ -385,7 +410,7 @@ def fit_method(record, method, seed, cell, X_train, y_train, max_length, config,
 
 
 def run_one(record, method, seed, cell, X_train, y_train, X_test, y_test, classes, max_length,
-            config, args, spec, fitted_bases, aug_train=None):
+            config, args, spec, fitted_bases, aug_train=None, dev_set=None):
     """Fit and evaluate one method; returns the filled record (None to skip)."""
     tic = time.perf_counter()
     model = fit_method(record, method, seed, cell, X_train, y_train, max_length, config, args,
@@ -410,6 +435,9 @@ def run_one(record, method, seed, cell, X_train, y_train, X_test, y_test, classe
         if method in CALORA_BASES.values():
             fitted_bases[(cell, method)] = model
             model.save_pretrained(saved_model_path(record, method, seed, config))
+    if dev_set is not None:  # protocol 2: what screens and defaults are chosen on
+        record["dev"] = evaluate(dev_set[1], model.predict(dev_set[0]), classes)
+        record["n_dev"] = len(dev_set[1])
     record.update(evaluate(y_test, y_pred, classes))
     return record
 

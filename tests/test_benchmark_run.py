@@ -6,9 +6,11 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import sklearn_sharprecl
+from sklearn_sharprecl.datasets import load_text_dataset
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import methods  # noqa: E402
@@ -127,11 +129,28 @@ def write_dataset_with_aug(root, name, texts, labels):
 def test_load_cell_keeps_aug_text_aligned_with_the_long_tailed_rows(tmp_path, tickets):
     texts, labels = tickets
     write_dataset_with_aug(tmp_path, "trec-sharprecl", list(texts), [str(v) for v in labels])
-    X_train, y_train, _, _, aug_train = run.load_cell("trec-sharprecl", 100, 0, tmp_path)
+    X_train, y_train, _, _, aug_train, _ = run.load_cell("trec-sharprecl", 100, 0, tmp_path)
     assert len(X_train) < len(texts) // 2  # the long-tailed subset, not the whole file
     assert aug_train == [f"{text} [aug]" for text in X_train]
     write_dataset(tmp_path, "plain", list(texts), [str(v) for v in labels])
     assert run.load_cell("plain", 100, 0, tmp_path)[4] is None
+
+
+def test_protocol_2_holds_out_the_same_development_split_for_every_seed(tmp_path, tickets):
+    texts, labels = tickets
+    write_dataset_with_aug(tmp_path, "trec-sharprecl", list(texts), [str(v) for v in labels])
+    cells = {seed: run.load_cell("trec-sharprecl", 10, seed, tmp_path, protocol=2) for seed in (0, 1)}
+    (dev_x0, dev_y0), (dev_x1, dev_y1) = cells[0][5], cells[1][5]
+    assert dev_x0 == dev_x1 and list(dev_y0) == list(dev_y1)
+    assert not set(dev_x0) & set(cells[0][0]) and not set(dev_x1) & set(cells[1][0])
+    # A tenth of each class, rounded down: classes of fewer than 10 texts stay whole.
+    train_labels = load_text_dataset("trec-sharprecl", "train", data_home=tmp_path).target
+    counts = {c: int(np.sum(train_labels == c)) for c in np.unique(train_labels)}
+    held = {c: int(np.sum(dev_y0 == c)) for c in counts}
+    assert held == {c: n // 10 for c, n in counts.items()}
+    assert cells[0][0] != cells[1][0]  # the seeds still draw different long-tailed subsets
+    # Protocol 1 long-tails the whole split, as the method study's records did.
+    assert run.load_cell("trec-sharprecl", 10, 0, tmp_path)[5] is None
 
 
 def test_aug_text_is_a_study_run_and_needs_the_column(harness, tiny_encoder, tickets, capsys):
