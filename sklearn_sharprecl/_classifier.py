@@ -551,7 +551,10 @@ class SharpReCLClassifier(TextClassifierMixin, BaseEstimator):
         check_is_fitted(self)
         dataset, restore = TokenizedTexts([self._tokenize(check_texts(X))]).sorted_by_length()
         loader = torch.utils.data.DataLoader(dataset, batch_size=self.batch_size, collate_fn=self._collator())
-        parts = [self.net_.evaluation_step((inputs, None))[output].cpu() for inputs, _ in loader]
+        # SharpReCLNet's own step, also for an Accelerate-trained net: the loader is this
+        # process's alone, so nothing is gathered from other processes.
+        step = functools.partial(SharpReCLNet.evaluation_step, self.net_)
+        parts = [step((inputs, None))[output].cpu() for inputs, _ in loader]
         return torch.cat(parts).numpy()[restore]
 
     def _scores(self, X):

@@ -135,6 +135,22 @@ class AcceleratedSharpReCLNet(AccelerateMixin, SharpReCLNet):
         state["accelerator"] = None
         return state
 
+    def _initialize_accelerator(self):
+        # On several CPU processes Accelerate wraps every prepared module in
+        # DistributedDataParallel, which refuses one without trainable
+        # parameters, as SharpReCLLoss is: such a criterion is placed on the
+        # device, not prepared (there is nothing of it to synchronise).
+        idle = [name for name in self._criteria
+                if not any(p.requires_grad for p in getattr(self, name + "_").parameters())]
+        for name in idle:
+            setattr(self, name + "_", getattr(self, name + "_").to(self.accelerator.device))
+        criteria = self._criteria
+        self._criteria = [name for name in criteria if name not in idle]
+        try:
+            return super()._initialize_accelerator()
+        finally:
+            self._criteria = criteria
+
     def get_iterator(self, *args, **kwargs):
         if self.accelerator is None:
             return SharpReCLNet.get_iterator(self, *args, **kwargs)

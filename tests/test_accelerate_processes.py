@@ -36,8 +36,6 @@ PARAMS = dict(max_length=32, batch_size=16, max_epochs=8, lr=2e-3, random_state=
 N_PROCESSES = 2
 N_TRAIN = 224
 STEPS_PER_EPOCH = N_TRAIN // (N_PROCESSES * PARAMS["batch_size"])
-# The known failure of the two-process fit (see the module fixture).
-DDP_REFUSES_CRITERION = "DistributedDataParallel is not needed when a module doesn't have any parameter"
 
 
 def weights_hash(module):
@@ -148,11 +146,6 @@ def launched(tmp_path_factory, tiny_encoder, train_texts, eval_texts):
     out = tmp_path_factory.mktemp("two-ranks")
     run = launch(out, tiny_encoder, *train_texts, eval_texts[0], PARAMS)
     output = run.stdout + run.stderr
-    if run.returncode != 0 and DDP_REFUSES_CRITERION in output:
-        # Accelerate wraps every prepared module in DDP on MULTI_CPU, the
-        # parameter-free criterion included, and DDP refuses it: no fit starts.
-        pytest.xfail("library bug: AcceleratedSharpReCLNet lets Accelerate prepare the "
-                     "parameter-free SharpReCLLoss, which DDP refuses on MULTI_CPU")
     assert run.returncode == 0, output[-6000:]
     return out
 
@@ -281,10 +274,6 @@ def test_two_processes_match_a_one_process_fit(launched, saved_model, one_proces
         assert f1_score(y_eval, model.predict(X_eval), average="macro") >= 0.5
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "library bug: after a fit with accelerate, predict_proba on a rank gathers every rank's "
-    "outputs batch by batch (AccelerateMixin.evaluation_step) into the estimator's local "
-    "loader and returns the wrong rows past the first batch"))
 def test_each_rank_predicts_what_the_saved_model_predicts(launched, saved_model, eval_texts):
     expected = saved_model.predict_proba(eval_texts[0])
     for end in rank_files(launched, "end"):
