@@ -204,17 +204,18 @@ class LinearProbeHead(Callback):
         features = net.transform(data).astype(np.float64)
         n_classes = net.module_.classifier.out_features
         probe = LogisticRegression(C=self.C, max_iter=self.max_iter)
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", ConvergenceWarning)
-            try:
-                probe.fit(features, data.y.numpy(), sample_weight=data.sample_weight_array())
-            except ConvergenceWarning:
-                warnings.warn(
-                    f"head_init='linear_probe': the probe reached max_iter={self.max_iter} before "
-                    "it converged; raise callbacks__head_init__max_iter.",
-                    ConvergenceWarning, stacklevel=2)
-                warnings.simplefilter("ignore", ConvergenceWarning)
-                probe.fit(features, data.y.numpy(), sample_weight=data.sample_weight_array())
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ConvergenceWarning)
+            probe.fit(features, data.y.numpy(), sample_weight=data.sample_weight_array())
+        for w in caught:  # anything else the fit warned about goes on to the user
+            if not issubclass(w.category, ConvergenceWarning):
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        if any(issubclass(w.category, ConvergenceWarning) for w in caught):
+            # scikit-learn's own warning names lbfgs; this one names the setting to raise.
+            warnings.warn(
+                f"head_init='linear_probe': the probe reached max_iter={self.max_iter} before it "
+                "converged; fine-tuning starts from it. Raise callbacks__head_init__max_iter.",
+                ConvergenceWarning, stacklevel=2)
         self.probe_ = probe
         weight, bias = _full_rank_coefficients(probe, n_classes)
         log_prior = getattr(net.criterion_.classification, "log_prior", None)

@@ -32,7 +32,7 @@ from ._persistence import (
 from ._prior import em_class_prior
 from ._quantize import quantize_int8
 from ._random import seeded_torch
-from ._routing import ESTIMATOR_DEFAULTS, SHARP_ONLY, check_routed_names, routed_defaults
+from ._routing import ESTIMATOR_DEFAULTS, SHARP_ONLY, check_routed_names, check_routed_values, routed_defaults
 from ._validation import check_labels, check_sample_weight, check_texts
 
 # Randomly initialised parts of SharpReCLModule (fnmatch patterns, skorch param groups).
@@ -308,7 +308,11 @@ class SharpReCLClassifier(TextClassifierMixin, BaseEstimator):
 
     def set_params(self, **params):
         routed = {k: v for k, v in params.items() if _is_routed(k)}
-        check_routed_names(routed, type(self).__name__)
+        plain = self._get_param_names()
+        # A name that is neither a routed one nor a parameter (or a nested one of it)
+        # gets the routed names' did-you-mean, as in the constructor.
+        unknown = [k for k in params if k not in routed and k.split("__")[0] not in plain]
+        check_routed_names([*routed, *unknown], type(self).__name__)
         vars(self).update(routed)
         rest = {k: v for k, v in params.items() if k not in routed}
         return super().set_params(**rest) if rest else self
@@ -350,6 +354,7 @@ class SharpReCLClassifier(TextClassifierMixin, BaseEstimator):
 
     def _check_fit_data(self, X, y, sample_weight, X_aug):
         """Validate the data and the settings that fail without it; set the label attributes."""
+        check_routed_values(self._routed(), type(self).__name__)
         texts = check_texts(X)
         y = check_labels(y, len(texts))
         weights = check_sample_weight(sample_weight, len(texts))

@@ -10,10 +10,13 @@ a did-you-mean); the values are checked by the part that receives them, at
 
 import difflib
 import inspect
+from numbers import Integral, Real
 
+from sklearn.utils._param_validation import Interval, StrOptions, validate_parameter_constraints
+from skorch.callbacks import Callback
 from torch.optim import AdamW
 
-from ._callbacks import DEFAULT_CALLBACK_PARAMETERS
+from ._callbacks import DEFAULT_CALLBACK_PARAMETERS, DEFAULT_CALLBACKS
 from ._criterion import SharpReCLLoss
 from ._module import SharpReCLModule
 
@@ -33,6 +36,51 @@ ROUTED_PARAMETERS = {
     "optimizer": _init_parameters(AdamW, {"params", "lr"}),
     **{f"callbacks__{name}": params for name, params in DEFAULT_CALLBACK_PARAMETERS.items()},
 }
+
+_COUNT = [Interval(Integral, 0, None, closed="left")]
+_POSITIVE_INT = [Interval(Integral, 1, None, closed="left")]
+
+#: What each routed value may be, checked at ``fit`` as the estimator's own
+#: ``_parameter_constraints`` are (AdamW checks its other settings itself).
+ROUTED_CONSTRAINTS = {
+    "module__pooling": [StrOptions({"mean", "cls"})],
+    "module__dropout": [Interval(Real, 0, 1, closed="left")],
+    "module__proj_dim": _POSITIVE_INT,
+    "module__center_prototypes": ["boolean"],
+    "module__trust_remote_code": ["boolean"],
+    "criterion__contrastive_prior": ["boolean"],
+    "criterion__normalize_contrastive_prior": ["boolean"],
+    "criterion__absent_prototype_anchors": ["boolean"],
+    "criterion__n_pos": _COUNT,
+    "criterion__n_neg": _COUNT,
+    "criterion__k_hard": _POSITIVE_INT,
+    "criterion__mixup_alpha": [Interval(Real, 0, None, closed="neither")],
+    "criterion__simple_sampling": ["boolean"],
+    "criterion__hard_mixup": ["boolean"],
+    "criterion__cl_normalization": [StrOptions({"positives", "anchors"})],
+    "criterion__focal_gamma": [Interval(Real, 0, None, closed="left")],
+    "optimizer__weight_decay": [Interval(Real, 0, None, closed="left")],
+    "callbacks__lr_schedule__warmup_fraction": [Interval(Real, 0, 1, closed="left")],
+    "callbacks__hard_share__start": [Interval(Real, 0, 1, closed="both")],
+    "callbacks__hard_share__per_step": ["boolean"],
+    "callbacks__refresh_view__each_epoch": ["boolean"],
+    "callbacks__head_init__C": [Interval(Real, 0, None, closed="neither")],
+    "callbacks__head_init__max_iter": _POSITIVE_INT,
+    "callbacks__early_stopping__metric": [StrOptions({"f1_macro", "balanced_log_loss"})],
+    "callbacks__early_stopping__patience": [*_POSITIVE_INT, None],
+    # A whole callback: another skorch callback (instance or class), or None to drop it.
+    **{f"callbacks__{name}": [None, Callback, type] for name in DEFAULT_CALLBACKS},
+}
+
+
+def check_routed_values(params, estimator_name):
+    """Raise scikit-learn's ``InvalidParameterError`` for a routed value out of its constraints."""
+    validate_parameter_constraints(ROUTED_CONSTRAINTS, params, caller_name=estimator_name)
+    for name, value in params.items():
+        if name.startswith("callbacks__") and name.count("__") == 1 and isinstance(value, type) \
+                and not issubclass(value, Callback):
+            raise ValueError(f"{name} must be a skorch callback or None; got the class {value.__name__}.")
+
 
 #: Where the estimator's default differs from the part's own (AdamW's weight
 #: decay is 0.01; the paper's, and ours, 5e-4).
@@ -76,8 +124,6 @@ def check_routed_names(names, estimator_name):
 
 def routed_defaults():
     """The default of every routed parameter, by name (one definition: the parts' signatures)."""
-    from ._callbacks import DEFAULT_CALLBACKS
-
     defaults = {}
     for prefix, cls in (("module", SharpReCLModule), ("criterion", SharpReCLLoss), ("optimizer", AdamW)):
         signature = inspect.signature(cls).parameters

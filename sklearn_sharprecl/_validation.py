@@ -1,20 +1,17 @@
 """Input validation for text estimators: 1-D strings in, a clear error otherwise."""
 
-import numbers
-
 import numpy as np
 from sklearn.utils import check_consistent_length
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import column_or_1d
 
 
-def check_texts(X, text_column=None):
+def check_texts(X):
     """Return ``X`` as a list of ``str``.
 
-    Accepts a 1-D sequence of strings (list, tuple, ndarray, pandas Series), a
-    single-column 2-D array or DataFrame (what imbalanced-learn samplers hand
-    on), or a wider one with ``text_column`` naming the column. Empty and
-    whitespace-only strings are valid texts.
+    Accepts a 1-D sequence of strings (list, tuple, ndarray, pandas Series) or
+    a single-column 2-D array or DataFrame (what imbalanced-learn samplers
+    hand on). Empty and whitespace-only strings are valid texts.
     """
     if X is None:
         raise ValueError("X must be a collection of strings, got None.")
@@ -23,31 +20,23 @@ def check_texts(X, text_column=None):
             "X must be a collection of strings, got a single string; wrap it in a list: [text]."
         )
     if hasattr(X, "columns") and hasattr(X, "iloc"):  # pandas DataFrame
-        if text_column is not None:
-            if text_column not in X.columns:
-                raise ValueError(f"text_column={text_column!r} is not a column of X: {list(X.columns)}.")
-            X = X[text_column]
-        elif X.shape[1] == 1:
-            X = X.iloc[:, 0]
-        else:
+        if X.shape[1] != 1:
             raise ValueError(
-                f"X is a DataFrame with {X.shape[1]} columns; name the text column with "
-                "text_column=... ."
+                f"X is a DataFrame with {X.shape[1]} columns; pass the text column itself, "
+                "e.g. X['text'], or select it in a ColumnTransformer."
             )
+        X = X.iloc[:, 0]
     try:
         arr = np.asarray(X, dtype=object)
     except ValueError as exc:  # ragged nesting numpy cannot shape
         raise TypeError(f"X must be a 1-D collection of strings: {exc}") from exc
     if arr.ndim == 2:
-        if isinstance(text_column, numbers.Integral):
-            arr = arr[:, text_column]
-        elif arr.shape[1] == 1:
-            arr = arr[:, 0]
-        else:
+        if arr.shape[1] != 1:
             raise ValueError(
-                f"X must be 1-D or a single column, got shape {arr.shape}; pass "
-                "text_column=<index> to pick the text column."
+                f"X must be 1-D or a single column, got shape {arr.shape}; pass the text column "
+                "itself, e.g. X[:, 0]."
             )
+        arr = arr[:, 0]
     if arr.ndim != 1:
         raise ValueError(f"X must be a 1-D collection of strings, got an array of shape {arr.shape}.")
     if arr.shape[0] == 0:

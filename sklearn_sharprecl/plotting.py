@@ -416,7 +416,7 @@ def plot_embeddings(estimator, X, y, method="pca", ax=None, max_points=2000, ran
     plt = _pyplot()
     from ._validation import check_labels, check_texts
 
-    texts = check_texts(X, getattr(estimator, "text_column", None))
+    texts = check_texts(X)
     y = check_labels(y, len(texts))
     n_texts = len(texts)
     keep = _cap_per_class(y, max_points, random_state)
@@ -530,7 +530,7 @@ def evaluation_report(estimator, X, y, out_dir, *, embeddings_method="pca", dpi=
     plt = _pyplot()
     if embeddings_method not in ("pca", "tsne"):
         raise ValueError(f"embeddings_method must be 'pca' or 'tsne', got {embeddings_method!r}.")
-    texts = check_texts(X, getattr(estimator, "text_column", None))
+    texts = check_texts(X)
     y = check_labels(y, len(texts))
     y_pred = estimator.predict(texts)
 

@@ -211,11 +211,6 @@ def test_no_validation_split(fast_params, tickets):
     assert "early_stopping" not in dict(clf.net_.callbacks_)
 
 
-def _refused_at_fit_since_the_redesign(reason):
-    """A routed setting the estimator validated as a parameter before 0.1.0 and no part checks now."""
-    return pytest.mark.xfail(strict=True, reason=reason)
-
-
 @pytest.mark.parametrize(
     "params, match",
     [
@@ -229,16 +224,12 @@ def _refused_at_fit_since_the_redesign(reason):
         ({"criterion__cl_normalization": "mean"}, "normalization"),
         ({"optimizer__weight_decay": -1}, "weight_decay"),
         ({"callbacks__early_stopping__metric": "accuracy", "validation_fraction": 0.1}, "metric"),
-        pytest.param({"criterion__k_hard": 0}, "k_hard", marks=_refused_at_fit_since_the_redesign(
-            "k_hard=0 fails inside the first training step with an IndexError-like RuntimeError")),
-        pytest.param({"module__pooling": "max"}, "pooling", marks=_refused_at_fit_since_the_redesign(
-            "pool_hidden_states treats any pooling but 'cls' as 'mean': 'max' trains silently")),
-        pytest.param({"callbacks__lr_schedule": "cosine"}, "lr_schedule",
-                     marks=_refused_at_fit_since_the_redesign(
-                         "skorch calls set_params on the string: AttributeError")),
-        pytest.param({"callbacks__lr_schedule__warmup_fraction": 1.0}, "warmup_fraction",
-                     marks=_refused_at_fit_since_the_redesign(
-                         "WarmupLinearDecay accepts any warmup_fraction: the rate never decays")),
+        ({"criterion__k_hard": 0}, "k_hard"),
+        ({"module__pooling": "max"}, "pooling"),
+        ({"callbacks__lr_schedule": "cosine"}, "lr_schedule"),
+        ({"callbacks__lr_schedule__warmup_fraction": 1.0}, "warmup_fraction"),
+        ({"criterion__n_neg": -1}, "n_neg"),
+        ({"callbacks__hard_share__start": 2.0}, "start"),
     ],
 )
 def test_invalid_hyperparameters_raise(params, match, tiny_encoder, tickets):
@@ -711,9 +702,6 @@ def test_linear_probe_is_refused_with_accelerate(fast_params, tickets):
         SharpReCLClassifier(**fast_params, head_init="linear_probe", accelerate=True).fit(X, y)
 
 
-@pytest.mark.xfail(strict=True, raises=ConvergenceWarning, reason=(
-    "LinearProbeHead.on_train_begin issues its own ConvergenceWarning inside the catch_warnings "
-    "block that turned ConvergenceWarning into an error: the fit raises it instead of warning"))
 def test_linear_probe_warns_when_lbfgs_stops_early(fast_params, tickets):
     X, y = tickets
     # Recorded rather than pytest.warns, so that the warning raised as an error stays itself.

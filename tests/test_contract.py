@@ -128,9 +128,6 @@ def test_misspelt_routed_name_fails_with_the_closest_name(params, misspelt, clos
     assert clf.get_params() == before
 
 
-@pytest.mark.xfail(strict=True, reason="library bug: set_params hands a name without a routed "
-                   "prefix to BaseEstimator.set_params, whose ValueError lists the 23 plain "
-                   "parameters only and no close routed name")
 def test_routed_name_with_one_underscore_gets_the_closest_name_everywhere(params):
     # A grid search sets its grid through set_params: a key misspelt there
     # must get the same hint as one misspelt in the constructor.

@@ -85,9 +85,6 @@ def test_a_one_example_class_cannot_be_split_for_validation(fast_params, tickets
         SharpReCLClassifier(**fast_params, validation_fraction=0.1).fit(X, y)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "check_texts (_validation.py, the DataFrame and 2-D branches) tells the user to pass "
-    "text_column=..., a parameter SharpReCLClassifier no longer takes (TypeError)"))
 def test_a_wide_frame_is_refused_with_advice_that_works(fast_params, tickets):
     X, y = tickets
     frame = pd.DataFrame({"id": range(len(X)), "body": X})
