@@ -518,12 +518,6 @@ def evaluation_report(estimator, X, y, out_dir, *, embeddings_method="pca", dpi=
         ``'training_curves'``, ``'embeddings'``, ``'report'``, ``'metrics'``.
     """
     from imblearn.metrics import classification_report_imbalanced
-    from sklearn.metrics import (
-        accuracy_score,
-        balanced_accuracy_score,
-        f1_score,
-        precision_recall_fscore_support,
-    )
 
     from ._validation import check_labels, check_texts
 
@@ -564,25 +558,26 @@ def evaluation_report(estimator, X, y, out_dir, *, embeddings_method="pca", dpi=
     )
     paths["report"].write_text(report, encoding="utf-8")
 
-    precision, recall, f1, support = precision_recall_fscore_support(
-        y, y_pred, labels=labels, zero_division=0
-    )
-    metrics = {
+    metrics = _report_metrics(y, y_pred, labels, counts)
+    paths["metrics"].write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
+    return paths
+
+
+def _report_metrics(y, y_pred, labels, counts):
+    """The ``metrics.json`` of :func:`evaluation_report`: overall scores and one entry per class."""
+    from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score, precision_recall_fscore_support
+
+    precision, recall, f1, support = precision_recall_fscore_support(y, y_pred, labels=labels, zero_division=0)
+    per_class = {
+        str(c): {"f1": float(f1[i]), "precision": float(precision[i]), "recall": float(recall[i]),
+                 "support": int(support[i]), "train_count": int(counts[i])}
+        for i, c in enumerate(labels)
+    }
+    return {
         "n_samples": len(y),
         "accuracy": float(accuracy_score(y, y_pred)),
         # Over the labels of y and y_pred, as sklearn averages them.
         "f1_macro": float(f1_score(y, y_pred, average="macro", zero_division=0)),
         "balanced_accuracy": float(balanced_accuracy_score(y, y_pred)),
-        "per_class": {
-            str(c): {
-                "f1": float(f1[i]),
-                "precision": float(precision[i]),
-                "recall": float(recall[i]),
-                "support": int(support[i]),
-                "train_count": int(counts[i]),
-            }
-            for i, c in enumerate(labels)
-        },
+        "per_class": per_class,
     }
-    paths["metrics"].write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
-    return paths
