@@ -1121,14 +1121,14 @@ def _add_model_options(hyper):
                             "with their defaults")
 
 
+_PROGRESS_HELP = "show a progress bar on stderr (shown anyway when stderr is a terminal)"
+_DATA_HELP = ("data file: .csv, .tsv, .jsonl (JSON lines) or .json (JSON lines, "
+              "or an array of records), one text per row")
+
+
 def build_parser():
     """The ``sharprecl`` argument parser."""
     from . import __version__
-
-    progress_help = ("show a progress bar on stderr (shown anyway when stderr is a "
-                     "terminal)")
-    data_help = ("data file: .csv, .tsv, .jsonl (JSON lines) or .json (JSON lines, "
-                 "or an array of records), one text per row")
 
     parser = argparse.ArgumentParser(
         prog=PROG,
@@ -1141,17 +1141,21 @@ def build_parser():
     parser.add_argument("--traceback", action="store_true",
                         help="on a data or model error, show the full Python traceback")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    _add_fit_command(commands, _DATA_HELP)
+    _add_predict_command(commands)
+    _add_evaluate_command(commands)
+    _add_info_command(commands)
+    return parser
 
-    _add_fit_command(commands, data_help)
 
-    # predict
+def _add_predict_command(commands):
     predict = commands.add_parser(
         "predict", help="predict the classes of the texts of a data file",
         description="Write the rows of DATA with a 'prediction' column and one "
                     "'proba_<class>' column per class (the columns sum to 1).",
     )
     predict.add_argument("model", metavar="MODEL", help=_MODEL_HELP)
-    predict.add_argument("data", metavar="DATA", help=data_help)
+    predict.add_argument("data", metavar="DATA", help=_DATA_HELP)
     predict.add_argument("--output", "-o", required=True, metavar="OUT",
                          help="output file: .csv, .tsv or .jsonl, never the input file; "
                               "'-' writes CSV to stdout")
@@ -1159,10 +1163,11 @@ def build_parser():
                          help="overwrite OUT if it exists")
     _add_data_arguments(predict, labels=False)
     _add_decision_prior(predict, default=_MODELS_PRIOR, estimate=True)
-    predict.add_argument("-v", "--verbose", action="count", default=0, help=progress_help)
+    predict.add_argument("-v", "--verbose", action="count", default=0, help=_PROGRESS_HELP)
     predict.set_defaults(handler=_cmd_predict)
 
-    # evaluate
+
+def _add_evaluate_command(commands):
     evaluate = commands.add_parser(
         "evaluate", help="score a model on a labelled data file; write plots and metrics",
         # Wrapped by hand: argparse would break the pip line at its hyphen.
@@ -1175,7 +1180,7 @@ def build_parser():
     )
     evaluate.add_argument("model", metavar="MODEL", help=_MODEL_HELP)
     evaluate.add_argument("data", metavar="DATA",
-                          help=data_help + "; use texts the model was not trained on")
+                          help=_DATA_HELP + "; use texts the model was not trained on")
     evaluate.add_argument("--output-dir", "-o", required=True, metavar="DIR",
                           help="folder for the report files (created if needed)")
     evaluate.add_argument("--force", "-f", action="store_true",
@@ -1184,10 +1189,11 @@ def build_parser():
     _add_decision_prior(evaluate, default=_MODELS_PRIOR, estimate=True)
     evaluate.add_argument("--embeddings", choices=("pca", "tsne"), default="pca",
                           help="2-D projection of embeddings.png (default: %(default)s)")
-    evaluate.add_argument("-v", "--verbose", action="count", default=0, help=progress_help)
+    evaluate.add_argument("-v", "--verbose", action="count", default=0, help=_PROGRESS_HELP)
     evaluate.set_defaults(handler=_cmd_evaluate)
 
-    # info
+
+def _add_info_command(commands):
     info = commands.add_parser(
         "info", help="show a model's classes, encoder, parameters and library versions",
         description="Show the model's class, its classes and their training counts, the "
@@ -1198,7 +1204,6 @@ def build_parser():
     info.add_argument("model", metavar="MODEL", help=_MODEL_HELP)
     info.add_argument("--json", action="store_true", help="print the information as JSON")
     info.set_defaults(handler=_cmd_info)
-    return parser
 
 
 def _transformers_output(verbose):
