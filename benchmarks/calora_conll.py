@@ -45,12 +45,13 @@ import torch
 from sklearn.metrics import f1_score, precision_recall_fscore_support
 from torch import nn
 
-from encoders import encoder_path, load_tokenizer, quiet_loading
 from sklearn_sharprecl import ClassAwareLoRALinear
 # The token classifier of stages 1 and 2 is this script's own; it trains with the
 # library's classification losses (cross-entropy and logit-adjusted CE), which
 # only the estimators use publicly.
 from sklearn_sharprecl._loss import make_classification_loss
+
+from .encoders import encoder_path, load_tokenizer, quiet_loading
 
 RESULTS = Path(__file__).resolve().parent / "results"
 DEFAULT_DATA = Path(os.environ.get(

@@ -21,25 +21,22 @@ Writes ``results/quantization.json`` and ``results/quantization.md``.
 import argparse
 import json
 import os
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 from sklearn.metrics import f1_score
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from encoders import load_tokenizer  # noqa: E402
-from methods import neural_settings  # noqa: E402
-from peers import make_method  # noqa: E402
-from run import DEFAULT_DATA, choose_max_length, effective_params, load_cell  # noqa: E402
-
-import sklearn_sharprecl  # noqa: E402
-
+import sklearn_sharprecl
 # The estimator's public ``quantize_int8()`` makes one variant (encoder Linear
 # layers, per-channel scales: the one this study chose); comparing the others
 # needs the function behind it, which takes the layers and scales to use.
-from sklearn_sharprecl._quantize import quantize_int8  # noqa: E402
+from sklearn_sharprecl._quantize import quantize_int8
+
+from .encoders import load_tokenizer
+from .methods import neural_settings
+from .peers import make_method
+from .run import DEFAULT_DATA, choose_max_length, effective_params, load_cell
 
 RESULTS = Path(__file__).resolve().parent / "results"
 CELLS = {

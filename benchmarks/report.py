@@ -31,14 +31,14 @@ README); this script only wires it together.
 import argparse
 from pathlib import Path
 
-from reporting.calora import calora_markdown
-from reporting.facts import load_json
-from reporting.paper import PAPER, load_paper
-from reporting.plots import per_class_name, plot_f1_vs_ir, plot_per_class, plot_runtime
-from reporting.readme import readme_markdown
-from reporting.reading import reading_markdown
-from reporting.records import index_runs, load_runs, rows_of
-from reporting.tables import table2_markdown, table4_markdown
+from .reporting.calora import calora_markdown
+from .reporting.facts import load_json
+from .reporting.paper import PAPER, load_paper
+from .reporting.plots import per_class_name, plot_f1_vs_ir, plot_per_class, plot_runtime
+from .reporting.readme import readme_markdown
+from .reporting.reading import reading_markdown
+from .reporting.records import index_runs, load_runs, rows_of
+from .reporting.tables import table2_markdown, table4_markdown
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"

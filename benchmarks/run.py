@@ -40,12 +40,13 @@ from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_su
 from tqdm import tqdm
 
 import sklearn_sharprecl
-from encoders import load_tokenizer
-from methods import (CALORA_BASES, CLASSIC, ESTIMATOR_DEFAULT, LEGACY_PARAMETER_NAMES, MAIN, NEURAL, OTHER,
-                     RECIPES, neural_settings, new_spelling)
-from peers import make_method
 from sklearn_sharprecl import CALoRAClassifier, SharpReCLClassifier
 from sklearn_sharprecl.datasets import load_text_dataset, make_long_tailed
+
+from .encoders import load_tokenizer
+from .methods import (CALORA_BASES, CLASSIC, ESTIMATOR_DEFAULT, LEGACY_PARAMETER_NAMES, MAIN, NEURAL, OTHER,
+                      RECIPES, neural_settings, new_spelling)
+from .peers import make_method
 
 RESULTS = Path(__file__).resolve().parent / "results"
 STOP_FILE = RESULTS / "STOP"

@@ -46,7 +46,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from encoders import encoder_path, load_tokenizer
 from sklearn_sharprecl import SharpReCLClassifier
 from sklearn_sharprecl.datasets import load_text_dataset, make_long_tailed
 
@@ -60,7 +59,10 @@ from sklearn_sharprecl._loss import HardMixupContrastiveLoss
 from sklearn_sharprecl._module import SharpReCLModule
 from sklearn_sharprecl._sampling import balanced_synthetic_sets
 
+from .encoders import encoder_path, load_tokenizer
+
 RESULTS = Path(__file__).resolve().parent / "results"
+REPO = RESULTS.parents[1]  # where ``python -m benchmarks.speed`` finds the package
 
 
 def criterion_defaults():
@@ -287,8 +289,8 @@ def memory_status():
 
 def fit_in_child(spec):
     """Run :func:`child_fit` in a fresh interpreter: its peak RSS is this fit's alone."""
-    out = subprocess.run([sys.executable, __file__, "--child", json.dumps(spec)],
-                         check=True, capture_output=True, text=True)
+    out = subprocess.run([sys.executable, "-m", "benchmarks.speed", "--child", json.dumps(spec)],
+                         check=True, capture_output=True, text=True, cwd=REPO)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 

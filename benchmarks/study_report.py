@@ -23,8 +23,8 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-from reporting import fmt_cell, fmt_diff, md_table, pair_of_diffs, paired, scores, summarize
-from reporting.paper import PAPER_SETUP, PAPER_TAG, load_paper, paper_cell
+from .reporting import fmt_cell, fmt_diff, md_table, pair_of_diffs, paired, scores, summarize
+from .reporting.paper import PAPER_SETUP, PAPER_TAG, load_paper, paper_cell
 
 RESULTS = Path(__file__).resolve().parent / "results"
 CELLS = [("trec", 50), ("cr", 50), ("trec-sharprecl", 50), ("r52", None), ("ohsumed", None)]

@@ -3,18 +3,13 @@ real grid of a neural and a classic method on a small corpus written here."""
 
 import csv
 import json
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 import sklearn_sharprecl
+from benchmarks import methods, run
 from sklearn_sharprecl.datasets import load_text_dataset
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-import methods  # noqa: E402
-import run  # noqa: E402
 
 
 def write_dataset(root, name, texts, labels):

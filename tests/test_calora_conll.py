@@ -2,14 +2,11 @@
 and a small CoNLL-format corpus written here: real training, tiny sizes."""
 
 import json
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-import calora_conll  # noqa: E402
+from benchmarks import calora_conll
 
 WORDS = ["billing", "refund", "account", "security", "shipping", "technical", "the", "is", "what"]
 

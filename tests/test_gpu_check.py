@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 import torch
 
+from benchmarks import gpu_check
+
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "benchmarks"))
-import gpu_check  # noqa: E402
 
 FIELDS = {
     "schema_version", "mode", "created", "wall_s", "environment", "cuda_tests", "trec_fit", "inference",

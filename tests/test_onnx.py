@@ -4,7 +4,6 @@ import copy
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import onnx
@@ -162,8 +161,7 @@ def _write_dataset(folder, train, test):
 
 
 def _deployment_script():
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-    import deployment
+    from benchmarks import deployment
 
     return deployment
 

@@ -1,14 +1,9 @@
 """benchmarks/quantization.py: the int8 variants quantize the layers they name; the table renders."""
 
-import sys
-from pathlib import Path
-
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-import quantization  # noqa: E402
-
-from sklearn_sharprecl._module import SharpReCLModule  # noqa: E402
+from benchmarks import quantization
+from sklearn_sharprecl._module import SharpReCLModule
 
 
 def _is_int8(layer):

@@ -3,25 +3,22 @@ with known numbers: no training."""
 
 import json
 import re
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 pytest.importorskip("matplotlib")
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-import report  # noqa: E402
-from reporting import facts as F  # noqa: E402
-from reporting import reading as R  # noqa: E402
-from reporting import sources  # noqa: E402
-from reporting.calora import calora_markdown  # noqa: E402
-from reporting.commentary import COMMENTARY, OUTSIDE  # noqa: E402
-from reporting.fmt import fmt_cell, fmt_duration  # noqa: E402
-from reporting.paper import PAPER, PAPER_TAG, load_paper  # noqa: E402
-from reporting.records import index_runs, load_runs, row_label  # noqa: E402
-from reporting.stats import beyond_noise, noise_bar, paired, paired_t_p, summarize, verdict  # noqa: E402
-from reporting.tables import table2_markdown, table4_markdown  # noqa: E402
+from benchmarks import report  # noqa: E402
+from benchmarks.reporting import facts as F  # noqa: E402
+from benchmarks.reporting import reading as R  # noqa: E402
+from benchmarks.reporting import sources  # noqa: E402
+from benchmarks.reporting.calora import calora_markdown  # noqa: E402
+from benchmarks.reporting.commentary import COMMENTARY, OUTSIDE  # noqa: E402
+from benchmarks.reporting.fmt import fmt_cell, fmt_duration  # noqa: E402
+from benchmarks.reporting.paper import PAPER, PAPER_TAG, load_paper  # noqa: E402
+from benchmarks.reporting.records import index_runs, load_runs, row_label  # noqa: E402
+from benchmarks.reporting.stats import beyond_noise, noise_bar, paired, paired_t_p, summarize, verdict  # noqa: E402
+from benchmarks.reporting.tables import table2_markdown, table4_markdown  # noqa: E402
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 COUNTS = {"ENTY": 1250, "HUM": 571, "DESC": 261, "NUM": 119, "LOC": 54, "ABBR": 25}
@@ -274,9 +271,9 @@ def test_facts_from_the_fixture(runs_dir):
 
 
 def test_profile_status_follows_the_registry(runs_dir):
-    from methods import CALORA_BASES, CLASSIC, MAIN
+    from benchmarks.methods import CALORA_BASES, CLASSIC, MAIN
 
-    from reporting.order import ALL_METHODS
+    from benchmarks.reporting.order import ALL_METHODS
 
     grid = index_runs(load_runs(runs_dir))
     cells = [("trec", 50), ("cr", 50)]
@@ -390,9 +387,9 @@ def test_sources_parse_the_settings(tmp_path):
 
 
 def test_orders_come_from_the_registry():
-    from methods import CALORA_BASES, CLASSIC, NEURAL, OTHER
+    from benchmarks.methods import CALORA_BASES, CLASSIC, NEURAL, OTHER
 
-    from reporting.order import RUNTIME_ORDER, TABLE2_METHODS
+    from benchmarks.reporting.order import RUNTIME_ORDER, TABLE2_METHODS
 
     assert set(RUNTIME_ORDER) == set(NEURAL) | set(CALORA_BASES) | set(OTHER) | set(CLASSIC)
     assert set(CLASSIC) <= set(TABLE2_METHODS)
@@ -401,7 +398,7 @@ def test_orders_come_from_the_registry():
 
 
 def test_study_confirmation_gives_paired_differences_with_and_without_the_screening_seed():
-    import study_report
+    from benchmarks import study_report
 
     def runs(scores):
         return {("trec", 50): {s: {"macro_f1": f} for s, f in enumerate(scores)}}
@@ -418,7 +415,7 @@ def test_study_confirmation_gives_paired_differences_with_and_without_the_screen
 
 
 def test_study_decision_prior_table_scores_both_rules_of_the_same_runs():
-    import study_report
+    from benchmarks import study_report
 
     def run(balanced, train=None):
         return {"macro_f1": balanced, **({"train_prior_decision": {"macro_f1": train}} if train else {})}
@@ -433,7 +430,7 @@ def test_study_decision_prior_table_scores_both_rules_of_the_same_runs():
 
 
 def test_study_estimated_prior_table_lists_only_runs_with_the_diagnostic():
-    import study_report
+    from benchmarks import study_report
 
     with_em = {"macro_f1": 0.90, "train_prior_decision": {"macro_f1": 0.94},
                "estimated_prior_decision": {"macro_f1": 0.935, "prior": {"a": 0.9, "b": 0.1}}}
@@ -444,7 +441,7 @@ def test_study_estimated_prior_table_lists_only_runs_with_the_diagnostic():
 
 
 def test_study_confirmation_of_a_variant_compares_it_with_plain_sharprecl_too():
-    import study_report
+    from benchmarks import study_report
 
     def runs(scores):
         return {("trec-sharprecl", 50): {s: {"macro_f1": f} for s, f in enumerate(scores)}}
@@ -459,7 +456,7 @@ def test_study_confirmation_of_a_variant_compares_it_with_plain_sharprecl_too():
 
 
 def test_study_decision_prior_table_gives_the_em_prior_where_runs_have_it():
-    import study_report
+    from benchmarks import study_report
 
     def run(balanced, train, em):
         return {"macro_f1": balanced, "train_prior_decision": {"macro_f1": train},
@@ -473,7 +470,7 @@ def test_study_decision_prior_table_gives_the_em_prior_where_runs_have_it():
 
 
 def test_study_decision_prior_table_covers_a_variant_run_on_enough_seeds():
-    import study_report
+    from benchmarks import study_report
 
     def run(balanced, train):
         return {"macro_f1": balanced, "train_prior_decision": {"macro_f1": train}}
@@ -488,7 +485,7 @@ def test_study_decision_prior_table_covers_a_variant_run_on_enough_seeds():
 
 
 def test_study_keeps_freezer_records_apart_from_cached_partial_fine_tuning():
-    import study_report
+    from benchmarks import study_report
 
     def record(config):
         return {"method": "SharpReCL", "config": {"max_epochs": 2, **config}}
@@ -500,7 +497,7 @@ def test_study_keeps_freezer_records_apart_from_cached_partial_fine_tuning():
 
 
 def test_frozen_layers_of_cached_and_freezer_runs():
-    from reporting.facts import frozen_layers
+    from benchmarks.reporting.facts import frozen_layers
 
     assert frozen_layers({"config": {"freeze_layers": 0, "train_layers": 2}}, 6) == 4
     assert frozen_layers({"config": {"freeze_layers": 4}}, 6) == 4
@@ -508,7 +505,7 @@ def test_frozen_layers_of_cached_and_freezer_runs():
 
 
 def test_study_compares_a_variant_of_any_method_with_that_method():
-    import study_report
+    from benchmarks import study_report
 
     def runs(scores):
         return {("r52", None): {s: {"macro_f1": f} for s, f in enumerate(scores)}}
@@ -525,7 +522,7 @@ def test_study_compares_a_variant_of_any_method_with_that_method():
 
 
 def test_study_compares_a_sharprecl_variant_with_peers_given_the_same_change():
-    import study_report
+    from benchmarks import study_report
 
     def runs(scores):
         return {("r52", None): {s: {"macro_f1": f} for s, f in enumerate(scores)}}
@@ -541,7 +538,7 @@ def test_study_compares_a_sharprecl_variant_with_peers_given_the_same_change():
 
 
 def test_reading_names_the_seed_of_each_climbing_validation_curve(tmp_path):
-    from reporting.reading import big_cells_section
+    from benchmarks.reporting.reading import big_cells_section
 
     records = []
     for seed, curve in ((0, [0.59, 0.79]), (1, [0.56, 0.77])):
@@ -554,7 +551,7 @@ def test_reading_names_the_seed_of_each_climbing_validation_curve(tmp_path):
 
 
 def test_study_long_document_table_pairs_the_probed_sharprecl_with_every_row():
-    import study_report
+    from benchmarks import study_report
 
     def runs(scores):
         return {("r52", None): {s: {"macro_f1": f} for s, f in enumerate(scores)}}

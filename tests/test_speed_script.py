@@ -2,13 +2,10 @@
 tiny encoder, and the table/plot built from such rows. No timing is asserted."""
 
 import csv
-import sys
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-import speed  # noqa: E402
+from benchmarks import speed
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

@@ -16,7 +16,7 @@
 """
 
 # The helpers other benchmark scripts share (study_report.py).
-from reporting.fmt import fmt_cell, fmt_diff, md_table  # noqa: E402
-from reporting.stats import pair_of_diffs, paired, scores, summarize  # noqa: E402
+from .fmt import fmt_cell, fmt_diff, md_table  # noqa: E402
+from .stats import pair_of_diffs, paired, scores, summarize  # noqa: E402
 
 __all__ = ["fmt_cell", "fmt_diff", "md_table", "pair_of_diffs", "paired", "scores", "summarize"]

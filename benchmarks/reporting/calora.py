@@ -2,10 +2,10 @@
 
 import numpy as np
 
-from methods import CALORA_BASES
-from reporting.fmt import fmt_cell, fmt_diff, fmt_num, md_table
-from reporting.records import all_records, row_label, rows_of
-from reporting.stats import mean_field, pair_of_diffs, paired, rarest_classes, scores, summarize, verdict
+from ..methods import CALORA_BASES
+from .fmt import fmt_cell, fmt_diff, fmt_num, md_table
+from .records import all_records, row_label, rows_of
+from .stats import mean_field, pair_of_diffs, paired, rarest_classes, scores, summarize, verdict
 
 N_RAREST = 5
 

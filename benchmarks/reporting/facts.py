@@ -14,10 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
-from methods import CALORA_BASES, CLASSIC, MAIN
-from reporting.order import ALL_METHODS
-from reporting.records import all_records
-from reporting.stats import paired, pair_of_diffs, summarize
+from ..methods import CALORA_BASES, CLASSIC, MAIN
+from .order import ALL_METHODS
+from .records import all_records
+from .stats import paired, pair_of_diffs, summarize
 
 # ------------------------------------------------------------------ access
 

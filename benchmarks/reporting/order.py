@@ -5,7 +5,7 @@ orders specific to the report (and the paper's names of the ablations) are
 defined here, once.
 """
 
-from methods import CALORA_BASES, CLASSIC, NEURAL, ONE_SEED, OTHER
+from ..methods import CALORA_BASES, CLASSIC, NEURAL, ONE_SEED, OTHER
 
 # Table 2's neural columns: ours first, then the peers a practitioner tries.
 TABLE2_NEURAL = ["SharpReCL", "LA-CE (w/o CL)", "CE", "SCLCE (w/o SSHM)", "Focal", "Dice"]

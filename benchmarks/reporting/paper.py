@@ -3,7 +3,7 @@
 import json
 from pathlib import Path
 
-from reporting.records import DATASET_NAMES
+from .records import DATASET_NAMES
 
 PAPER = Path(__file__).resolve().parents[1] / "paper_table2.json"
 PAPER_TAG = "paper (BERT-base, theirs)"

@@ -4,11 +4,11 @@ import math
 
 import numpy as np
 
-from methods import CLASSIC
-from reporting.order import PER_CLASS_MAIN, RUNTIME_ORDER
-from reporting.records import DATASET_NAMES, present_methods, ratio_slug, row_label, row_sort_key, rows_of
-from reporting.stats import rarest_classes, scores, summarize
-from reporting.tables import table2_methods
+from ..methods import CLASSIC
+from .order import PER_CLASS_MAIN, RUNTIME_ORDER
+from .records import DATASET_NAMES, present_methods, ratio_slug, row_label, row_sort_key, rows_of
+from .stats import rarest_classes, scores, summarize
+from .tables import table2_methods
 
 
 def per_class_name(row):

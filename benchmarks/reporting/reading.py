@@ -12,17 +12,17 @@ from pathlib import Path
 
 import numpy as np
 
-from methods import CALORA_BASES, CLASSIC, MAIN, NEURAL, ONE_SEED
-from reporting import facts as F
-from reporting.calora import calora_pairs, calora_settings
-from reporting.commentary import OUTSIDE, note
-from reporting.fmt import fmt_duration, signed
-from reporting.order import ABLATIONS, is_logit_adjusted
-from reporting.paper import PAPER_SETUP, paper_cell
-from reporting.records import DATASET_NAMES, all_records, last_failures, row_label
-from reporting.sources import neural_setting, profiles, setfit_settings
-from reporting.stats import beyond_noise, paired_t_p
-from reporting.tables import table2_methods, words
+from ..methods import CALORA_BASES, CLASSIC, MAIN, NEURAL, ONE_SEED
+from . import facts as F
+from .calora import calora_pairs, calora_settings
+from .commentary import OUTSIDE, note
+from .fmt import fmt_duration, signed
+from .order import ABLATIONS, is_logit_adjusted
+from .paper import PAPER_SETUP, paper_cell
+from .records import DATASET_NAMES, all_records, last_failures, row_label
+from .sources import neural_setting, profiles, setfit_settings
+from .stats import beyond_noise, paired_t_p
+from .tables import table2_methods, words
 
 TREC, CR, R52, OHSUMED = ("trec", 50), ("cr", 50), ("r52", None), ("ohsumed", None)
 # Analysis choice (not a fact about the runs): R52's "tail" = classes with at most this many

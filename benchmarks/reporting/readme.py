@@ -7,15 +7,15 @@ from pathlib import Path
 
 import numpy as np
 
-from methods import RECIPES
-from reporting.facts import load_json
-from reporting.fmt import fmt_duration, md_table
-from reporting.order import method_sort_key
-from reporting.paper import PAPER_TAG
-from reporting.plots import per_class_name
-from reporting.records import DATASET_NAMES, last_failures, row_label, row_sort_key, rows_of
-from reporting.sources import max_length_cap, neural_setting, profiles, validation_fraction
-from reporting.tables import cells_in_words
+from ..methods import RECIPES
+from .facts import load_json
+from .fmt import fmt_duration, md_table
+from .order import method_sort_key
+from .paper import PAPER_TAG
+from .plots import per_class_name
+from .records import DATASET_NAMES, last_failures, row_label, row_sort_key, rows_of
+from .sources import max_length_cap, neural_setting, profiles, validation_fraction
+from .tables import cells_in_words
 
 
 def early_stopping_patience(recipe="v1"):

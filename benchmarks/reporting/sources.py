@@ -98,7 +98,7 @@ def max_length_cap():
 
 def validation_fraction(recipe="v1"):
     """The validation split of the benchmark's neural methods (their recipe sets it)."""
-    from methods import RECIPES
+    from ..methods import RECIPES
 
     return RECIPES[recipe]["params"]["validation_fraction"]
 

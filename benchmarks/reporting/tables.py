@@ -1,12 +1,12 @@
 """Table 2 (scores per dataset x ratio and method, the paper beside them, paired seeds)
 and Table 4 (the ablations) as markdown."""
 
-from reporting.fmt import fmt_cell, fmt_diff, fmt_num, fmt_paper, md_table
-from reporting.order import ABLATION_LABELS, ABLATIONS, TABLE2_METHODS, one_seed_ablations
-from reporting.paper import PAPER_SETUP, PAPER_TAG, best_baseline, paper_row, paper_row_label
-from reporting.records import DATASET_NAMES, all_records, present_methods, row_label, row_sort_key, rows_of
-from reporting.sources import profiles
-from reporting.stats import noise_bar, paired, paired_t_p, scores, summarize, verdict
+from .fmt import fmt_cell, fmt_diff, fmt_num, fmt_paper, md_table
+from .order import ABLATION_LABELS, ABLATIONS, TABLE2_METHODS, one_seed_ablations
+from .paper import PAPER_SETUP, PAPER_TAG, best_baseline, paper_row, paper_row_label
+from .records import DATASET_NAMES, all_records, present_methods, row_label, row_sort_key, rows_of
+from .sources import profiles
+from .stats import noise_bar, paired, paired_t_p, scores, summarize, verdict
 
 
 def words(items):
