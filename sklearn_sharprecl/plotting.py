@@ -369,6 +369,21 @@ def _cap_per_class(y, max_points, random_state):
     return np.sort(np.concatenate(keep))
 
 
+def _project_2d(points, method, random_state):
+    """``points`` in two dimensions by PCA or t-SNE, and the axes' labels."""
+    from sklearn.decomposition import PCA
+    from sklearn.manifold import TSNE
+
+    if method == "pca":
+        reducer = PCA(n_components=2, random_state=random_state)
+        xy = reducer.fit_transform(points)
+        ratio = reducer.explained_variance_ratio_
+        return xy, [f"PC {i + 1} ({100 * r:.0f}% of variance)" for i, r in enumerate(ratio)]
+    perplexity = float(min(30.0, max(2.0, (len(points) - 1) / 3)))
+    reducer = TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=random_state)
+    return reducer.fit_transform(points), ["t-SNE 1", "t-SNE 2"]
+
+
 def plot_embeddings(estimator, X, y, method="pca", ax=None, max_points=2000, random_state=0):
     """2-D view of the learned embeddings, with the class prototypes.
 
@@ -408,9 +423,6 @@ def plot_embeddings(estimator, X, y, method="pca", ax=None, max_points=2000, ran
     -------
     fig : matplotlib Figure
     """
-    from sklearn.decomposition import PCA
-    from sklearn.manifold import TSNE
-
     if method not in ("pca", "tsne"):
         raise ValueError(f"method must be 'pca' or 'tsne', got {method!r}.")
     plt = _pyplot()
@@ -433,17 +445,7 @@ def plot_embeddings(estimator, X, y, method="pca", ax=None, max_points=2000, ran
         space = "sentence embeddings (contrastive=None: no prototypes)"
     stacked = np.vstack([points, prototypes])
 
-    if method == "pca":
-        reducer = PCA(n_components=2, random_state=random_state)
-        xy = reducer.fit_transform(stacked)
-        ratio = reducer.explained_variance_ratio_
-        axis_labels = [f"PC {i + 1} ({100 * r:.0f}% of variance)" for i, r in enumerate(ratio)]
-    else:
-        perplexity = float(min(30.0, max(2.0, (len(stacked) - 1) / 3)))
-        reducer = TSNE(n_components=2, perplexity=perplexity, init="pca",
-                       random_state=random_state)
-        xy = reducer.fit_transform(stacked)
-        axis_labels = ["t-SNE 1", "t-SNE 2"]
+    xy, axis_labels = _project_2d(stacked, method, random_state)
     xy_points, xy_protos = xy[: len(points)], xy[len(points):]
 
     classes = list(estimator.classes_)
