@@ -17,7 +17,7 @@ import torch
 
 from benchmarks import gpu_check
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 FIELDS = {
     "schema_version", "mode", "created", "wall_s", "environment", "cuda_tests", "trec_fit", "inference",

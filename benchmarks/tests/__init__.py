@@ -1,0 +1,1 @@
+"""The benchmark's tests, a suite of their own: ``python -m pytest benchmarks/tests``."""
