@@ -1,6 +1,6 @@
-"""The benchmark's methods and recipes, by name: the one registry that run.py,
-peers.py, report.py and study_report.py read (names and settings only, so the
-report needs no torch).
+"""The benchmark's methods, recipes and profiles, by name: the one registry that
+run.py, peers.py, report.py and study_report.py read (names and settings only,
+so the report needs no torch).
 
 Settings are spelt as ``SharpReCLClassifier`` takes them since the estimator
 redesign (routed ``module__``/``criterion__``/``callbacks__`` parameters);
@@ -27,7 +27,8 @@ NEURAL = {
 # Settings shared by every neural method: the method study (docs/method-study.md)
 # changes what is not specific to the contrastive branch for all of them at once,
 # so that no method gets a tuning budget the others lack. ``length_quantile``:
-# ``max_length`` covers this quantile of the training texts' token lengths (cap 128).
+# ``max_length`` covers this quantile of the training texts' token lengths (at
+# most MAX_LENGTH_CAP).
 # ``callbacks__lr_schedule: None`` is a constant learning rate; a recipe that
 # spells ``callbacks__lr_schedule__warmup_fraction`` keeps the linear warm-up
 # and decay. Recipes with a validation split stop after 2 epochs without a
@@ -69,11 +70,47 @@ CLASSIC = [
 ]
 OTHER = ["SetFit"]
 
+# The longest ``max_length`` a recipe's ``length_quantile`` may choose (tokens).
+MAX_LENGTH_CAP = 128
+# The batch size of every neural method (peers.neural_params).
+NEURAL_BATCH_SIZE = 32
+
 # Run on every seed of the profile; the rest of NEURAL and OTHER on seed 0 only.
 MAIN = ["SharpReCL", "CE", "LA-CE (w/o CL)", "SCLCE (w/o SSHM)"]
 ONE_SEED = ["SharpReCL (WordNet view)", "w/o SS", "w/o HM", "w/o δ_CLS", "Focal", "Dice", "SetFit"]
 # CALoRA's stage 2 runs on the fitted base of the same cell (seconds).
 CALORA_BASES = {"CALoRA on SharpReCL": "SharpReCL", "CALoRA on CE": "CE"}
+
+# ``run.py --profile``: the cells (dataset, imbalance ratio; None: the original
+# split), the seeds of the multi-seed methods, and the epochs per dataset.
+PROFILES = {
+    "quick": {"cells": [("trec", 50), ("cr", 50)], "seeds": 3, "max_epochs": {None: 4}},
+    "full": {
+        "cells": [("trec", 50), ("cr", 50), ("trec", 20), ("cr", 20), ("trec", 10), ("cr", 10),
+                  ("r52", None), ("ohsumed", None)],
+        "seeds": 3,
+        # Long texts on a CPU: train the top two of MiniLM's six layers for two
+        # epochs, the frozen four run once per fit (train_layers; recorded per
+        # run; ``--max-epochs 4`` on a GPU). The earliest records froze the
+        # four with skorch's Freezer and recomputed them every step (records
+        # with "freeze_layers": 4).
+        "max_epochs": {"r52": 2, "ohsumed": 2, None: 4},
+        "train_layers": {"r52": 2, "ohsumed": 2, None: None},
+    },
+    # The development suite defaults are chosen on (issue #25): four short-text
+    # cells long-tailed at ir=50 and the two long-document sets as they are.
+    "suite": {
+        "cells": [("trec", 50), ("cr", 50), ("stackoverflow", 50), ("banking77", 50),
+                  ("r52", None), ("ohsumed", None)],
+        "seeds": 5,
+        "max_epochs": {"r52": 2, "ohsumed": 2, None: 4},
+        "train_layers": {"r52": 2, "ohsumed": 2, None: None},
+    },
+    # The authors' TREC release (lower-cased, tokenised, with their augmented
+    # view ``aug_text``): the same questions and split as ``trec``, so the same
+    # seed keeps the same rows. Method-study hypothesis H7 (``--aug-text``).
+    "authors-trec": {"cells": [("trec-sharprecl", 50)], "seeds": 3, "max_epochs": {None: 4}},
+}
 
 # The spelling of ``run.py --set`` in the records made before the estimator
 # redesign (e.g. ``--set center_prototypes=true``): the old constructor

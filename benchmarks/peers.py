@@ -28,8 +28,7 @@ from sklearn_sharprecl._data import PadCollator, TokenizedTexts, tokenize
 from sklearn_sharprecl._module import pool_hidden_states
 
 from .encoders import encoder_path, load_tokenizer, quiet_loading
-from .methods import NEURAL
-
+from .methods import NEURAL, NEURAL_BATCH_SIZE
 
 
 class FrozenEncoderEmbedder(TransformerMixin, BaseEstimator):
@@ -68,7 +67,7 @@ def neural_params(max_length, seed, encoder=None, max_epochs=4):
         encoder=encoder,
         max_length=max_length,
         max_epochs=max_epochs,
-        batch_size=32,
+        batch_size=NEURAL_BATCH_SIZE,
         random_state=seed,
     )
 

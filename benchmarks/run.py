@@ -44,8 +44,8 @@ from sklearn_sharprecl import CALoRAClassifier, SharpReCLClassifier
 from sklearn_sharprecl.datasets import load_text_dataset, make_long_tailed
 
 from .encoders import load_tokenizer
-from .methods import (CALORA_BASES, CLASSIC, ESTIMATOR_DEFAULT, LEGACY_PARAMETER_NAMES, MAIN, NEURAL, OTHER,
-                      RECIPES, neural_settings, new_spelling)
+from .methods import (CALORA_BASES, CLASSIC, ESTIMATOR_DEFAULT, LEGACY_PARAMETER_NAMES, MAIN, MAX_LENGTH_CAP,
+                      NEURAL, OTHER, PROFILES, RECIPES, neural_settings, new_spelling)
 from .peers import make_method
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -56,37 +56,7 @@ MODELS = RESULTS / "models"
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 
 
-PROFILES = {
-    "quick": {"cells": [("trec", 50), ("cr", 50)], "seeds": 3, "max_epochs": {None: 4}},
-    "full": {
-        "cells": [("trec", 50), ("cr", 50), ("trec", 20), ("cr", 20), ("trec", 10), ("cr", 10),
-                  ("r52", None), ("ohsumed", None)],
-        "seeds": 3,
-        # Long texts on a CPU: train the top two of MiniLM's six layers for two
-        # epochs, the frozen four run once per fit (train_layers; recorded per
-        # run; ``--max-epochs 4`` on a GPU). Until session 4 the four were
-        # frozen with skorch's Freezer and recomputed every step (records
-        # with "freeze_layers": 4).
-        "max_epochs": {"r52": 2, "ohsumed": 2, None: 4},
-        "train_layers": {"r52": 2, "ohsumed": 2, None: None},
-    },
-    # The development suite defaults are chosen on (issue #25): four short-text
-    # cells long-tailed at ir=50 and the two long-document sets as they are.
-    "suite": {
-        "cells": [("trec", 50), ("cr", 50), ("stackoverflow", 50), ("banking77", 50),
-                  ("r52", None), ("ohsumed", None)],
-        "seeds": 5,
-        "max_epochs": {"r52": 2, "ohsumed": 2, None: 4},
-        "train_layers": {"r52": 2, "ohsumed": 2, None: None},
-    },
-    # The authors' TREC release (lower-cased, tokenised, with their augmented
-    # view ``aug_text``): the same questions and split as ``trec``, so the same
-    # seed keeps the same rows. Method-study hypothesis H7 (``--aug-text``).
-    "authors-trec": {"cells": [("trec-sharprecl", 50)], "seeds": 3, "max_epochs": {None: 4}},
-}
-
-
-def choose_max_length(texts, tokenizer, quantile=0.95, cap=128):
+def choose_max_length(texts, tokenizer, quantile=0.95, cap=MAX_LENGTH_CAP):
     """Token length covering ``quantile`` of the training texts, capped."""
     lengths = [len(ids) for ids in tokenizer(list(texts), truncation=False)["input_ids"]]
     return int(min(cap, np.quantile(lengths, quantile)))
