@@ -1,22 +1,19 @@
-"""Benchmark report: Table 2, Table 4, CALoRA, plots, a reading and a results page from the run records.
+"""Benchmark report: Table 2, Table 4, CALoRA, the figures and a results page from the run records.
 
-Reads every ``runs/*.json`` written by ``benchmarks/run.py`` (whatever exists:
-a half-finished grid gives a half-filled report), the paper's numbers in
-``benchmarks/paper_table2.json`` and, where present, ``speed.json``,
-``calora_conll.json`` and ``failures.log`` in the output folder, and
-(re)writes in the output folder:
+Reads every ``runs/*.json`` written by ``python -m benchmarks.run`` (whatever
+exists: a half-finished grid gives a half-filled report), the paper's numbers
+in ``benchmarks/paper_table2.json`` and, where present, ``calora_conll.json``
+and ``failures.log`` in the output folder, and (re)writes in the output folder:
 
     table2.md    macro-F1 / accuracy per dataset x ratio and method, the paper's
                  cells beside them, and paired seed differences vs SharpReCL
     table4.md    the ablations (w/o SS, w/o HM, w/o SSHM, w/o CL)
     calora.md    CALoRA on X vs X: macro-F1, rarest-class F1, cost
-    reading.md   what the results say: numbers computed from the records,
-                 hand-written commentary in italics
     macro_f1_vs_ir.png, per_class_f1_vs_frequency_<dataset>_ir<r>.png, runtime.png
-    README.md    how to run, the configuration, links, total run time, the reading
+    README.md    how to run, the configuration, links, total run time, failed runs
 
-    python benchmarks/report.py
-    python benchmarks/report.py --runs DIR --out DIR
+    python -m benchmarks.report
+    python -m benchmarks.report --runs DIR --out DIR
 
 Conventions: scores in %; ``mean ± sd (n)`` over seeds with the sample
 standard deviation (ddof=1; none for a single seed); paired differences use
@@ -24,19 +21,17 @@ the seeds both methods have (same seed = same long-tailed subset, validation
 split and initialisation). Fast and deterministic: no training, no timestamps.
 
 The work is done by the ``reporting`` package next to this file (one module
-per idea: records, statistics, tables, plots, facts, commentary, reading,
-README); this script only wires it together.
+per idea: records, statistics, tables, plots, README); this script only wires
+it together.
 """
 
 import argparse
 from pathlib import Path
 
 from .reporting.calora import calora_markdown
-from .reporting.facts import load_json
 from .reporting.paper import PAPER, load_paper
 from .reporting.plots import per_class_name, plot_f1_vs_ir, plot_per_class, plot_runtime
 from .reporting.readme import readme_markdown
-from .reporting.reading import reading_markdown
 from .reporting.records import index_runs, load_runs, rows_of
 from .reporting.tables import table2_markdown, table4_markdown
 
@@ -45,7 +40,7 @@ RESULTS = HERE / "results"
 
 
 def generate(runs_dir=RESULTS / "runs", out_dir=RESULTS, paper_path=PAPER, plots=True):
-    """Write every table, plot, the reading and the README; returns the written paths."""
+    """Write every table, plot and the README; returns the written paths."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     records = load_runs(runs_dir)
@@ -61,15 +56,12 @@ def generate(runs_dir=RESULTS / "runs", out_dir=RESULTS, paper_path=PAPER, plots
     write("table2.md", table2_markdown(grid, paper))
     write("table4.md", table4_markdown(grid, paper))
     write("calora.md", calora_markdown(grid))
-    reading = reading_markdown(grid, paper, out_dir, speed=load_json(out_dir / "speed.json"),
-                               conll=load_json(out_dir / "calora_conll.json"))
-    write("reading.md", "# Reading of the benchmark results\n\n" + reading)
     if plots and records:
         written.append(plot_f1_vs_ir(grid, out_dir / "macro_f1_vs_ir.png"))
         for row in rows_of(grid):
             written.append(plot_per_class(grid, row, out_dir / per_class_name(row)))
         written.append(plot_runtime(grid, out_dir / "runtime.png"))
-    write("README.md", readme_markdown(records, grid, out_dir, reading))
+    write("README.md", readme_markdown(records, grid, out_dir))
     return written
 
 

@@ -41,12 +41,6 @@ def fmt_duration(seconds):
     return f"{h} h {m:02d} min" if h else f"{m} min {s:02d} s"
 
 
-def signed(x, digits=1):
-    """``+9.8`` / ``−5.4`` (a true minus sign, for prose)."""
-    text = f"{x:+.{digits}f}"
-    return text.replace("-", "−")
-
-
 def md_table(header, rows):
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(str(c).replace("|", "\\|").replace("\n", "<br>") for c in r) + " |"

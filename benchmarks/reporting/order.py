@@ -27,8 +27,6 @@ ABLATION_LABELS = {"SCLCE (w/o SSHM)": "w/o SSHM (SCLCE)", "LA-CE (w/o CL)": "w/
 RUNTIME_ORDER = list(NEURAL) + list(CALORA_BASES) + OTHER + CLASSIC
 # Per-class plot: the non-classic lines (the classic peers are drawn thin and dashed after them).
 PER_CLASS_MAIN = [m for m in TABLE2_METHODS if m not in CLASSIC]
-# Every method of the registry.
-ALL_METHODS = RUNTIME_ORDER
 
 assert set(TABLE2_NEURAL) | set(ABLATIONS) <= set(NEURAL), "report orders name a method methods.py lacks"
 
@@ -42,11 +40,3 @@ def one_seed_ablations():
     """The ablations the benchmark runs on seed 0 only (``methods.ONE_SEED``), in Table 4's order."""
     return [m for m in ABLATIONS if m in ONE_SEED]
 
-
-def is_logit_adjusted(method):
-    """A neural method whose classifier keeps the default logit-adjusted loss."""
-    return method in NEURAL and "classification_loss" not in NEURAL[method]
-
-
-def has_contrastive_branch(method):
-    return method in NEURAL and NEURAL[method].get("contrastive", "default") is not None

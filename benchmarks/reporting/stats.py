@@ -36,11 +36,6 @@ def pair_of_diffs(diffs, seeds=None):
             "n": n}
 
 
-def beyond_noise(pair):
-    """The report's bar for a paired difference: ``|mean| > sd`` over at least two seeds."""
-    return pair["n"] >= 2 and abs(pair["mean"]) > pair["sd"]
-
-
 def verdict(pair, name_a="SharpReCL"):
     """Plain-words verdict of a paired difference: beyond seed noise only if |mean| > sd."""
     if pair["n"] == 0:

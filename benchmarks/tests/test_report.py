@@ -2,22 +2,17 @@
 with known numbers: no training."""
 
 import json
-import re
 
 import numpy as np
 import pytest
 
 pytest.importorskip("matplotlib")
 from benchmarks import report  # noqa: E402
-from benchmarks.reporting import facts as F  # noqa: E402
-from benchmarks.reporting import reading as R  # noqa: E402
-from benchmarks.reporting import sources  # noqa: E402
 from benchmarks.reporting.calora import calora_markdown  # noqa: E402
-from benchmarks.reporting.commentary import COMMENTARY, OUTSIDE  # noqa: E402
 from benchmarks.reporting.fmt import fmt_cell, fmt_duration  # noqa: E402
 from benchmarks.reporting.paper import PAPER, PAPER_TAG, load_paper  # noqa: E402
 from benchmarks.reporting.records import index_runs, load_runs, row_label  # noqa: E402
-from benchmarks.reporting.stats import beyond_noise, noise_bar, paired, paired_t_p, summarize, verdict  # noqa: E402
+from benchmarks.reporting.stats import noise_bar, paired, paired_t_p, summarize, verdict  # noqa: E402
 from benchmarks.reporting.tables import table2_markdown, table4_markdown  # noqa: E402
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -155,19 +150,32 @@ def test_generate_writes_tables_plots_and_readme(runs_dir, tmp_path):
     for png in ["macro_f1_vs_ir.png", "per_class_f1_vs_frequency_trec_ir50.png", "runtime.png"]:
         assert png in names
         assert (out / png).read_bytes()[:8] == PNG_MAGIC
-    assert "reading.md" in names
     readme = (out / "README.md").read_text()
-    # the reading is generated and embedded in the README
-    assert "## Reading" in readme and (out / "reading.md").read_text().split("\n", 2)[2].strip() in readme
     total = sum(100.0 + s + 2.0 for s in range(3)) * 3  # 3 methods x 3 seeds
     assert fmt_duration(total) in readme
     assert "TREC 22" in readme  # max_length from the records
     # the benchmark recipe's early stopping, quoted from methods.RECIPES
     assert "batch 32, early stopping after 2 epochs without" in readme
     # idempotent: a second run writes the same text
-    before = {n: (out / n).read_text() for n in ["table2.md", "table4.md", "calora.md", "reading.md", "README.md"]}
+    before = {n: (out / n).read_text() for n in ["table2.md", "table4.md", "calora.md", "README.md"]}
     report.generate(runs_dir, out, PAPER)
     assert before == {n: (out / n).read_text() for n in before}
+
+
+def test_readme_quotes_the_batch_size_a_record_stores_else_the_registrys(tmp_path):
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    neural = {"epochs": 4, "seconds_per_epoch": 20.0, "best_epoch": 3}
+    stored = make_record("SharpReCL", 0, 0.8, estimator_params={"batch_size": 16}, **neural)
+    older = make_record("CE", 0, 0.7, **neural)  # made before records stored their settings
+    for name, record in (("a", stored), ("b", older)):
+        (runs / f"{name}.json").write_text(json.dumps(record))
+    report.generate(runs, tmp_path / "out", PAPER, plots=False)
+    readme = (tmp_path / "out" / "README.md").read_text()
+    assert "at most 4 epochs, batch 16/32, early stopping" in readme
+    # what each profile runs, in words, from methods.PROFILES
+    assert "python -m benchmarks.run --profile quick" in readme
+    assert "# TREC and CR at ir=50, 3 seeds" in readme
 
 
 def test_broken_and_duplicate_records(runs_dir, capsys):
@@ -233,157 +241,14 @@ def test_noise_bar_matches_the_closed_form():
     assert f"with n = 3 it is a paired t of 1.7, two-sided p ≈ {p:.2f}" in md
 
 
-def test_beyond_noise_and_verdict():
+def test_verdict_needs_the_mean_beyond_the_sd():
     pair = paired({s: {"macro_f1": v} for s, v in enumerate(SHARP)}, {s: {"macro_f1": v} for s, v in enumerate(CE)})
-    assert beyond_noise(pair) and verdict(pair) == "SharpReCL ahead (|mean| > sd)"
+    assert verdict(pair) == "SharpReCL ahead (|mean| > sd)"
     noisy = paired({0: {"macro_f1": 0.5}, 1: {"macro_f1": 0.6}}, {0: {"macro_f1": 0.55}, 1: {"macro_f1": 0.5}})
-    assert not beyond_noise(noisy) and verdict(noisy) == "within seed noise"
+    assert verdict(noisy) == "within seed noise"
     one = paired({0: {"macro_f1": 0.9}}, {0: {"macro_f1": 0.1}})
-    assert not beyond_noise(one)
+    assert verdict(one) == "one seed: no noise estimate"
     assert np.isnan(paired_t_p(one))
-
-
-# --------------------------------------------------------------------------- facts for the prose
-
-
-def test_facts_from_the_fixture(runs_dir):
-    grid = index_runs(load_runs(runs_dir))
-    cell = ("trec", 50)
-    rare = F.rarest_class(grid, cell)
-    assert rare["label"] == "ABBR" and rare["train"] == 25 and rare["test"] == 50
-    assert rare["train_share"] == pytest.approx(25 / sum(COUNTS.values()))
-    assert rare["test_share"] == pytest.approx(50 / 300)
-    # ABBR's share of the SharpReCL - CE gap: its F1 difference / 6 classes, per seed
-    share = F.class_share_of_gap(grid, cell, "SharpReCL", "CE", "ABBR")
-    np.testing.assert_allclose(share["diffs"], 100 * (0.5 - np.asarray(ABBR_CE)) / 6)
-    # one more false positive at recall 0.9, precision 0.9, support 50: TP 45, FP 5, FN 5
-    rec = grid[cell]["SharpReCL"][0]
-    rec["per_class"]["ABBR"].update(recall=0.9, precision=0.9)
-    assert F.false_positives(rec, "ABBR") == 5
-    assert F.marginal_fp_cost(rec, "ABBR", 6) == pytest.approx(100 * (90 / 100 - 90 / 101) / 6)
-    assert F.predicted_share(rec, "ABBR", 300) == pytest.approx(50 / 300)
-    assert F.epoch_ratios(grid, [cell], "SharpReCL", "CE") == [1.0, 1.0, 1.0]
-    time = F.profile_time(grid, [cell])
-    assert time["total"] == pytest.approx(sum(100.0 + s + 2.0 for s in range(3)) * 3)
-    assert time["single"] == 0 and time["runs"] == 9
-    assert not F.still_climbing(grid[cell]["SharpReCL"][0])  # 0.5, 0.6, 0.7, 0.6
-    assert F.still_climbing({"valid_f1_macro": [0.5, 0.7]})
-
-
-def test_profile_status_follows_the_registry(runs_dir):
-    from benchmarks.methods import CALORA_BASES, CLASSIC, MAIN
-
-    from benchmarks.reporting.order import ALL_METHODS
-
-    grid = index_runs(load_runs(runs_dir))
-    cells = [("trec", 50), ("cr", 50)]
-    st = F.profile_status(grid, cells, 3)
-    multi = [m for m in ALL_METHODS if m in MAIN or m in CLASSIC or m in CALORA_BASES]
-    assert st["expected"] == len(cells) * (3 * len(multi) + len(ALL_METHODS) - len(multi))
-    assert st["done"] == 9
-    assert st["missing"]["SharpReCL"] == {("cr", 50): [0, 1, 2]}
-    assert st["missing"]["Focal"] == {("trec", 50): [0], ("cr", 50): [0]}
-    assert st["missing"]["CE"] == {("cr", 50): [0, 1, 2]}  # its three TREC records count as done
-
-
-def test_slowest_relative_and_tail_summary():
-    recs = [make_record("SharpReCL", s, 0.8) for s in range(3)]
-    recs[0]["fit_seconds"] = 1000.0
-    grid = index_runs(recs)
-    cell, method, seed, secs, others = F.slowest_relative(grid, [("trec", 50)])
-    assert (method, seed, secs, others) == ("SharpReCL", 0, 1000.0, {1: 101.0, 2: 102.0})
-    rec = make_record("SharpReCL", 0, 0.8)
-    rec["per_class"]["ABBR"]["f1"] = 0.0
-    tail = F.tail_summary(rec, 60)  # LOC (54) and ABBR (25)
-    assert tail == {"n_tail": 2, "tail_f1": pytest.approx(0.45), "head_f1": pytest.approx(0.9), "zero_f1": 1}
-
-
-def test_prior_weights():
-    weights, batch = F.prior_weights({"a": 1, "b": 3})
-    assert weights["a"] == pytest.approx(np.log(4)) and weights["b"] == pytest.approx(-np.log(0.75))
-    assert batch == pytest.approx(0.25 * np.log(4) - 0.75 * np.log(0.75))
-
-
-def test_speed_and_conll_facts():
-    speed = {"cells": [{"criterion_share_of_step": 0.006}, {"criterion_share_of_step": 0.008}],
-             "memory": [{"dataset": "trec", "n_classes": 6, "method": m, "peak_rss_mib": rss, "epoch_s": e}
-                        for m, rss, e in [("SharpReCL", 101.0, 20.0), ("SCLCE", 100.0, 19.0), ("CE", 90.0, 10.0)]],
-             "scaling": [{"axis": "texts", "n_texts": n, "epoch_s": 0.05 * n + 1} for n in (1000, 2000, 4000)]}
-    sp = F.speed_facts(speed)
-    assert sp["criterion_share"] == [0.006, 0.008]
-    assert sp["memory_vs_sclce"] == [pytest.approx(0.01)] and sp["epoch_vs_ce"] == [2.0]
-    assert sp["linear"]["ms_per_text"] == pytest.approx(50.0) and sp["linear"]["r2"] == pytest.approx(1.0)
-    conll = {"seeds": [0, 1], "summary": {
-        "CALoRA (CE)": {"paired_macro_f1_gain_vs_base": [0.001, 0.003]},
-        "all experts (CE)": {"paired_macro_f1_gain_vs_base": [-0.002, 0.001]}}}
-    facts = F.conll_facts(conll)
-    np.testing.assert_allclose(facts["gain"]["CE"], [0.1, 0.3])
-    np.testing.assert_allclose(facts["routing"]["CE"], [0.3, 0.2])
-    assert "LA" not in facts["routing"]
-
-
-# --------------------------------------------------------------------------- the reading
-
-
-def reading_of(records):
-    return R.reading_markdown(index_runs(records), load_paper(), ".")
-
-
-def fixture_records(sharp=SHARP, ce=CE):
-    return ([make_record("SharpReCL", s, v, epochs=4, seconds_per_epoch=20.0, best_epoch=3) for s, v in enumerate(sharp)]
-            + [make_record("CE", s, v, abbr_f1=ABBR_CE[s], epochs=4, seconds_per_epoch=10.0, best_epoch=3)
-               for s, v in enumerate(ce)])
-
-
-def test_reading_numbers_come_from_the_records():
-    text = reading_of(fixture_records())
-    diffs = 100 * (np.asarray(SHARP) - np.asarray(CE))
-    pair = paired({s: {"macro_f1": v} for s, v in enumerate(SHARP)}, {s: {"macro_f1": v} for s, v in enumerate(CE)})
-    per_seed = ", ".join(f"{d:+.1f}" for d in diffs[:-1]) + f" and {diffs[-1]:+.1f}"
-    assert f"per seed {per_seed}; +{diffs.mean():.1f} ± {diffs.std(ddof=1):.1f}, p = {paired_t_p(pair):.2f}" in text
-    assert "a SharpReCL epoch costs 2.0× a CE epoch" in text
-    # a changed record changes the prose
-    changed = reading_of(fixture_records(sharp=[0.95, 0.83, 0.78]))
-    assert "per seed +20.0, +4.0 and +4.0" in changed and per_seed not in changed
-
-
-def test_reading_commentary_follows_the_numbers():
-    cause = COMMENTARY["trec_cause"].format(rare="ABBR")
-    ahead = reading_of(fixture_records())  # SharpReCL ahead of CE on TREC
-    behind = reading_of(fixture_records(sharp=CE, ce=SHARP))
-    assert "beats plain CE" in ahead and cause not in ahead
-    assert "loses to plain CE" in behind and cause in behind
-    # with no record at all
-    assert "No runs yet." in reading_of([])
-
-
-def test_commentary_states_no_number():
-    for key, text in COMMENTARY.items():
-        prose = re.sub(r"`[^`]*`", "", text)
-        prose = re.sub(r"Table \d+", "", prose)
-        # a number stands alone: digits inside a name (R52) are not one
-        assert not re.search(r"(?<!\w)\d", prose), f"commentary {key!r} states a number: {text!r}"
-        assert "*" not in text
-        assert set(re.findall(r"\{(\w*)\}", text)) <= {"rare", "minority"}
-    assert all(isinstance(v, (int, float)) for v in OUTSIDE.values())
-
-
-def test_sources_parse_the_settings(tmp_path):
-    module = tmp_path / "mod.py"
-    module.write_text("P = {'a': [('x', 1), ('y', None)], None: 2}\n"
-                      "def f(a, b=3, *, c='x'):\n    return dict(d=5, e=a)\n"
-                      "class K:\n    def m(self, q=0.1):\n        return g(num=7)\n")
-    assert sources.constant(module, "P") == {"a": [("x", 1), ("y", None)], None: 2}
-    assert sources.default(module, "f", "b") == 3 and sources.default(module, "f", "c") == "x"
-    assert sources.default(module, "K.m", "q") == 0.1 and sources.default(module, "f", "a") == "?"
-    assert sources.call_keyword(module, "f", "dict", "d") == 5
-    assert sources.call_keyword(module, "f", "dict", "e") == "?"  # not a literal
-    assert sources.call_keyword(module, "K.m", "g", "num") == 7
-    # every setting the report quotes is found in the real files
-    found = [sources.neural_setting("batch_size"), sources.max_length_cap(), sources.validation_fraction(), sources.smote_neighbors(),
-             *sources.setfit_settings().values()]
-    assert "?" not in found
-    assert ("trec", 50) in sources.profiles()["quick"]["cells"]
 
 
 def test_orders_come_from_the_registry():
@@ -496,14 +361,6 @@ def test_study_keeps_freezer_records_apart_from_cached_partial_fine_tuning():
     assert cached == ("v1", "SharpReCL", "")
 
 
-def test_frozen_layers_of_cached_and_freezer_runs():
-    from benchmarks.reporting.facts import frozen_layers
-
-    assert frozen_layers({"config": {"freeze_layers": 0, "train_layers": 2}}, 6) == 4
-    assert frozen_layers({"config": {"freeze_layers": 4}}, 6) == 4
-    assert frozen_layers({"config": {"freeze_layers": 0}}, 6) == 0
-
-
 def test_study_compares_a_variant_of_any_method_with_that_method():
     from benchmarks import study_report
 
@@ -535,19 +392,6 @@ def test_study_compares_a_sharprecl_variant_with_peers_given_the_same_change():
     assert f"v1 · SharpReCL · {probe} − SharpReCL" in rows
     assert f"v1 · SharpReCL · {probe} − LA-CE (w/o CL) · {probe}" in rows
     assert not any(row.endswith(f"− CE · {probe}") for row in rows)  # no such runs
-
-
-def test_reading_names_the_seed_of_each_climbing_validation_curve(tmp_path):
-    from benchmarks.reporting.reading import big_cells_section
-
-    records = []
-    for seed, curve in ((0, [0.59, 0.79]), (1, [0.56, 0.77])):
-        record = make_record("SharpReCL", seed, 0.65, valid_f1_macro=curve, epochs=2, seconds_per_epoch=300.0)
-        record.update(dataset="r52", imbalance_ratio=None)
-        records.append(record)
-    lines = big_cells_section(index_runs(records), {}, tmp_path)
-    climbing = next(line for line in lines if "still climbing" in line)
-    assert "SharpReCL on R52 org (seed 0) 0.59 → 0.79; SharpReCL on R52 org (seed 1) 0.56 → 0.77" in climbing
 
 
 def test_study_long_document_table_pairs_the_probed_sharprecl_with_every_row():
