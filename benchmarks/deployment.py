@@ -2,7 +2,7 @@
 
 Fits one SharpReCLClassifier per cell, cheaply (``contrastive=None``, one
 epoch, a subset of the training split: this measures inference, not the
-method), exports it with ``export_onnx`` (fp32, and int8 through
+method), exports it with ``export_onnx()`` (fp32, and int8 through
 onnxruntime's dynamic quantization) and predicts the whole test split with
 each variant side by side in one run:
 
@@ -35,9 +35,11 @@ import torch
 from sklearn.metrics import f1_score
 
 from sklearn_sharprecl import SharpReCLClassifier
-from sklearn_sharprecl._onnx_export import export_onnx
 from sklearn_sharprecl.datasets import load_text_dataset, make_long_tailed
 from sklearn_sharprecl.deploy import MODEL_FILE, ONNXTextClassifier
+
+from .encoders import load_tokenizer
+from .run import choose_max_length
 
 RESULTS = Path(__file__).resolve().parent / "results"
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets"
@@ -63,12 +65,6 @@ def load_subset(spec, data_home, n_train, n_test, seed):
         pick = np.sort(rng.choice(len(X_test), min(n_test, len(X_test)), replace=False))
         X_test, y_test = [X_test[i] for i in pick], np.asarray(y_test)[pick]
     return X_train, y_train, list(X_test), np.asarray(y_test)
-
-
-def choose_max_length(texts, tokenizer, quantile, cap=128):
-    """Token length covering ``quantile`` of the training texts, capped (as benchmarks/run.py does)."""
-    lengths = [len(ids) for ids in tokenizer(list(texts), truncation=False)["input_ids"]]
-    return int(min(cap, np.quantile(lengths, quantile)))
 
 
 def timed(predict_proba, texts, repeats):
@@ -117,24 +113,18 @@ def bench_cell(name, args):
     X_train, y_train, X_test, y_test = load_subset(spec, args.data, n_train, n_test, args.seed)
     model = SharpReCLClassifier(args.encoder, contrastive=None, max_epochs=1, random_state=args.seed)
     max_length = (QUICK["max_length"] if args.quick
-                  else choose_max_length(X_train, _tokenizer(args.encoder), spec["length_quantile"]))
+                  else choose_max_length(X_train, load_tokenizer(args.encoder), spec["length_quantile"]))
     model.set_params(max_length=max_length)
     tic = time.perf_counter()
     model.fit(X_train, y_train)
     fit_s = time.perf_counter() - tic
     with tempfile.TemporaryDirectory() as scratch:
-        directories = {"ONNX fp32": export_onnx(model, Path(scratch) / "fp32"),
-                       "ONNX int8": export_onnx(model, Path(scratch) / "int8", quantize="int8")}
+        directories = {"ONNX fp32": model.export_onnx(Path(scratch) / "fp32"),
+                       "ONNX int8": model.export_onnx(Path(scratch) / "int8", quantize="int8")}
         rows = score_variants(model, directories, X_test, y_test, args.threads, args.repeats)
     return {"cell": name, "dataset": spec["dataset"], "imbalance_ratio": spec["ratio"], "n_train": len(X_train),
             "n_test": len(X_test), "n_classes_trained": len(model.classes_), "max_length": max_length,
             "fit_s": fit_s, "rows": rows}
-
-
-def _tokenizer(encoder):
-    from sklearn_sharprecl._encoder import load_tokenizer, resolve_encoder
-
-    return load_tokenizer(resolve_encoder(encoder))
 
 
 def machine(threads):

@@ -44,8 +44,10 @@ import torch
 from sklearn.metrics import accuracy_score, f1_score
 
 from sklearn_sharprecl import SharpReCLClassifier
+# The versions a fitted model records (plus accelerate), reported before any
+# fit; the library has them publicly only as a fitted model's ``versions_``.
 from sklearn_sharprecl._persistence import library_versions
-from sklearn_sharprecl.datasets import load_text_dataset, make_long_tailed
+from sklearn_sharprecl.datasets import load_text_dataset, make_long_tailed, make_support_tickets
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_OUTPUT = REPO / "benchmarks" / "results" / "gpu_check.json"
@@ -144,8 +146,6 @@ def write_tiny_encoder(directory, texts):
 def write_dry_run_dataset(data_home):
     """Synthetic tickets as ``<data_home>/trec/{train,test}.csv``, the layout the loader reads."""
     import csv
-
-    from sklearn_sharprecl._synthetic import make_support_tickets
 
     folder = Path(data_home) / DATASET
     folder.mkdir(parents=True)

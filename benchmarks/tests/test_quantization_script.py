@@ -3,6 +3,7 @@
 import torch
 
 from benchmarks import quantization
+# quantization.py quantizes the estimator's network module; building one needs no fit.
 from sklearn_sharprecl._module import SharpReCLModule
 
 
