@@ -7,7 +7,7 @@ WordNet augmentations (original -> augmented) for the docs.
 
 Usage::
 
-    python benchmarks/augment_throughput.py [--data PATH] [--n 500] [--repeats 3]
+    python -m benchmarks.augment_throughput [--data PATH] [--n 500] [--repeats 3]
         [--contextual MASKED_LM_FOLDER]
 
 The first call of an augmenter is timed separately: it pays for lazy loading

@@ -25,8 +25,8 @@ scikit-learn: the metric of the paper's Table 2 (not seqeval's entity-level
 F1). Tags are converted to IOB2 by default (``B-`` opens every entity, as in
 the Hugging Face copy of the dataset), ``--scheme iob1`` keeps the original.
 
-    python benchmarks/calora_conll.py                   # 3 seeds, writes results
-    python benchmarks/calora_conll.py --n-sentences 300 --seeds 0 --no-write
+    python -m benchmarks.calora_conll                   # 3 seeds, writes results
+    python -m benchmarks.calora_conll --n-sentences 300 --seeds 0 --no-write
 
 writes ``benchmarks/results/calora_conll.{json,md}``. Uses the packaged
 all-MiniLM-L6-v2 unless ``--encoder`` names another local model.
@@ -328,7 +328,7 @@ def main(argv=None):
         "n_test_sentences": len(test), "n_test_words": sum(len(w) for w, _ in test),
         "base_epochs": args.base_epochs, "lora_epochs": args.lora_epochs, "rank": args.rank,
         "top_k": args.top_k, "seeds": args.seeds, "tags": tag_names, "train_words_per_tag": counts,
-        "command": " ".join(["python benchmarks/calora_conll.py", *argv]),
+        "command": " ".join(["python -m benchmarks.calora_conll", *argv]),
         "summary": summary, "rarest_tags": rarest,
         "cost": {
             "stage1_seconds_per_epoch": float(np.mean([r["stage1_seconds_per_epoch"] for r in runs])),

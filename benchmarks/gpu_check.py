@@ -23,7 +23,7 @@ synthetic dataset written as the same CSV files, the encoder by a tiny random
 BERT, and the fit lasts one epoch. Usage::
 
     bash benchmarks/gpu_check.sh                      # on a CUDA machine
-    python benchmarks/gpu_check.py --dry-run --output /tmp/gpu_check.json
+    python -m benchmarks.gpu_check --dry-run --output /tmp/gpu_check.json
 """
 
 import argparse

@@ -5,10 +5,10 @@ One command runs a named profile; every finished run is written at once to
 hash of the config), and a rerun skips what is done, so a long grid accumulates
 across sessions and machines.
 
-    python benchmarks/run.py --profile quick            # TREC and CR at ir=50
-    python benchmarks/run.py --profile full             # + ir 20/10, R52, Ohsumed
-    python benchmarks/run.py --profile quick --dry-run  # list what would run
-    python benchmarks/run.py --profile full --cells r52 ohsumed --seeds 1
+    python -m benchmarks.run --profile quick            # TREC and CR at ir=50
+    python -m benchmarks.run --profile full             # + ir 20/10, R52, Ohsumed
+    python -m benchmarks.run --profile quick --dry-run  # list what would run
+    python -m benchmarks.run --profile full --cells r52 ohsumed --seeds 1
 
 Protocol: the training split is long-tailed with the exponential profile (test
 split untouched); R52 and Ohsumed are used as they are. In the benchmark's
