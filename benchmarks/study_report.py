@@ -43,7 +43,7 @@ def variant_of(record):
     settings = dict(config.get("set", {}))
     if "second_view" in config:  # H7: a column of the data passed as X_aug, not a parameter
         settings["X_aug"] = config["second_view"]
-    if config.get("freeze_layers"):  # R52/Ohsumed before session 4: skorch's Freezer, dropout on
+    if config.get("freeze_layers"):  # the earliest R52/Ohsumed records: skorch's Freezer, dropout on
         settings["freeze_layers"] = config["freeze_layers"]
     overrides = ",".join(f"{k}={json.dumps(v)}" for k, v in sorted(settings.items()))
     return config.get("recipe", "v1"), record["method"], overrides
