@@ -34,8 +34,14 @@ install: $(BIN)/activate wordnet
 demo: install
 	$(BIN)/python -m sklearn_sharprecl.demo
 
+# The test suite, then the numpydoc Examples in the library's docstrings.
+# Both always run (a failing suite does not hide a failing Example); the
+# target fails if either does.
 test: install
-	$(BIN)/python -m pytest -q tests
+	@status=0; \
+	$(BIN)/python -m pytest -q tests || status=1; \
+	$(BIN)/python -m pytest -q --doctest-modules sklearn_sharprecl || status=1; \
+	exit $$status
 
 # The documentation site in docs/_build/html: offline (no intersphinx), every
 # warning an error; docs/generated holds the API pages autosummary writes.
