@@ -280,7 +280,7 @@ class SharpReCLClassifier(TextClassifierMixin, BaseEstimator):
         self.random_state = random_state
         self.verbose = verbose
         self.callbacks = callbacks
-        check_routed_names(routed_params, type(self).__name__)
+        check_routed_names(routed_params, type(self).__name__, self._get_param_names())
         vars(self).update(routed_params)
 
     # ------------------------------------------------------- routed parameters
@@ -312,7 +312,7 @@ class SharpReCLClassifier(TextClassifierMixin, BaseEstimator):
         # A name that is neither a routed one nor a parameter (or a nested one of it)
         # gets the routed names' did-you-mean, as in the constructor.
         unknown = [k for k in params if k not in routed and k.split("__")[0] not in plain]
-        check_routed_names([*routed, *unknown], type(self).__name__)
+        check_routed_names([*routed, *unknown], type(self).__name__, plain)
         vars(self).update(routed)
         rest = {k: v for k, v in params.items() if k not in routed}
         return super().set_params(**rest) if rest else self

@@ -105,15 +105,19 @@ def allowed_names():
     return sorted(names)
 
 
-def check_routed_names(names, estimator_name):
-    """Raise ``TypeError`` for a name that routes nowhere, with the closest allowed ones."""
+def check_routed_names(names, estimator_name, plain=()):
+    """Raise ``TypeError`` for a name that routes nowhere, with the closest allowed ones.
+
+    ``plain`` are the estimator's own parameter names: a misspelt one of them
+    (``max_lenght``) gets its closest name too.
+    """
     allowed = set(allowed_names())
     for name in names:
         if name in allowed:
             continue
         # A bare name (``n_neg``) is matched against the last part of each routed one.
         by_suffix = sorted(n for n in allowed if n.rsplit("__", 1)[-1] == name)
-        close = by_suffix or difflib.get_close_matches(name, sorted(allowed), n=3, cutoff=0.6)
+        close = by_suffix or difflib.get_close_matches(name, sorted(allowed | set(plain)), n=3, cutoff=0.6)
         hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
         raise TypeError(
             f"{estimator_name} got an unexpected parameter {name!r}.{hint} Routed parameters "

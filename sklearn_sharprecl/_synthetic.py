@@ -90,7 +90,7 @@ def make_support_tickets(n_samples=400, imbalance_ratio=20.0, random_state=0):
     --------
     >>> from sklearn_sharprecl.datasets import make_support_tickets
     >>> texts, labels = make_support_tickets(200, random_state=0)
-    >>> sorted(set(labels))[:2]
+    >>> sorted(set(labels.tolist()))[:2]
     ['account', 'billing']
     """
     rng = check_random_state(random_state)

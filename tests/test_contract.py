@@ -137,9 +137,6 @@ def test_routed_name_with_one_underscore_gets_the_closest_name_everywhere(params
         SharpReCLClassifier(**params).set_params(criterion_n_neg=20)
 
 
-@pytest.mark.xfail(strict=True, reason="library bug: check_routed_names (_routing.py) matches a "
-                   "name only against the routed names, so a misspelt plain parameter gets no "
-                   "hint and a message about routed parameters only")
 def test_misspelt_plain_parameter_fails_with_the_closest_name(params):
     for make in (lambda: SharpReCLClassifier(max_lenght=16),
                  lambda: SharpReCLClassifier(**params).set_params(max_lenght=16)):
