@@ -9,6 +9,6 @@ Run from the repository root, as modules of this package::
 Each other module measures one thing and writes its own json and table in
 ``results/`` (``speed``, ``precision``, ``quantization``, ``deployment``,
 ``augment_throughput``, ``calora_conll``, ``gpu_check``). ``methods`` is the
-registry of methods and recipes that every one of them reads;
+registry of methods, recipes and profiles that every one of them reads;
 ``reporting`` builds the tables from the records without importing torch.
 """
