@@ -5,9 +5,8 @@ after each step so that a run stopped part-way still leaves what it measured
 (the steps not reached are ``null``). The three steps, on a machine with a
 CUDA GPU:
 
-1. ``pytest -k cuda`` over the test files that mention CUDA: the suite marks
-   its GPU tests ``skipif(not torch.cuda.is_available())`` and names them
-   ``*cuda*``, so here they run instead of skipping. Each test's outcome is
+1. ``pytest -m cuda tests``: the suite marks its GPU-only tests ``cuda``
+   (they skip without a CUDA device), so here they run instead of skipping. Each test's outcome is
    recorded from pytest's JUnit XML.
 2. ``SharpReCLClassifier(precision='bf16', random_state=0)`` (the packaged
    MiniLM, every other setting at its default) fitted on
@@ -73,12 +72,6 @@ def environment():
     }
 
 
-def cuda_test_files(tests_dir):
-    """The test files that mention CUDA, relative to the repository (sorted)."""
-    return sorted(str(path.relative_to(REPO)) for path in Path(tests_dir).glob("test_*.py")
-                  if "cuda" in path.read_text(encoding="utf-8"))
-
-
 def junit_outcomes(xml_path):
     """``[{"nodeid", "outcome", "message"}]`` of a pytest JUnit XML report."""
     tests = []
@@ -101,16 +94,15 @@ def collected_ids(stdout):
 
 
 def run_cuda_tests(collect_only, timeout_s=300):
-    """Run (or, with ``collect_only``, only collect) ``pytest -k cuda`` over the CUDA test files.
+    """Run (or, with ``collect_only``, only collect) the suite's ``cuda``-marked tests.
 
     Returns the step's record: the command, its exit status, the counts by
     outcome and every selected test with its outcome (``"collected"`` when
     only collected).
     """
-    files = cuda_test_files(REPO / "tests")
     with tempfile.TemporaryDirectory() as tmp:
         report = Path(tmp) / "junit.xml"
-        command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-k", "cuda", *files]
+        command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", "cuda", "tests"]
         command += ["--collect-only"] if collect_only else [f"--junitxml={report}", "-rs"]
         start = time.perf_counter()
         run = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=timeout_s)

@@ -25,6 +25,8 @@ import torch
 from sklearn_sharprecl import SharpReCLClassifier
 from sklearn_sharprecl.datasets import load_text_dataset, make_long_tailed
 
+from .speed import cpu_bf16_flags
+
 RESULTS = Path(__file__).resolve().parent / "results"
 METHODS = {"SharpReCL": {}, "LA-CE (w/o CL)": {"contrastive": None}}
 CELLS = (("trec", 50), ("cr", 50))
@@ -41,16 +43,6 @@ def epoch_seconds(texts, labels, precision, settings):
     clf = SharpReCLClassifier(max_epochs=1, random_state=0, precision=precision, **settings)
     clf.fit(texts, labels)
     return float(clf.net_.history[-1, "dur"])
-
-
-def cpu_bf16_flags():
-    try:
-        with open("/proc/cpuinfo") as info:
-            flags = next((line.split(":", 1)[1].split() for line in info
-                          if line.startswith(("flags", "Features"))), [])
-    except OSError:
-        flags = []
-    return sorted(flag for flag in flags if "bf16" in flag)
 
 
 def measure(args):

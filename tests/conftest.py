@@ -114,3 +114,13 @@ def synthetic_sets(prototype_similarity, labels, hard_share=0.5, **overrides):
     settings = SharpReCLLoss([1, 1]).sampling  # what the criterion passes on
     return balanced_synthetic_sets(prototype_similarity, labels, hard_share=hard_share,
                                    **{**settings, **overrides})
+
+
+def pytest_collection_modifyitems(config, items):
+    """The ``cuda`` marker is what makes a test CUDA-only: without a device it skips, saying why."""
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA device (none here); benchmarks/gpu_check.sh runs it")
+    for item in items:
+        if item.get_closest_marker("cuda"):
+            item.add_marker(skip)

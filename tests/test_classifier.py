@@ -725,8 +725,7 @@ def test_linear_probe_leaves_the_head_of_continued_training_alone(fast_params, t
     torch.testing.assert_close(clf.net_.module_.classifier.weight, weight, rtol=0, atol=0)
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device: checks the probe with the "
-                    "features on the CPU and the logit-adjusted loss's prior on the GPU")
+@pytest.mark.cuda
 def test_linear_probe_on_cuda_with_the_logit_adjusted_loss(fast_params, tickets):
     X, y = tickets
     params = {**fast_params, "max_epochs": 1, "device": "cuda", "head_init": "linear_probe"}

@@ -189,8 +189,7 @@ def test_model_saved_with_a_cuda_device_loads_on_the_cpu_without_one(fitted, tic
     np.testing.assert_array_equal(loaded.predict_proba(X[:10]), expected)
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device: this fits a model on the GPU, "
-                    "pickles it, and loads it where CUDA is hidden")
+@pytest.mark.cuda
 def test_model_pickled_on_cuda_loads_on_the_cpu(fast_params, tickets, tmp_path, monkeypatch):
     from skorch.exceptions import DeviceWarning
 
