@@ -3,7 +3,7 @@
 One command runs a named profile; every finished run is written at once to
 ``benchmarks/results/runs/<key>.json`` (key: dataset, ratio, method, seed and a
 hash of the config), and a rerun skips what is done, so a long grid accumulates
-across sessions and machines.
+across invocations and machines.
 
     python -m benchmarks.run --profile quick            # TREC and CR at ir=50
     python -m benchmarks.run --profile full             # + ir 20/10, R52, Ohsumed
@@ -307,7 +307,7 @@ def run_grid(todo, args, spec, runs_dir):
     revision = code_revision()
     started = time.perf_counter()
     for dataset, ratio, method, seed, config, key in tqdm(todo, desc="benchmark", unit="run"):
-        if STOP_FILE.exists():  # lets a session free the CPU between runs without losing one
+        if STOP_FILE.exists():  # lets the user free the CPU between runs without losing one
             STOP_FILE.unlink()
             tqdm.write(f"stopped before {key}: {STOP_FILE.name} found")
             break
