@@ -34,6 +34,7 @@ from torch.nn import functional as F
 from ._base import TextClassifierMixin
 from ._loss import make_classification_loss
 from ._random import seeded_torch
+from ._scores import decision_scores
 from ._validation import check_labels, check_texts
 
 
@@ -419,7 +420,7 @@ class CALoRAClassifier(TextClassifierMixin, BaseEstimator):
         features = np.asarray(self.estimator_.transform(X), dtype=np.float32)
         with torch.inference_mode():
             logits = self.head_.eval()(torch.from_numpy(features)).numpy()
-        return logits[:, 1] - logits[:, 0] if logits.shape[1] == 2 else logits
+        return decision_scores(logits)
 
     def predict_proba(self, X):
         """Class probabilities: softmax of the adapted logits.

@@ -32,6 +32,7 @@ from ._persistence import (
 from ._prior import em_class_prior
 from ._quantize import quantize_int8
 from ._random import seeded_torch
+from ._scores import decision_scores, softmax
 from ._routing import ESTIMATOR_DEFAULTS, SHARP_ONLY, check_routed_names, check_routed_values, routed_defaults
 from ._validation import check_labels, check_sample_weight, check_texts
 
@@ -584,8 +585,7 @@ class SharpReCLClassifier(TextClassifierMixin, BaseEstimator):
         -------
         scores : ndarray of shape (n_samples, n_classes), or (n_samples,) for two classes
         """
-        scores = self._scores(X)
-        return scores[:, 1] - scores[:, 0] if scores.shape[1] == 2 else scores
+        return decision_scores(self._scores(X))
 
     def predict_proba(self, X):
         """Class probabilities under the decision prior.
@@ -603,10 +603,7 @@ class SharpReCLClassifier(TextClassifierMixin, BaseEstimator):
         proba : ndarray of shape (n_samples, n_classes)
             Columns follow ``classes_``.
         """
-        scores = self._scores(X)
-        scores -= scores.max(axis=1, keepdims=True)
-        proba = np.exp(scores)
-        return proba / proba.sum(axis=1, keepdims=True)
+        return softmax(self._scores(X))
 
     def transform(self, X):
         """Learned sentence embeddings (the encoder's pooled features).
@@ -734,9 +731,7 @@ class SharpReCLClassifier(TextClassifierMixin, BaseEstimator):
         prior : ndarray of shape (n_classes,)
             In the order of ``classes_``; sums to 1.
         """
-        logits = self._forward(X, 0).astype(np.float64)
-        proba = np.exp(logits - logits.max(axis=1, keepdims=True))
-        proba /= proba.sum(axis=1, keepdims=True)
+        proba = softmax(self._forward(X, 0).astype(np.float64))
         return em_class_prior(proba, self._trained_prior(), max_iter=max_iter, tol=tol)
 
     @property

@@ -36,6 +36,8 @@ import numpy as np
 import onnxruntime
 from tokenizers import Tokenizer
 
+from ._scores import decision_scores, softmax
+
 FORMAT = "sklearn-sharprecl-onnx"
 FORMAT_VERSION = 1
 MODEL_FILE = "model.onnx"
@@ -202,46 +204,18 @@ class ONNXTextClassifier:
         return self.logits(X).astype(np.float64) + self._log_shift
 
     def decision_function(self, X):
-        """Logits plus the log decision-prior shift; for two classes, ``classes_[1]``'s minus ``classes_[0]``'s.
-
-        Parameters
-        ----------
-        X : sequence of str of shape (n_samples,)
-
-        Returns
-        -------
-        scores : ndarray of shape (n_samples, n_classes), or (n_samples,) for two classes
-        """
-        scores = self._scores(X)
-        return scores[:, 1] - scores[:, 0] if scores.shape[1] == 2 else scores
+        """The logits plus the log decision-prior shift of each text of ``X`` (a sequence of
+        str), as :meth:`SharpReCLClassifier.decision_function` returns them: one column per
+        class, one score per text for two classes."""
+        return decision_scores(self._scores(X))
 
     def predict_proba(self, X):
-        """Class probabilities under the decision prior, columns in the order of ``classes_``.
-
-        Parameters
-        ----------
-        X : sequence of str of shape (n_samples,)
-
-        Returns
-        -------
-        proba : ndarray of shape (n_samples, n_classes)
-        """
-        scores = self._scores(X)
-        scores -= scores.max(axis=1, keepdims=True)
-        proba = np.exp(scores)
-        return proba / proba.sum(axis=1, keepdims=True)
+        """The class probabilities under the decision prior of each text of ``X``, an array
+        of shape (n_samples, n_classes) with columns in the order of ``classes_``."""
+        return softmax(self._scores(X))
 
     def predict(self, X):
-        """The most probable class of each text under the decision prior.
-
-        Parameters
-        ----------
-        X : sequence of str of shape (n_samples,)
-
-        Returns
-        -------
-        labels : ndarray of shape (n_samples,)
-        """
+        """The most probable class of each text of ``X`` under the decision prior."""
         return self.classes_[self._scores(X).argmax(axis=1)]
 
     def __repr__(self):

@@ -63,6 +63,13 @@ def fast_params(tiny_encoder):
 
 
 @pytest.fixture
+def params(tiny_encoder):
+    """A one-epoch fit on the tiny encoder (a fraction of a second)."""
+    return dict(encoder=tiny_encoder, max_length=32, batch_size=16, max_epochs=1,
+                criterion__n_neg=40, lr=1e-3, random_state=0)
+
+
+@pytest.fixture
 def rng():
     return np.random.RandomState(0)
 

@@ -22,13 +22,6 @@ from skorch.callbacks import Callback
 from sklearn_sharprecl import SharpReCLClassifier
 
 
-@pytest.fixture
-def params(tiny_encoder):
-    """A one-epoch fit on the tiny encoder (a fraction of a second)."""
-    return dict(encoder=tiny_encoder, max_length=32, batch_size=16, max_epochs=1,
-                criterion__n_neg=40, lr=1e-3, random_state=0)
-
-
 @pytest.fixture(scope="module")
 def data(tickets):
     """At most 10 tickets per class (59 texts, six classes, the rarest with 9)."""

@@ -16,13 +16,6 @@ import torch
 from sklearn_sharprecl import SharpReCLClassifier
 
 
-@pytest.fixture
-def params(tiny_encoder):
-    """A one-epoch fit on the tiny encoder (a fraction of a second)."""
-    return dict(encoder=tiny_encoder, max_length=32, batch_size=16, max_epochs=1,
-                criterion__n_neg=40, lr=1e-3, random_state=0)
-
-
 def _subset(tickets, per_class):
     """The first ``per_class[c]`` tickets of each class ``c``, in corpus order."""
     texts, labels = tickets

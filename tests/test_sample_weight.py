@@ -18,13 +18,6 @@ from sklearn.preprocessing import FunctionTransformer
 from sklearn_sharprecl import SharpReCLClassifier
 
 
-@pytest.fixture
-def params(tiny_encoder):
-    """A one-epoch fit on the tiny encoder (a fraction of a second)."""
-    return dict(encoder=tiny_encoder, max_length=32, batch_size=16, max_epochs=1,
-                criterion__n_neg=40, lr=1e-3, random_state=0)
-
-
 @pytest.fixture(scope="module")
 def data(tickets):
     """50 tickets of four classes (20, 12, 10, 8 texts), in corpus order."""
