@@ -30,6 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ._files import sha256
+
 FORMAT = "sklearn-sharprecl"
 FORMAT_VERSION = 1
 _WEIGHTS = "model.safetensors"
@@ -96,14 +98,6 @@ def warn_on_version_mismatch(saved, what="model"):
                 UserWarning,
                 stacklevel=3,
             )
-
-
-def _sha256(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def is_json_data(value):
@@ -279,7 +273,7 @@ def write_saved_model(estimator, directory):
     module.encoder.config.save_pretrained(directory / "encoder")
     estimator.tokenizer_.save_pretrained(directory / "tokenizer")
     estimator.net_.history.to_file(str(directory / "history.json"))
-    hashes = {path.relative_to(directory).as_posix(): _sha256(path)
+    hashes = {path.relative_to(directory).as_posix(): sha256(path)
               for path in _own_files(directory)}
     config = {
         "format": FORMAT,
@@ -353,7 +347,7 @@ def read_saved_model(directory):
             data = weights.read_bytes()  # hash and parse the very same bytes
             actual = hashlib.sha256(data).hexdigest()
         else:
-            actual = _sha256(path) if path.is_file() else None
+            actual = sha256(path) if path.is_file() else None
         if actual != expected:
             raise ValueError(
                 f"{path} does not match the SHA-256 recorded when the model was saved: "

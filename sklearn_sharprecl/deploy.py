@@ -28,7 +28,6 @@ Layout of an export directory::
 Loading checks both files against the SHA-256 recorded in ``classifier.json``.
 """
 
-import hashlib
 import json
 from pathlib import Path
 
@@ -36,6 +35,7 @@ import numpy as np
 import onnxruntime
 from tokenizers import Tokenizer
 
+from ._files import sha256
 from ._scores import decision_scores, softmax
 
 FORMAT = "sklearn-sharprecl-onnx"
@@ -44,15 +44,6 @@ MODEL_FILE = "model.onnx"
 TOKENIZER_FILE = "tokenizer.json"
 CONFIG_FILE = "classifier.json"
 OWN_FILES = (MODEL_FILE, TOKENIZER_FILE, CONFIG_FILE)
-
-
-def sha256(path):
-    """SHA-256 of a file, read in blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def holds_export(directory):
