@@ -34,12 +34,13 @@ install: $(BIN)/activate wordnet
 demo: install
 	$(BIN)/python -m sklearn_sharprecl.demo
 
-# The library's test suite, the benchmark's own suite (benchmarks/tests) and
-# the numpydoc Examples in the library's docstrings. All three always run (a
+# The library's test suite (on two worker processes, pytest-xdist), the
+# benchmark's own suite (benchmarks/tests) and the numpydoc Examples in the
+# library's docstrings. All three always run (a
 # failing suite does not hide another's failures); the target fails if any does.
 test: install
 	@status=0; \
-	$(BIN)/python -m pytest -q tests || status=1; \
+	$(BIN)/python -m pytest -q -n 2 tests || status=1; \
 	$(BIN)/python -m pytest -q benchmarks/tests || status=1; \
 	$(BIN)/python -m pytest -q --doctest-modules sklearn_sharprecl || status=1; \
 	exit $$status
