@@ -10,9 +10,9 @@ __all__ = ["CALoRAClassifier", "ClassAwareLoRALinear", "SharpReCLClassifier", "_
 # torch-free ONNX loader (sklearn_sharprecl.deploy) lives in this package, and
 # importing it must not import torch.
 _LAZY = {
-    "CALoRAClassifier": "._calora",
-    "ClassAwareLoRALinear": "._calora",
-    "SharpReCLClassifier": "._classifier",
+    "CALoRAClassifier": "._estimators.calora",
+    "ClassAwareLoRALinear": "._estimators.calora",
+    "SharpReCLClassifier": "._estimators.classifier",
 }
 
 

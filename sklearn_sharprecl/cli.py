@@ -64,7 +64,7 @@ def _default_mode(directory):
 
 def _check_model_target(path):
     """Refuse a path a model cannot be written to without destroying something else."""
-    from ._persistence import holds_saved_model
+    from ._persistence.saved_model import holds_saved_model
 
     path = Path(path)
     if _is_pickle_path(path):
@@ -96,7 +96,7 @@ def _copy_other_files(source, target):
     """Copy what the user keeps in a saved model directory (not the model's files)."""
     import shutil
 
-    from ._persistence import other_entries
+    from ._persistence.saved_model import other_entries
 
     for entry in other_entries(source):
         if entry.is_dir() and not entry.is_symlink():
@@ -185,7 +185,7 @@ def load_model(path):
     """
     path = Path(path)
     if path.is_dir():
-        from ._classifier import SharpReCLClassifier
+        from ._estimators.classifier import SharpReCLClassifier
 
         return SharpReCLClassifier.load_pretrained(path)
     if not _is_pickle_path(path):
@@ -197,7 +197,7 @@ def load_model(path):
 
 def _check_model_path(path, usage):
     """A clear error for a MODEL argument that cannot be a model, before loading anything."""
-    from ._persistence import holds_saved_model
+    from ._persistence.saved_model import holds_saved_model
 
     path = Path(path)
     if not path.exists():
@@ -219,14 +219,14 @@ def _model_classes():
     A CALoRAClassifier comes from a pickle only (the directory format holds a
     SharpReCLClassifier); its fitted base is a SharpReCLClassifier.
     """
-    from ._calora import CALoRAClassifier
-    from ._classifier import SharpReCLClassifier
+    from ._estimators.calora import CALoRAClassifier
+    from ._estimators.classifier import SharpReCLClassifier
 
     return SharpReCLClassifier, CALoRAClassifier
 
 
 def _is_calora(estimator):
-    from ._calora import CALoRAClassifier
+    from ._estimators.calora import CALoRAClassifier
 
     return isinstance(estimator, CALoRAClassifier)
 
@@ -551,7 +551,7 @@ def _check_encoder(encoder):
     ``.`` or ``~``, more than one ``/``, a trailing ``/``): transformers would
     report a confusing "repo id" error for it.
     """
-    from ._encoder import looks_like_path
+    from ._text.encoder import looks_like_path
 
     path = Path(encoder).expanduser()
     if path.exists():
@@ -612,8 +612,8 @@ def _parameter_error(exc, params):
 def _cmd_fit(args):
     from sklearn.utils._param_validation import InvalidParameterError
 
-    from ._classifier import SharpReCLClassifier
-    from ._persistence import check_savable
+    from ._estimators.classifier import SharpReCLClassifier
+    from ._persistence.saved_model import check_savable
 
     model = Path(args.model)
     _check_model_target(model)
@@ -857,7 +857,7 @@ def _cmd_evaluate(args):
 
 def _shown(value):
     """A parameter value as ``info`` shows it: JSON data as it is, anything else as its repr."""
-    from ._persistence import is_json_data
+    from ._persistence.saved_model import is_json_data
 
     return value if is_json_data(value) else repr(value)
 
@@ -878,8 +878,8 @@ def _settings(estimator, config):
     are the ones with ``__`` (scikit-learn's nesting separator, which no named
     parameter contains).
     """
-    from ._classifier import SharpReCLClassifier
-    from ._persistence import saved_params
+    from ._estimators.classifier import SharpReCLClassifier
+    from ._persistence.saved_model import saved_params
 
     params = estimator.get_params(deep=False)
     if config is not None:
@@ -922,7 +922,7 @@ def _print_parameters(prefix, described):
 
 def _model_info(path, estimator):
     """The ``info`` of a loaded model, as JSON data."""
-    from ._persistence import library_versions, read_config
+    from ._persistence.saved_model import library_versions, read_config
 
     base = _base_of(estimator)
     config = read_config(Path(path)) if Path(path).is_dir() else None
@@ -1066,7 +1066,7 @@ def _add_fit_command(commands, data_help):
 
 def _add_model_options(hyper):
     """fit's options for SharpReCLClassifier parameters; their values are the estimator's to check."""
-    from ._classifier import SharpReCLClassifier
+    from ._estimators.classifier import SharpReCLClassifier
 
     defaults = SharpReCLClassifier().get_params()
     hyper.add_argument("--encoder", metavar="PATH",
@@ -1208,7 +1208,7 @@ def _add_info_command(commands):
 
 def _transformers_output(verbose):
     """transformers' log messages and progress bars: shown with -v, else silenced."""
-    from ._encoder import quiet_transformers
+    from ._text.encoder import quiet_transformers
 
     return contextlib.nullcontext() if verbose else quiet_transformers()
 

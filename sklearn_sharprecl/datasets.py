@@ -18,7 +18,7 @@ from imblearn.utils import check_sampling_strategy
 from sklearn.utils import Bunch, _safe_indexing, check_consistent_length, check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 
-from ._synthetic import make_support_tickets
+from ._text.synthetic import make_support_tickets
 
 __all__ = ["get_data_home", "load_text_dataset", "make_long_tailed", "make_support_tickets"]
 

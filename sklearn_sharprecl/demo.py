@@ -13,7 +13,7 @@ from imblearn.metrics import classification_report_imbalanced
 from sklearn.metrics import f1_score
 
 from sklearn_sharprecl import SharpReCLClassifier
-from sklearn_sharprecl._synthetic import make_support_tickets
+from sklearn_sharprecl._text.synthetic import make_support_tickets
 
 
 def main(argv=None):

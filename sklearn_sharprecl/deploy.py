@@ -35,8 +35,8 @@ import numpy as np
 import onnxruntime
 from tokenizers import Tokenizer
 
-from ._files import sha256
-from ._scores import decision_scores, softmax
+from ._estimators.scores import decision_scores, softmax
+from ._persistence.files import sha256
 
 FORMAT = "sklearn-sharprecl-onnx"
 FORMAT_VERSION = 1

@@ -426,7 +426,7 @@ def plot_embeddings(estimator, X, y, method="pca", ax=None, max_points=2000, ran
     if method not in ("pca", "tsne"):
         raise ValueError(f"method must be 'pca' or 'tsne', got {method!r}.")
     plt = _pyplot()
-    from ._validation import check_labels, check_texts
+    from ._text.validation import check_labels, check_texts
 
     texts = check_texts(X)
     y = check_labels(y, len(texts))
@@ -521,7 +521,7 @@ def evaluation_report(estimator, X, y, out_dir, *, embeddings_method="pca", dpi=
     """
     from imblearn.metrics import classification_report_imbalanced
 
-    from ._validation import check_labels, check_texts
+    from ._text.validation import check_labels, check_texts
 
     plt = _pyplot()
     if embeddings_method not in ("pca", "tsne"):

@@ -31,11 +31,11 @@ from skorch import NeuralNetClassifier
 from torch import nn
 from torch.nn import functional as F
 
-from ._base import TextClassifierMixin
-from ._loss import make_classification_loss
-from ._random import seeded_torch
-from ._scores import decision_scores
-from ._validation import check_labels, check_texts
+from .._network.loss import make_classification_loss
+from .._network.seeding import seeded_torch
+from .._text.validation import check_labels, check_texts
+from .base import TextClassifierMixin
+from .scores import decision_scores
 
 
 class ClassAwareLoRALinear(nn.Module):
@@ -278,7 +278,7 @@ class CALoRAClassifier(TextClassifierMixin, BaseEstimator):
     Examples
     --------
     >>> from sklearn_sharprecl import CALoRAClassifier, SharpReCLClassifier
-    >>> from sklearn_sharprecl._synthetic import make_support_tickets
+    >>> from sklearn_sharprecl._text.synthetic import make_support_tickets
     >>> X, y = make_support_tickets(n_samples=120, random_state=0)
     >>> base = SharpReCLClassifier(max_epochs=1, random_state=0)
     >>> clf = CALoRAClassifier(base, rank=4, top_k=2, random_state=0).fit(X, y)
@@ -347,7 +347,7 @@ class CALoRAClassifier(TextClassifierMixin, BaseEstimator):
 
         # Stage 1.
         if given is None:
-            from ._classifier import SharpReCLClassifier
+            from .classifier import SharpReCLClassifier
 
             base = SharpReCLClassifier(random_state=int(base_seed)).fit(texts, y)
         elif _is_fitted(given):

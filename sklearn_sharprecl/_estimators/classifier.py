@@ -15,26 +15,26 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from ._base import TextClassifierMixin
-from ._criterion import SharpReCLLoss
-from ._data import TRUNCATIONS, PadCollator, TokenizedTexts, tokenize
-from ._device import resolve_device, resolve_precision
-from ._encoder import check_max_length, load_tokenizer, resolve_encoder
-from ._module import SharpReCLModule
-from ._net import AcceleratedSharpReCLNet, SharpReCLNet
-from ._partial import cache_frozen_states, freeze_lower_layers
-from ._persistence import (
+from .._network.criterion import SharpReCLLoss
+from .._network.device import resolve_device, resolve_precision
+from .._network.module import SharpReCLModule
+from .._network.net import AcceleratedSharpReCLNet, SharpReCLNet
+from .._network.partial import cache_frozen_states, freeze_lower_layers
+from .._network.quantize import quantize_int8
+from .._network.seeding import seeded_torch
+from .._persistence.saved_model import (
     library_versions,
     read_saved_model,
     warn_on_version_mismatch,
     write_saved_model,
 )
-from ._prior import em_class_prior
-from ._quantize import quantize_int8
-from ._random import seeded_torch
-from ._scores import decision_scores, softmax
-from ._routing import ESTIMATOR_DEFAULTS, SHARP_ONLY, check_routed_names, check_routed_values, routed_defaults
-from ._validation import check_labels, check_sample_weight, check_texts
+from .._text.data import TRUNCATIONS, PadCollator, TokenizedTexts, tokenize
+from .._text.encoder import check_max_length, load_tokenizer, resolve_encoder
+from .._text.validation import check_labels, check_sample_weight, check_texts
+from .base import TextClassifierMixin
+from .prior import em_class_prior
+from .routing import ESTIMATOR_DEFAULTS, SHARP_ONLY, check_routed_names, check_routed_values, routed_defaults
+from .scores import decision_scores, softmax
 
 # Randomly initialised parts of SharpReCLModule (fnmatch patterns, skorch param groups).
 _HEAD_PARAMETERS = ("classifier.*", "proj_f.*", "prototype_head.*")
@@ -447,7 +447,7 @@ class SharpReCLClassifier(TextClassifierMixin, BaseEstimator):
         if _is_dropout_view(self.augment):  # same ids, different dropout noise
             return train_ids, None
         # Imported late: augmentation pulls in nlpaug, which the default view never needs.
-        from ._augment import make_augmenter
+        from .._text.augment import make_augmenter
 
         augmenter = make_augmenter(self.augment, random_state=seed)
         texts = [data.texts[i] for i in train_idx]
@@ -664,7 +664,7 @@ class SharpReCLClassifier(TextClassifierMixin, BaseEstimator):
         path : pathlib.Path
         """
         # Imported here: the export needs onnx and onnxruntime, an optional extra.
-        from ._onnx_export import export_onnx
+        from .._persistence.onnx_export import export_onnx
 
         return export_onnx(self, path, quantize=quantize)
 

@@ -16,9 +16,9 @@ from sklearn.utils._param_validation import Interval, StrOptions, validate_param
 from skorch.callbacks import Callback
 from torch.optim import AdamW
 
-from ._callbacks import DEFAULT_CALLBACK_PARAMETERS, DEFAULT_CALLBACKS
-from ._criterion import SharpReCLLoss
-from ._module import SharpReCLModule
+from .._network.callbacks import DEFAULT_CALLBACK_PARAMETERS, DEFAULT_CALLBACKS
+from .._network.criterion import SharpReCLLoss
+from .._network.module import SharpReCLModule
 
 
 def _init_parameters(cls, exclude):

@@ -17,7 +17,7 @@ from sklearn.metrics import f1_score, log_loss
 from sklearn.utils.class_weight import compute_sample_weight
 from skorch.callbacks import Callback, EarlyStopping, LRScheduler
 
-from ._data import TokenizedTexts
+from .._text.data import TokenizedTexts
 
 
 def silent(*args, **kwargs):

@@ -3,8 +3,8 @@
 import torch
 from torch import nn
 
-from ._loss import HardMixupContrastiveLoss, contrastive_class_weight, make_classification_loss
-from ._sampling import balanced_synthetic_sets
+from .loss import HardMixupContrastiveLoss, contrastive_class_weight, make_classification_loss
+from .sampling import balanced_synthetic_sets
 
 
 class SharpReCLLoss(nn.Module):
@@ -30,7 +30,7 @@ class SharpReCLLoss(nn.Module):
         Weigh each anchor by ``delta_y = -log pi_y`` (delta_CL, Table 7).
     normalize_contrastive_prior : bool
         Scale ``delta`` to mean 1 over the training examples
-        (:func:`~sklearn_sharprecl._loss.contrastive_class_weight`).
+        (:func:`~sklearn_sharprecl._network.loss.contrastive_class_weight`).
     absent_prototype_anchors : bool
         Whether the prototype of a class absent from the batch is an anchor.
         Such an anchor has no positive but copies of itself, so its term only
@@ -48,7 +48,7 @@ class SharpReCLLoss(nn.Module):
     ----------
     hard_share : float
         Share of hard mixups in the synthetic sets; set every epoch by
-        :class:`~sklearn_sharprecl._callbacks.HardShareSchedule`.
+        :class:`~sklearn_sharprecl._network.callbacks.HardShareSchedule`.
     """
 
     def __init__(
@@ -100,7 +100,7 @@ class SharpReCLLoss(nn.Module):
         view-major (``n_views * batch`` rows); ``y`` and ``sample_weight``
         have ``batch`` rows. A text's weight scales its classification terms
         and its views' anchor terms in the contrastive loss (the prototypes'
-        anchor terms keep weight 1); see :func:`~sklearn_sharprecl._loss.weighted_mean`.
+        anchor terms keep weight 1); see :func:`~sklearn_sharprecl._network.loss.weighted_mean`.
         """
         n_views = logits.shape[0] // y.shape[0]
         y_all = y.repeat(n_views)

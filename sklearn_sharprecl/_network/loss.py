@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._sampling import mixup_similarity
+from .sampling import mixup_similarity
 
 
 def weighted_mean(losses, sample_weight=None):

@@ -5,8 +5,8 @@ import torch.nn.functional as F
 from torch import nn
 from transformers import AutoModel
 
-from ._encoder import quiet_transformers
-from ._partial import top_view
+from .._text.encoder import quiet_transformers
+from .partial import top_view
 
 
 class ProjectionMLP(nn.Sequential):
@@ -141,7 +141,7 @@ class SharpReCLModule(nn.Module):
 
     def use_frozen_states(self, n_frozen):
         """Let ``forward`` take ``hidden_states``, the output of the frozen lower
-        ``n_frozen`` blocks (see :mod:`~sklearn_sharprecl._partial`); None undoes it."""
+        ``n_frozen`` blocks (see :mod:`~sklearn_sharprecl._network.partial`); None undoes it."""
         # A plain attribute, not a submodule: the view shares the encoder's
         # parameters, which must appear once in state_dict and the optimizer.
         self.__dict__["_top_view"] = None if n_frozen is None else top_view(self.encoder, n_frozen)

@@ -8,7 +8,7 @@ from skorch import NeuralNet
 from skorch.callbacks import EpochScoring, ProgressBar
 from skorch.hf import AccelerateMixin
 
-from ._callbacks import (
+from .callbacks import (
     HardShareSchedule,
     LinearProbeHead,
     RefreshAugmentedView,
@@ -47,7 +47,7 @@ class SharpReCLNet(NeuralNet):
         ``'bf16'`` runs forward passes under ``torch.autocast`` in bfloat16.
     head_init : {'random', 'linear_probe'}, default='random'
         ``'linear_probe'`` adds the ``head_init`` callback
-        (:class:`~sklearn_sharprecl._callbacks.LinearProbeHead`).
+        (:class:`~sklearn_sharprecl._network.callbacks.LinearProbeHead`).
     second_view : {'dropout', 'augmented'}, default='dropout'
         ``'augmented'`` adds the ``refresh_view`` callback.
     **kwargs

@@ -147,7 +147,7 @@ def cache_frozen_states(module, datasets, n_frozen, collator, device, warn_stack
     with a warning, when the cache would take more than half the available
     memory. Views that are the same list (the dropout view) are computed once.
     """
-    from ._data import TokenizedTexts
+    from .._text.data import TokenizedTexts
 
     distinct = {id(view): view for data in datasets if data is not None for view in data.views}
     n_tokens = sum(len(ids) for view in distinct.values() for ids in view)

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from . import deploy
+from .. import deploy
 
 _OPSET = 17  # LayerNormalization is one operator from opset 17 on
 _CLASSIFIER_SCOPE = "/module/classifier/"  # node-name prefix of the classifier head in the graph
@@ -201,7 +201,7 @@ def _write_model(estimator, fp32_path, quantize, path):
 def _config(estimator, quantize, shift, directory):
     from importlib.metadata import version
 
-    from . import __version__
+    from .. import __version__
 
     return {
         "format": deploy.FORMAT,

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._files import sha256
+from .files import sha256
 
 FORMAT = "sklearn-sharprecl"
 FORMAT_VERSION = 1
@@ -68,7 +68,7 @@ def library_versions(also=()):
     import torch
     import transformers
 
-    from . import __version__
+    from .. import __version__
 
     versions = {
         "sklearn-sharprecl": __version__,
@@ -328,7 +328,7 @@ def read_saved_model(directory):
     from skorch.history import History
     from transformers import AutoConfig, AutoModel
 
-    from ._encoder import load_tokenizer, quiet_transformers
+    from .._text.encoder import load_tokenizer, quiet_transformers
 
     directory = Path(directory)
     config = read_config(directory)
@@ -363,7 +363,7 @@ def read_saved_model(directory):
         encoder_config = AutoConfig.from_pretrained(directory / "encoder", trust_remote_code=False)
         encoder = AutoModel.from_config(encoder_config, trust_remote_code=False, dtype=torch.float32)
     if not any(k.startswith("encoder.pooler.") for k in state):
-        from ._module import drop_pooler
+        from .._network.module import drop_pooler
 
         drop_pooler(encoder)  # saved without one
     history = directory / "history.json"

@@ -69,7 +69,7 @@ class SeededAugmenter:
 
     Examples
     --------
-    >>> from sklearn_sharprecl._augment import SeededAugmenter
+    >>> from sklearn_sharprecl._text.augment import SeededAugmenter
     >>> class Upper:
     ...     def augment(self, texts):
     ...         return [t.upper() for t in texts]
@@ -269,7 +269,7 @@ def _wordnet_synonym_aug_class():
         def get_model(self, aug_src, lang, model_path, force_reload):
             # Replaces nlpaug's WordNet model, whose constructor would call
             # nltk.download when the corpus is missing.
-            from ._wordnet import load_wordnet
+            from .wordnet import load_wordnet
 
             return _PosFreeWordNet(load_wordnet())
 
@@ -508,7 +508,7 @@ def make_augmenter(augment, random_state=None):
 
     Examples
     --------
-    >>> from sklearn_sharprecl._augment import make_augmenter
+    >>> from sklearn_sharprecl._text.augment import make_augmenter
     >>> make_augmenter("dropout") is None
     True
     >>> aug = make_augmenter("random_swap", random_state=0)

@@ -9,7 +9,7 @@ import torch
 from torch.nn.utils.rnn import pad_sequence
 from torch.utils.data import Dataset
 
-from ._encoder import quiet_transformers
+from .encoder import quiet_transformers
 
 
 TRUNCATIONS = ("head", "head_tail", "chunks")
@@ -136,7 +136,7 @@ class PadCollator:
     """Collate ``TokenizedTexts`` items into padded ``input_ids``/``attention_mask``.
 
     Items holding 2-D tensors (the cached output of frozen lower layers, see
-    :mod:`~sklearn_sharprecl._partial`) give ``hidden_states`` instead.
+    :mod:`~sklearn_sharprecl._network.partial`) give ``hidden_states`` instead.
 
     Views are stacked view-major: rows ``v * batch + i`` hold view ``v`` of
     text ``i``, so one encoder pass serves every view.

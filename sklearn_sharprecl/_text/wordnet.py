@@ -105,7 +105,7 @@ _PREPARE_HINT = (
     "Install Princeton WordNet 3.0 (Debian/Ubuntu: "
     "`apt-get install -y --no-install-recommends wordnet-base wordnet-sense-index`) "
     "and run `sharprecl-prepare-wordnet` (or "
-    "`python -m sklearn_sharprecl._wordnet`), which copies it to "
+    "`python -m sklearn_sharprecl._text.wordnet`), which copies it to "
     "<nltk_data>/corpora/wordnet; if that <nltk_data> is not one of nltk's "
     "default folders, point the NLTK_DATA environment variable at it."
 )
@@ -164,7 +164,7 @@ def prepare_wordnet(source=DEFAULT_SOURCE, nltk_data=None):
 
     Examples
     --------
-    >>> from sklearn_sharprecl._wordnet import prepare_wordnet
+    >>> from sklearn_sharprecl._text.wordnet import prepare_wordnet
     >>> corpus_dir = prepare_wordnet(nltk_data="/tmp/nltk_data")  # doctest: +SKIP
     >>> import nltk
     >>> nltk.data.path.insert(0, "/tmp/nltk_data")  # doctest: +SKIP
