@@ -49,7 +49,7 @@ from sklearn_sharprecl import ClassAwareLoRALinear
 # The token classifier of stages 1 and 2 is this script's own; it trains with the
 # library's classification losses (cross-entropy and logit-adjusted CE), which
 # only the estimators use publicly.
-from sklearn_sharprecl._loss import make_classification_loss
+from sklearn_sharprecl._network.loss import make_classification_loss
 
 from .encoders import encoder_path, load_tokenizer, quiet_loading
 

@@ -45,7 +45,7 @@ from sklearn.metrics import accuracy_score, f1_score
 from sklearn_sharprecl import SharpReCLClassifier
 # The versions a fitted model records (plus accelerate), reported before any
 # fit; the library has them publicly only as a fitted model's ``versions_``.
-from sklearn_sharprecl._persistence import library_versions
+from sklearn_sharprecl._persistence.saved_model import library_versions
 from sklearn_sharprecl.datasets import load_text_dataset, make_long_tailed, make_support_tickets
 
 REPO = Path(__file__).resolve().parents[1]

@@ -24,8 +24,8 @@ from sklearn_sharprecl import SharpReCLClassifier
 # The frozen-encoder peer embeds exactly as the estimator's network does (the
 # same tokenisation, length-sorted padded batches and mean pooling); the
 # library has no public function for that.
-from sklearn_sharprecl._data import PadCollator, TokenizedTexts, tokenize
-from sklearn_sharprecl._module import pool_hidden_states
+from sklearn_sharprecl._text.data import PadCollator, TokenizedTexts, tokenize
+from sklearn_sharprecl._network.module import pool_hidden_states
 
 from .encoders import encoder_path, load_tokenizer, quiet_loading
 from .methods import NEURAL, NEURAL_BATCH_SIZE

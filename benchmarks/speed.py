@@ -53,11 +53,11 @@ from sklearn_sharprecl.datasets import load_text_dataset, make_long_tailed
 # class-loop reference): that needs the network, the loss and the sampling as
 # the estimator builds them inside fit, and the batches as it pads them. The
 # library exposes none of these parts publicly.
-from sklearn_sharprecl._criterion import SharpReCLLoss
-from sklearn_sharprecl._data import PadCollator, tokenize
-from sklearn_sharprecl._loss import HardMixupContrastiveLoss
-from sklearn_sharprecl._module import SharpReCLModule
-from sklearn_sharprecl._sampling import balanced_synthetic_sets
+from sklearn_sharprecl._network.criterion import SharpReCLLoss
+from sklearn_sharprecl._text.data import PadCollator, tokenize
+from sklearn_sharprecl._network.loss import HardMixupContrastiveLoss
+from sklearn_sharprecl._network.module import SharpReCLModule
+from sklearn_sharprecl._network.sampling import balanced_synthetic_sets
 
 from .encoders import encoder_path, load_tokenizer
 

@@ -8,9 +8,9 @@ import torch
 from skorch.callbacks import Callback
 from transformers import BertConfig, BertModel, BertTokenizer
 
-from sklearn_sharprecl._callbacks import macro_f1
+from sklearn_sharprecl._network.callbacks import macro_f1
 
-from sklearn_sharprecl._synthetic import make_support_tickets
+from sklearn_sharprecl._text.synthetic import make_support_tickets
 
 
 @pytest.fixture(scope="session")
@@ -107,7 +107,7 @@ def validation_score_at_end(clf):
 
 def sharp_loss(class_counts, **overrides):
     """``SharpReCLLoss`` at its defaults (the estimator's), with ``overrides``."""
-    from sklearn_sharprecl._criterion import SharpReCLLoss
+    from sklearn_sharprecl._network.criterion import SharpReCLLoss
 
     return SharpReCLLoss(class_counts, **overrides)
 
@@ -115,8 +115,8 @@ def sharp_loss(class_counts, **overrides):
 def synthetic_sets(prototype_similarity, labels, hard_share=0.5, **overrides):
     """``balanced_synthetic_sets`` with the sampling settings of a default ``SharpReCLLoss``,
     with ``overrides``."""
-    from sklearn_sharprecl._criterion import SharpReCLLoss
-    from sklearn_sharprecl._sampling import balanced_synthetic_sets
+    from sklearn_sharprecl._network.criterion import SharpReCLLoss
+    from sklearn_sharprecl._network.sampling import balanced_synthetic_sets
 
     settings = SharpReCLLoss([1, 1]).sampling  # what the criterion passes on
     return balanced_synthetic_sets(prototype_similarity, labels, hard_share=hard_share,

@@ -115,7 +115,7 @@ def worker(spec_path):
 @pytest.fixture(scope="module")
 def eval_texts():
     """Held-out tickets, every class equally often (another seed of the same generator)."""
-    from sklearn_sharprecl._synthetic import make_support_tickets
+    from sklearn_sharprecl._text.synthetic import make_support_tickets
 
     return make_support_tickets(n_samples=200, imbalance_ratio=1, random_state=1)
 
@@ -214,7 +214,7 @@ def test_gradients_are_synchronised(launched):
 def test_rank_zero_model_loads_and_predicts_in_one_process(launched, saved_model, eval_texts):
     ends = rank_files(launched, "end")
     # The saved weights are the trained ones, bit for bit.
-    from sklearn_sharprecl._net import SharpReCLNet
+    from sklearn_sharprecl._network.net import SharpReCLNet
 
     assert type(saved_model.net_) is SharpReCLNet
     assert weights_hash(saved_model.net_.module_) == ends[0]["final_hash"]

@@ -1,4 +1,4 @@
-"""Tests for the text augmenters (sklearn_sharprecl._augment) and offline WordNet.
+"""Tests for the text augmenters (sklearn_sharprecl._text.augment) and offline WordNet.
 
 The WordNet tests need Princeton WordNet 3.0 from the Debian packages
 ``wordnet-base`` and ``wordnet-sense-index`` (``/usr/share/wordnet``), which
@@ -19,8 +19,8 @@ import nltk
 import numpy as np
 import pytest
 
-from sklearn_sharprecl._augment import PRESETS, SeededAugmenter, make_augmenter
-from sklearn_sharprecl._wordnet import (
+from sklearn_sharprecl._text.augment import PRESETS, SeededAugmenter, make_augmenter
+from sklearn_sharprecl._text.wordnet import (
     DEFAULT_SOURCE,
     LEXNAMES,
     WORDNET_FILES,

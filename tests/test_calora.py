@@ -14,7 +14,7 @@ from sklearn.model_selection import GridSearchCV
 from torch import nn
 
 from sklearn_sharprecl import SharpReCLClassifier
-from sklearn_sharprecl._calora import CALoRAClassifier, ClassAwareLoRALinear
+from sklearn_sharprecl._estimators.calora import CALoRAClassifier, ClassAwareLoRALinear
 
 
 def _layer(d_in=16, n_classes=6, rank=3, top_k=2, seed=0, **kwargs):

@@ -17,7 +17,7 @@ from skorch.callbacks import Callback
 
 from conftest import SELECTION, ValidationScoreAtEnd, validation_score_at_end
 from sklearn_sharprecl import SharpReCLClassifier
-from sklearn_sharprecl._data import TokenizedTexts
+from sklearn_sharprecl._text.data import TokenizedTexts
 
 
 @pytest.fixture(scope="module")
@@ -405,7 +405,7 @@ class _Accelerator:
 def test_steps_per_epoch_follow_the_accelerate_processes():
     from types import SimpleNamespace
 
-    from sklearn_sharprecl._callbacks import steps_per_epoch
+    from sklearn_sharprecl._network.callbacks import steps_per_epoch
 
     def net(accelerator):
         return SimpleNamespace(batch_size=16, accelerator=accelerator)
@@ -469,8 +469,8 @@ def test_group_by_length_pads_less_and_stays_deterministic(fast_params, tickets)
 
 
 def test_head_tail_truncation_keeps_both_ends(tiny_encoder, fast_params, tickets, tmp_path):
-    from sklearn_sharprecl._data import tokenize
-    from sklearn_sharprecl._encoder import load_tokenizer
+    from sklearn_sharprecl._text.data import tokenize
+    from sklearn_sharprecl._text.encoder import load_tokenizer
 
     tokenizer = load_tokenizer(tiny_encoder)
     text = " ".join(tickets[0][0].split() * 10)
@@ -493,8 +493,8 @@ def test_head_tail_truncation_keeps_both_ends(tiny_encoder, fast_params, tickets
 
 
 def test_chunked_truncation_keeps_every_token_in_windows(tiny_encoder):
-    from sklearn_sharprecl._data import PadCollator, tokenize
-    from sklearn_sharprecl._encoder import load_tokenizer
+    from sklearn_sharprecl._text.data import PadCollator, tokenize
+    from sklearn_sharprecl._text.encoder import load_tokenizer
 
     tokenizer = load_tokenizer(tiny_encoder)
     cls, sep = tokenizer.cls_token_id, tokenizer.sep_token_id
@@ -520,9 +520,9 @@ def test_chunked_truncation_keeps_every_token_in_windows(tiny_encoder):
 
 
 def test_chunk_features_are_the_token_weighted_mean_of_their_windows(tiny_encoder):
-    from sklearn_sharprecl._data import PadCollator, tokenize
-    from sklearn_sharprecl._encoder import load_tokenizer
-    from sklearn_sharprecl._module import SharpReCLModule
+    from sklearn_sharprecl._text.data import PadCollator, tokenize
+    from sklearn_sharprecl._text.encoder import load_tokenizer
+    from sklearn_sharprecl._network.module import SharpReCLModule
 
     tokenizer = load_tokenizer(tiny_encoder)
     module = SharpReCLModule(tiny_encoder, n_classes=2).eval()
@@ -568,7 +568,7 @@ def test_chunked_model_fits_reads_whole_texts_and_saves(fast_params, tickets, tm
 
 
 def test_pool_chunks_gives_zeros_for_a_text_without_tokens():
-    from sklearn_sharprecl._module import pool_chunks
+    from sklearn_sharprecl._network.module import pool_chunks
 
     features = torch.tensor([[1.0, 3.0], [3.0, 5.0], [7.0, 7.0]])
     pooled = pool_chunks(features, torch.tensor([1, 3, 0]), torch.tensor([0, 0, 1]))

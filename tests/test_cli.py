@@ -451,7 +451,7 @@ def _interrupt_when_epoch_begins(monkeypatch, epoch):
     skorch catches the KeyboardInterrupt inside ``net.fit`` and returns
     normally, exactly as when a user presses Ctrl-C.
     """
-    from sklearn_sharprecl._callbacks import HardShareSchedule
+    from sklearn_sharprecl._network.callbacks import HardShareSchedule
 
     original = HardShareSchedule.on_epoch_begin
 
@@ -826,7 +826,7 @@ def test_values_the_estimator_refuses_are_its_one_line_errors(option, value, mes
     def no_loading(*args, **kwargs):  # the estimator's first step towards its encoder
         raise AssertionError("the encoder was resolved before the parameters were checked")
 
-    monkeypatch.setattr("sklearn_sharprecl._classifier.resolve_encoder", no_loading)
+    monkeypatch.setattr("sklearn_sharprecl._estimators.classifier.resolve_encoder", no_loading)
     status, _, err = _run(capsys, ["fit", data_dir / "test.jsonl", "--model", tmp_path / "m",
                                    option, value])
     where = f"--set {value.split('=')[0]}" if option == "--set" else option

@@ -3,7 +3,7 @@
 import pytest
 
 from sklearn_sharprecl import SharpReCLClassifier
-from sklearn_sharprecl._synthetic import make_support_tickets
+from sklearn_sharprecl._text.synthetic import make_support_tickets
 
 pytestmark = pytest.mark.integration
 

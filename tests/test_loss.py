@@ -6,8 +6,8 @@ import torch
 import torch.nn.functional as F
 
 from conftest import sharp_loss
-from sklearn_sharprecl._sampling import MixupSet
-from sklearn_sharprecl._loss import (
+from sklearn_sharprecl._network.sampling import MixupSet
+from sklearn_sharprecl._network.loss import (
     DiceLoss,
     FocalLoss,
     HardMixupContrastiveLoss,

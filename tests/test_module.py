@@ -3,7 +3,7 @@ import torch
 from transformers import AutoTokenizer, BertModel
 
 from conftest import sharp_loss
-from sklearn_sharprecl._module import PrototypeHead, SharpReCLModule, pool_hidden_states
+from sklearn_sharprecl._network.module import PrototypeHead, SharpReCLModule, pool_hidden_states
 
 
 def test_mean_pooling_ignores_padding():

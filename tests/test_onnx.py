@@ -11,8 +11,8 @@ import pytest
 import torch
 
 from sklearn_sharprecl import SharpReCLClassifier
-from sklearn_sharprecl._onnx_export import export_onnx
-from sklearn_sharprecl._synthetic import make_support_tickets
+from sklearn_sharprecl._persistence.onnx_export import export_onnx
+from sklearn_sharprecl._text.synthetic import make_support_tickets
 from sklearn_sharprecl.deploy import ONNXTextClassifier
 
 

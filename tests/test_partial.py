@@ -9,9 +9,9 @@ from skorch.callbacks import Callback
 from transformers import AutoTokenizer, BertModel
 
 from sklearn_sharprecl import SharpReCLClassifier
-from sklearn_sharprecl._data import PadCollator, TokenizedTexts, tokenize
-from sklearn_sharprecl._module import SharpReCLModule
-from sklearn_sharprecl._partial import freeze_lower_layers, frozen_states
+from sklearn_sharprecl._text.data import PadCollator, TokenizedTexts, tokenize
+from sklearn_sharprecl._network.module import SharpReCLModule
+from sklearn_sharprecl._network.partial import freeze_lower_layers, frozen_states
 
 
 def _batch(items, chunk_length=None):
@@ -97,7 +97,7 @@ class _TrainingEmbeddingCalls(Callback):
 
 
 def test_without_room_for_the_cache_the_frozen_layers_are_recomputed(fast_params, tickets, monkeypatch):
-    import sklearn_sharprecl._partial as partial
+    import sklearn_sharprecl._network.partial as partial
 
     X, y = tickets
     params = {**fast_params, "train_layers": 1, "max_epochs": 1}

@@ -116,7 +116,7 @@ def test_routed_parameters_are_saved_and_restored(params_restored, tickets, tmp_
 
 
 def test_saved_params_leaves_settings_that_run_code_at_their_defaults(fitted, tmp_path):
-    from sklearn_sharprecl._persistence import read_config, saved_params
+    from sklearn_sharprecl._persistence.saved_model import read_config, saved_params
 
     path = fitted.save_pretrained(tmp_path / "model")
     config = read_config(path)
@@ -144,7 +144,7 @@ def test_a_hash_recorded_for_a_file_of_ones_own_is_refused(fitted, tmp_path):
 def test_library_versions_reports_further_distributions():
     import numpy
 
-    from sklearn_sharprecl._persistence import library_versions
+    from sklearn_sharprecl._persistence.saved_model import library_versions
 
     recorded = library_versions()
     versions = library_versions(also=("numpy", "no-such-distribution-sharprecl", "torch"))

@@ -9,7 +9,7 @@ from sklearn.metrics import f1_score, recall_score
 from skorch.history import History
 
 from sklearn_sharprecl import SharpReCLClassifier
-from sklearn_sharprecl._data import TokenizedTexts
+from sklearn_sharprecl._text.data import TokenizedTexts
 
 import matplotlib  # a test dependency: its absence fails, never skips
 

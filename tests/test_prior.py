@@ -1,9 +1,9 @@
-"""EM estimate of a class prior under label shift (sklearn_sharprecl._prior)."""
+"""EM estimate of a class prior under label shift (sklearn_sharprecl._estimators.prior)."""
 
 import numpy as np
 import pytest
 
-from sklearn_sharprecl._prior import em_class_prior
+from sklearn_sharprecl._estimators.prior import em_class_prior
 
 
 def gaussian_posteriors(prior, reference, n, rng):

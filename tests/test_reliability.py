@@ -257,7 +257,7 @@ def test_best_epoch_is_restored_without_early_stopping(fast_params, tickets):
 
 
 def test_tokenizer_without_pad_token_collates():
-    from sklearn_sharprecl._data import PadCollator, TokenizedTexts
+    from sklearn_sharprecl._text.data import PadCollator, TokenizedTexts
 
     data = TokenizedTexts([[torch.tensor([5, 6, 7]), torch.tensor([8])]], y=[1, 0])
     inputs, labels = PadCollator(None)([data[0], data[1]])
@@ -290,7 +290,7 @@ def test_augmentation_tuple_spec_and_random_state_instance(fast_params, tickets)
 
 def test_files_saved_with_a_pooler_still_load(tiny_encoder, tickets, tmp_path, monkeypatch):
     """Releases before the pooler was dropped saved its weights: such files keep loading."""
-    from sklearn_sharprecl import _module
+    from sklearn_sharprecl._network import module as _module
 
     X, y = tickets
     with monkeypatch.context() as patch:

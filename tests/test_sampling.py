@@ -2,9 +2,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from sklearn_sharprecl._callbacks import HardShareSchedule
+from sklearn_sharprecl._network.callbacks import HardShareSchedule
 from conftest import synthetic_sets
-from sklearn_sharprecl._sampling import hard_count
+from sklearn_sharprecl._network.sampling import hard_count
 
 
 def block_pool(sizes, block=4, seed=0):

@@ -10,7 +10,7 @@ from sklearn.model_selection import GridSearchCV, StratifiedKFold
 from skorch.callbacks import Callback
 
 from sklearn_sharprecl import SharpReCLClassifier
-from sklearn_sharprecl._net import AcceleratedSharpReCLNet
+from sklearn_sharprecl._network.net import AcceleratedSharpReCLNet
 
 
 def test_accelerate_path_trains_on_cpu_in_one_process(fast_params, tickets):

@@ -4,7 +4,7 @@ import torch
 
 from benchmarks import quantization
 # quantization.py quantizes the estimator's network module; building one needs no fit.
-from sklearn_sharprecl._module import SharpReCLModule
+from sklearn_sharprecl._network.module import SharpReCLModule
 
 
 def _is_int8(layer):
