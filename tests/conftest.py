@@ -59,6 +59,8 @@ def fast_params(tiny_encoder):
         criterion__n_neg=40,
         lr=1e-3,
         random_state=0,
+        # The unit tests compare numbers across fits and formats: fp32 on every CPU.
+        precision="fp32",
     )
 
 
@@ -66,7 +68,7 @@ def fast_params(tiny_encoder):
 def params(tiny_encoder):
     """A one-epoch fit on the tiny encoder (a fraction of a second)."""
     return dict(encoder=tiny_encoder, max_length=32, batch_size=16, max_epochs=1,
-                criterion__n_neg=40, lr=1e-3, random_state=0)
+                criterion__n_neg=40, lr=1e-3, random_state=0, precision="fp32")
 
 
 @pytest.fixture

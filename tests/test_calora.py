@@ -144,7 +144,7 @@ def base(tiny_encoder, tickets):
     X, y = tickets
     return SharpReCLClassifier(
         encoder=tiny_encoder, max_length=32, batch_size=16, max_epochs=3, criterion__n_neg=40,
-        lr=3e-3, random_state=0,
+        lr=3e-3, random_state=0, precision="fp32",  # the head must reproduce the base exactly
     ).fit(X, y)
 
 

@@ -19,7 +19,8 @@ from sklearn_sharprecl.deploy import ONNXTextClassifier
 @pytest.fixture(scope="module")
 def fitted(tiny_encoder, tickets):
     X, y = tickets
-    clf = SharpReCLClassifier(encoder=tiny_encoder, max_length=32, batch_size=16, max_epochs=3,
+    # fp32, as the exported graph computes: bf16 autocast would differ by its rounding.
+    clf = SharpReCLClassifier(encoder=tiny_encoder, max_length=32, batch_size=16, max_epochs=3, precision="fp32",
                               contrastive=None, lr=3e-3, random_state=0)
     # One thread, as conftest's per-test fixture sets (it acts after module fixtures):
     # thread start-up dominates the tiny encoder's matmuls.
@@ -58,7 +59,7 @@ def test_fp32_matches_the_torch_estimator(fitted, held_out, tmp_path, decision_p
 def test_binary_decision_function_and_trained_prior_of_other_losses(tiny_encoder, tickets, tmp_path):
     X, y = tickets
     binary = np.where(y == y[0], "first", "other")
-    clf = SharpReCLClassifier(encoder=tiny_encoder, max_length=32, batch_size=16, max_epochs=1,
+    clf = SharpReCLClassifier(encoder=tiny_encoder, max_length=32, batch_size=16, max_epochs=1, precision="fp32",
                               contrastive=None, classification_loss="cross_entropy",
                               decision_prior="balanced", random_state=0).fit(X, binary)
     model = ONNXTextClassifier.load(export_onnx(clf, tmp_path / "m"))

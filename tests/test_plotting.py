@@ -39,7 +39,8 @@ def fitted(tiny_encoder, tickets):
     # conftest's fast_params, which is function-scoped and so cannot feed a
     # module-scoped fixture.
     params = dict(encoder=tiny_encoder, max_length=32, batch_size=16, max_epochs=2,
-                  criterion__n_neg=40, lr=1e-3, random_state=0, validation_fraction=0.1)
+                  criterion__n_neg=40, lr=1e-3, random_state=0, validation_fraction=0.1,
+                  precision="fp32")
     X, y = tickets
     return SharpReCLClassifier(**params).fit(X, y)
 

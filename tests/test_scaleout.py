@@ -33,7 +33,7 @@ def test_accelerate_path_trains_on_cpu_in_one_process(fast_params, tickets):
 def test_accelerate_rejects_a_second_precision_setting(fast_params, tickets):
     X, y = tickets
     with pytest.raises(ValueError, match="mixed_precision"):
-        SharpReCLClassifier(**fast_params, accelerate=True, precision="bf16").fit(X, y)
+        SharpReCLClassifier(**{**fast_params, "precision": "bf16"}, accelerate=True).fit(X, y)
 
 
 class RecordProcess(Callback):

@@ -156,16 +156,19 @@ class SharpReCLClassifier(TextClassifierMixin, BaseEstimator):
         array gives the prior in the order of ``classes_``.
     device : str, default='auto'
         ``'auto'`` picks CUDA when available, else CPU; or any torch device.
-    precision : {'auto', 'fp32', 'bf16'}, default='fp32'
+    precision : {'auto', 'fp32', 'bf16'}, default='auto'
         ``'bf16'`` runs the forward passes under bfloat16 autocast;
         ``'auto'`` does so where the device computes bfloat16 natively (CUDA
         devices that support it, CPUs with AVX512-BF16 or AMX) and uses fp32
-        elsewhere. The choice made is ``precision_``.
+        elsewhere; with ``accelerate`` it leaves precision to the Accelerator.
+        The choice made is ``precision_``. On TREC and CR at ir=50, bf16 ran
+        a full fine-tuning epoch 1.85x faster with macro-F1 within seed noise
+        (suite study, H17).
     accelerate : bool, dict or None, default=None
         Train through Hugging Face Accelerate (skorch's ``AccelerateMixin``):
         ``True`` or a dict of ``accelerate.Accelerator`` arguments. Run the
         script with ``accelerate launch`` for several GPUs; mixed precision is
-        then the Accelerator's (leave ``precision='fp32'``).
+        then the Accelerator's (leave ``precision`` at ``'auto'`` or ``'fp32'``).
     random_state : int, RandomState instance or None, default=None
         Seeds the split, the initialisation, the batch order, the sampling
         and the augmentation. CPU fits with the same seed give identical models.
@@ -251,7 +254,7 @@ class SharpReCLClassifier(TextClassifierMixin, BaseEstimator):
         validation_fraction=None,
         decision_prior=None,
         device="auto",
-        precision="fp32",
+        precision="auto",
         accelerate=None,
         random_state=None,
         verbose=0,
@@ -375,14 +378,15 @@ class SharpReCLClassifier(TextClassifierMixin, BaseEstimator):
             # Each process would probe its own shard and start from another head.
             raise ValueError("head_init='linear_probe' is not supported with accelerate; use "
                              "head_init='random' or train without accelerate.")
-        if self.accelerate and self.precision != "fp32":
+        if self.accelerate and self.precision == "bf16":
             raise ValueError("With accelerate, set mixed precision through the Accelerator, e.g. "
-                             "accelerate={'mixed_precision': 'bf16'}, and leave precision='fp32'.")
+                             "accelerate={'mixed_precision': 'bf16'}, and leave precision='auto'.")
         device = resolve_device(self.device)
         self._warn_inert_settings(aug_texts is not None)
         self.classes_ = encoder.classes_
         self._check_decision_prior()
-        self.precision_ = resolve_precision(self.precision, device)
+        # With Accelerate, mixed precision is the Accelerator's: our autocast stays off.
+        self.precision_ = "fp32" if self.accelerate else resolve_precision(self.precision, device)
         self.encoder_name_ = resolve_encoder(self.encoder)
         trust = self._routed("module__trust_remote_code").get("module__trust_remote_code", False)
         self.tokenizer_ = load_tokenizer(self.encoder_name_, trust)
@@ -649,6 +653,8 @@ class SharpReCLClassifier(TextClassifierMixin, BaseEstimator):
         :class:`sklearn_sharprecl.deploy.ONNXTextClassifier` loads it with
         onnxruntime, tokenizers and numpy only (``pip install
         sklearn-sharprecl[onnx]``). Only ``truncation='head'`` is exported.
+        The graph computes in fp32, whatever ``precision_`` the model was
+        trained in (bf16 predictions differ from it by bf16's rounding).
 
         Parameters
         ----------
