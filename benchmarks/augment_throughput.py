@@ -1,7 +1,7 @@
 """Throughput of the text augmentation presets, in texts per second.
 
 Augments the first 500 TREC training questions with each preset of
-``sklearn_sharprecl._text.augment.make_augmenter`` and writes
+``sklearn_sharprecl.augmentation.make_augmenter`` and writes
 ``benchmarks/results/augment_throughput.json`` and ``.md``, including five
 WordNet augmentations (original -> augmented) for the docs.
 
@@ -28,9 +28,8 @@ from pathlib import Path
 
 import pandas as pd
 
-# The presets are timed on their own, outside a fit: the estimator builds them
-# from ``augment`` internally and has no public way to hand one out.
-from sklearn_sharprecl._text.augment import make_augmenter
+# The presets are timed on their own, outside a fit, built as the estimator builds them.
+from sklearn_sharprecl.augmentation import make_augmenter
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "datasets" / "trec" / "train.csv"

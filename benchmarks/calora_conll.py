@@ -47,9 +47,8 @@ from torch import nn
 
 from sklearn_sharprecl import ClassAwareLoRALinear
 # The token classifier of stages 1 and 2 is this script's own; it trains with the
-# library's classification losses (cross-entropy and logit-adjusted CE), which
-# only the estimators use publicly.
-from sklearn_sharprecl._network.loss import make_classification_loss
+# library's classification losses (cross-entropy and logit-adjusted CE).
+from sklearn_sharprecl.nn import make_classification_loss
 
 from .encoders import encoder_path, load_tokenizer, quiet_loading
 

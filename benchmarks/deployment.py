@@ -111,7 +111,9 @@ def bench_cell(name, args):
     n_train = QUICK["n_train"] if args.quick else args.n_train or spec["n_train"]
     n_test = QUICK["n_test"] if args.quick else args.n_test
     X_train, y_train, X_test, y_test = load_subset(spec, args.data, n_train, n_test, args.seed)
-    model = SharpReCLClassifier(args.encoder, contrastive=None, max_epochs=1, random_state=args.seed)
+    # fp32, the precision the exported graph computes in: the rows compare formats, not precisions.
+    model = SharpReCLClassifier(args.encoder, contrastive=None, max_epochs=1, random_state=args.seed,
+                                precision="fp32")
     max_length = (QUICK["max_length"] if args.quick
                   else choose_max_length(X_train, load_tokenizer(args.encoder), spec["length_quantile"]))
     model.set_params(max_length=max_length)

@@ -43,9 +43,8 @@ import torch
 from sklearn.metrics import accuracy_score, f1_score
 
 from sklearn_sharprecl import SharpReCLClassifier
-# The versions a fitted model records (plus accelerate), reported before any
-# fit; the library has them publicly only as a fitted model's ``versions_``.
-from sklearn_sharprecl._persistence.saved_model import library_versions
+# The versions a fitted model records (plus accelerate), reported before any fit.
+from sklearn_sharprecl import show_versions
 from sklearn_sharprecl.datasets import load_text_dataset, make_long_tailed, make_support_tickets
 
 REPO = Path(__file__).resolve().parents[1]
@@ -68,7 +67,7 @@ def environment():
         "cuda_available": cuda,
         "device_name": torch.cuda.get_device_name(0) if cuda else None,
         "device_capability": list(torch.cuda.get_device_capability(0)) if cuda else None,
-        "versions": library_versions(also=("accelerate",)),
+        "versions": show_versions(also=("accelerate",)),
     }
 
 

@@ -22,10 +22,8 @@ from sklearn.svm import LinearSVC
 
 from sklearn_sharprecl import SharpReCLClassifier
 # The frozen-encoder peer embeds exactly as the estimator's network does (the
-# same tokenisation, length-sorted padded batches and mean pooling); the
-# library has no public function for that.
-from sklearn_sharprecl._text.data import PadCollator, TokenizedTexts, tokenize
-from sklearn_sharprecl._network.module import pool_hidden_states
+# same tokenisation, length-sorted padded batches and mean pooling).
+from sklearn_sharprecl.nn import PadCollator, TokenizedTexts, pool_hidden_states, tokenize
 
 from .encoders import encoder_path, load_tokenizer, quiet_loading
 from .methods import NEURAL, NEURAL_BATCH_SIZE

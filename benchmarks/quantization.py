@@ -28,10 +28,10 @@ import numpy as np
 from sklearn.metrics import f1_score
 
 import sklearn_sharprecl
-# The estimator's public ``quantize_int8()`` makes one variant (encoder Linear
-# layers, per-channel scales: the one this study chose); comparing the others
-# needs the function behind it, which takes the layers and scales to use.
-from sklearn_sharprecl._network.quantize import quantize_int8
+# The estimator's ``quantize_int8()`` makes one variant (encoder Linear layers,
+# per-channel scales: the one this study chose); the others need the function
+# behind it, which takes the layers and scales to use.
+from sklearn_sharprecl.nn import quantize_int8
 
 from .encoders import load_tokenizer
 from .methods import neural_settings

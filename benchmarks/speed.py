@@ -50,14 +50,10 @@ from sklearn_sharprecl import SharpReCLClassifier
 from sklearn_sharprecl.datasets import load_text_dataset, make_long_tailed
 
 # The criterion is timed in isolation (beside the encoder, and against a
-# class-loop reference): that needs the network, the loss and the sampling as
-# the estimator builds them inside fit, and the batches as it pads them. The
-# library exposes none of these parts publicly.
-from sklearn_sharprecl._network.criterion import SharpReCLLoss
-from sklearn_sharprecl._text.data import PadCollator, tokenize
-from sklearn_sharprecl._network.loss import HardMixupContrastiveLoss
-from sklearn_sharprecl._network.module import SharpReCLModule
-from sklearn_sharprecl._network.sampling import balanced_synthetic_sets
+# class-loop reference): the network, the loss and the sampling as the estimator
+# builds them inside fit, and the batches as it pads them.
+from sklearn_sharprecl.nn import (HardMixupContrastiveLoss, PadCollator, SharpReCLLoss, SharpReCLModule,
+                                  balanced_synthetic_sets, tokenize)
 
 from .encoders import encoder_path, load_tokenizer
 

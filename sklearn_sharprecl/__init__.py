@@ -4,7 +4,7 @@ import importlib
 
 __version__ = "0.1.0"
 
-__all__ = ["CALoRAClassifier", "ClassAwareLoRALinear", "SharpReCLClassifier", "__version__"]
+__all__ = ["CALoRAClassifier", "ClassAwareLoRALinear", "SharpReCLClassifier", "__version__", "show_versions"]
 
 # The estimators are imported on first use, not with the package: the
 # torch-free ONNX loader (sklearn_sharprecl.deploy) lives in this package, and
@@ -14,6 +14,22 @@ _LAZY = {
     "ClassAwareLoRALinear": "._estimators.calora",
     "SharpReCLClassifier": "._estimators.classifier",
 }
+
+
+def show_versions(also=()):
+    """The versions of this library and of what a fitted model depends on, by distribution name.
+
+    What a model records when it is fitted (``versions_``) and what a loaded
+    model is compared with. ``also`` names further distributions to report
+    (None where one is not installed).
+
+    Returns
+    -------
+    versions : dict
+    """
+    from ._persistence.saved_model import library_versions
+
+    return library_versions(also=also)
 
 
 def __getattr__(name):
