@@ -36,7 +36,7 @@ import onnxruntime
 from tokenizers import Tokenizer
 
 from ._estimators.scores import decision_scores, softmax
-from ._persistence.files import sha256
+from ._persistence.files import read_format_config, sha256
 
 FORMAT = "sklearn-sharprecl-onnx"
 FORMAT_VERSION = 1
@@ -58,18 +58,7 @@ def holds_export(directory):
 def read_export_config(directory):
     """``classifier.json`` of an export directory, checked to be one this module reads."""
     directory = Path(directory)
-    path = directory / CONFIG_FILE
-    if not path.is_file():
-        raise FileNotFoundError(f"No exported model in {directory}: {CONFIG_FILE} is missing.")
-    try:
-        config = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{path} is not valid JSON ({exc}); the file is damaged.") from exc
-    if not isinstance(config, dict) or config.get("format") != FORMAT:
-        raise ValueError(f"{path} is not a {FORMAT} configuration.")
-    if config.get("format_version", 0) > FORMAT_VERSION:
-        raise ValueError(f"{directory} was exported in format version {config['format_version']}; "
-                         f"this module reads up to {FORMAT_VERSION}. Upgrade sklearn-sharprecl.")
+    config = read_format_config(directory / CONFIG_FILE, FORMAT, FORMAT_VERSION, "exported model")
     for name in (MODEL_FILE, TOKENIZER_FILE):
         expected = config.get("sha256", {}).get(name)
         actual = sha256(directory / name) if (directory / name).is_file() else None

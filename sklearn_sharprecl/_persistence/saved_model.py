@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .files import sha256
+from .files import read_format_config, sha256
 
 FORMAT = "sklearn-sharprecl"
 FORMAT_VERSION = 1
@@ -294,21 +294,7 @@ def write_saved_model(estimator, directory):
 
 def read_config(directory):
     """The ``config.json`` of a saved model, checked to be one this library reads."""
-    path = directory / "config.json"
-    if not path.is_file():
-        raise FileNotFoundError(f"No saved model in {directory}: {path.name} is missing.")
-    try:
-        config = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{path} is not valid JSON ({exc}); the file is damaged.") from exc
-    if not isinstance(config, dict) or config.get("format") != FORMAT:
-        raise ValueError(f"{path} is not a {FORMAT} model configuration.")
-    if config.get("format_version", 0) > FORMAT_VERSION:
-        raise ValueError(
-            f"{directory} was saved in format version {config['format_version']}; this "
-            f"sklearn-sharprecl reads up to {FORMAT_VERSION}. Upgrade the library."
-        )
-    return config
+    return read_format_config(Path(directory) / "config.json", FORMAT, FORMAT_VERSION, "saved model")
 
 
 def read_saved_model(directory):
