@@ -14,6 +14,7 @@ from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
+from skorch.helper import predefined_split
 
 from .._network.criterion import SharpReCLLoss
 from .._network.device import resolve_device, resolve_precision
@@ -469,8 +470,6 @@ class SharpReCLClassifier(TextClassifierMixin, BaseEstimator):
             kwargs = self.accelerate if isinstance(self.accelerate, dict) else {}
             net_class = AcceleratedSharpReCLNet
             placement = {"device": None, "accelerator": Accelerator(**kwargs)}
-        from skorch.helper import predefined_split
-
         routed = {**ESTIMATOR_DEFAULTS, **self._routed()}
         if view_callback is not None:
             routed.update(view_callback)
@@ -506,8 +505,6 @@ class SharpReCLClassifier(TextClassifierMixin, BaseEstimator):
 
     def _train(self, train_set, valid_set, torch_seed):
         """Train the net on the datasets; with ``train_layers``, on the frozen blocks' cached output."""
-        from skorch.helper import predefined_split
-
         net = self.net_
         if self.group_by_length:
             from transformers.trainer_pt_utils import LengthGroupedSampler
