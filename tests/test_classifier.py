@@ -615,6 +615,24 @@ def test_step_schedule_reaches_a_full_hard_share_at_the_last_batch(fast_params, 
     assert shares[0] == pytest.approx(0.5 + 0.5 * (n_steps - 1) / (2 * n_steps - 1))
 
 
+
+def test_mu_warmup_holds_the_contrastive_term_off_and_raises_it_linearly(fast_params, tickets):
+    X, y = tickets
+    n_steps = -(-len(X) // fast_params["batch_size"])  # per epoch; the fit has 2
+    clf = SharpReCLClassifier(**fast_params, validation_fraction=None,
+                              callbacks__mu_warmup__fraction=1.0).fit(X, y)
+    history = clf.net_.history
+    # The first step trains the classifier alone: its loss is the classification loss.
+    first = history[0, "batches", 0]
+    assert first["train_loss"] == pytest.approx(first["classification_loss"])
+    assert history[:, "contrastive_scale"] == pytest.approx([(n_steps - 1) / (2 * n_steps),
+                                                             (2 * n_steps - 1) / (2 * n_steps)])
+    assert clf.net_.criterion_.contrastive_scale == 1.0
+    # Without a warm-up the first step already carries the contrastive term.
+    plain = SharpReCLClassifier(**fast_params, validation_fraction=None).fit(X, y)
+    first = plain.net_.history[0, "batches", 0]
+    assert first["train_loss"] > first["classification_loss"] + 1e-3
+
 def test_centred_prototypes_of_two_classes_are_opposite(fast_params, tickets, tmp_path):
     X, y = tickets
     binary = np.where(np.asarray(y) == np.asarray(y)[0], "a", "b")

@@ -72,6 +72,8 @@ class SharpReCLClassifier(TextClassifierMixin, BaseEstimator):
     - ``callbacks__<name>__<param>``: the net's named callbacks:
       ``lr_schedule`` (``warmup_fraction``; ``callbacks__lr_schedule=None``
       for a constant rate), ``hard_share`` (``start``, ``per_step``),
+      ``mu_warmup`` (``fraction``: ``mu`` rises from 0 over that share of
+      the steps),
       ``refresh_view`` (``each_epoch``), ``head_init`` (``C``, ``max_iter``),
       ``early_stopping`` (``metric``, ``patience``).
 

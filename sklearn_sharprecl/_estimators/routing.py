@@ -63,6 +63,7 @@ ROUTED_CONSTRAINTS = {
     "callbacks__lr_schedule__warmup_fraction": [Interval(Real, 0, 1, closed="left")],
     "callbacks__hard_share__start": [Interval(Real, 0, 1, closed="both")],
     "callbacks__hard_share__per_step": ["boolean"],
+    "callbacks__mu_warmup__fraction": [Interval(Real, 0, 1, closed="both")],
     "callbacks__refresh_view__each_epoch": ["boolean"],
     "callbacks__head_init__C": [Interval(Real, 0, None, closed="neither")],
     "callbacks__head_init__max_iter": _POSITIVE_INT,
@@ -94,6 +95,7 @@ SHARP_ONLY = frozenset(
                                        "mixup_alpha", "simple_sampling", "hard_mixup")]
     + ["module__center_prototypes"]
     + [f"callbacks__hard_share__{name}" for name in DEFAULT_CALLBACK_PARAMETERS["hard_share"]]
+    + ["callbacks__mu_warmup__fraction"]
 )
 
 

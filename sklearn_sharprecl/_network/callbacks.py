@@ -96,6 +96,46 @@ class HardShareSchedule(Callback):
             net.history.record("hard_share", net.criterion_.hard_share)
 
 
+class ContrastiveWarmup(Callback):
+    """Raise the contrastive term's weight from 0 to ``mu`` over the first ``fraction`` of the steps.
+
+    The prototypes are projections of the classifier's rows, which start as
+    noise (unless ``head_init`` fits them first); with many classes most
+    anchors of a batch are prototypes, so the contrastive term can pull the
+    encoder towards that noise before the classifier has learnt anything.
+    The warm-up lets the classification loss shape the rows first. The
+    scale is ``criterion_.contrastive_scale`` (1 outside the warm-up); the
+    history's ``contrastive_scale`` is each epoch's last value.
+
+    Parameters
+    ----------
+    fraction : float, default=0.0
+        Share of the fit's training steps (``max_epochs`` epochs, as for the
+        learning-rate schedule) over which the weight rises linearly. 0: no
+        warm-up.
+    """
+
+    def __init__(self, fraction=0.0):
+        self.fraction = fraction
+
+    def on_train_begin(self, net, X=None, **kwargs):
+        total = net.max_epochs * steps_per_epoch(net, len(X))
+        self.n_warmup_steps_ = int(round(self.fraction * total))
+        self.step_ = 0
+
+    def on_batch_begin(self, net, training=False, **kwargs):
+        if training:
+            n = self.n_warmup_steps_
+            net.criterion_.contrastive_scale = min(self.step_ / n, 1.0) if n else 1.0
+            self.step_ += 1
+
+    def on_epoch_end(self, net, **kwargs):
+        net.history.record("contrastive_scale", net.criterion_.contrastive_scale)
+
+    def on_train_end(self, net, **kwargs):
+        net.criterion_.contrastive_scale = 1.0
+
+
 class WarmupLinearDecay(LRScheduler):
     """Linear warm-up over ``warmup_fraction`` of the fit's steps, then linear decay to 0.
 
@@ -277,6 +317,7 @@ class SelectBestEpoch(EarlyStopping):
 #: The net's own callbacks that take user settings, by name.
 DEFAULT_CALLBACKS = {
     "hard_share": HardShareSchedule,
+    "mu_warmup": ContrastiveWarmup,
     "lr_schedule": WarmupLinearDecay,
     "refresh_view": RefreshAugmentedView,
     "head_init": LinearProbeHead,
@@ -284,6 +325,7 @@ DEFAULT_CALLBACKS = {
 }
 DEFAULT_CALLBACK_PARAMETERS = {
     "hard_share": ("start", "per_step"),
+    "mu_warmup": ("fraction",),
     "lr_schedule": ("warmup_fraction",),
     "refresh_view": ("each_epoch",),
     "head_init": ("C", "max_iter"),

@@ -92,6 +92,7 @@ class SharpReCLLoss(nn.Module):
             hard_mixup=hard_mixup,
         )
         self.hard_share = 0.5
+        self.contrastive_scale = 1.0
 
     def forward(self, logits, embeddings, prototypes, y, sample_weight=None):
         """Return a dict with the total ``loss`` and its two parts.
@@ -106,7 +107,8 @@ class SharpReCLLoss(nn.Module):
         y_all = y.repeat(n_views)
         w_all = None if sample_weight is None else sample_weight.to(logits.dtype).repeat(n_views)
         cls = self.classification(logits, y_all, w_all)
-        if self.contrastive is None or self.mu == 0:
+        mu = self.mu * self.contrastive_scale
+        if self.contrastive is None or mu == 0:
             return {"loss": cls, "classification": cls, "contrastive": torch.zeros_like(cls)}
         if self.contrastive == "supcon":
             cl = self.contrastive_loss(embeddings, y_all, anchor_weight=w_all)
@@ -131,5 +133,5 @@ class SharpReCLLoss(nn.Module):
             raise ValueError(
                 f"Unknown contrastive {self.contrastive!r}; expected 'sharp', 'supcon' or None."
             )
-        return {"loss": cls + self.mu * cl, "classification": cls, "contrastive": cl}
+        return {"loss": cls + mu * cl, "classification": cls, "contrastive": cl}
 

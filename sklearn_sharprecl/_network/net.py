@@ -9,6 +9,7 @@ from skorch.callbacks import EpochScoring, ProgressBar
 from skorch.hf import AccelerateMixin
 
 from .callbacks import (
+    ContrastiveWarmup,
     HardShareSchedule,
     LinearProbeHead,
     RefreshAugmentedView,
@@ -26,7 +27,7 @@ class SharpReCLNet(NeuralNet):
 
     - :meth:`get_default_callbacks` adds the SharpReCL schedule, the second
       view's refresh, the head's start and model selection to skorch's own,
-      by name (``hard_share``, ``lr_schedule``, ``refresh_view``,
+      by name (``hard_share``, ``mu_warmup``, ``lr_schedule``, ``refresh_view``,
       ``head_init``, ``valid_f1_macro``, ``valid_balanced_log_loss``,
       ``early_stopping``, ``progress_bar``), so that
       ``callbacks__<name>__<param>`` reaches them.
@@ -63,6 +64,7 @@ class SharpReCLNet(NeuralNet):
     def get_default_callbacks(self):
         callbacks = [*super().get_default_callbacks(),
                      ("hard_share", HardShareSchedule),
+                     ("mu_warmup", ContrastiveWarmup),
                      ("lr_schedule", WarmupLinearDecay)]
         if self.second_view == "augmented":
             callbacks.append(("refresh_view", RefreshAugmentedView))
