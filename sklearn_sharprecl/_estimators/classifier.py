@@ -66,7 +66,9 @@ class SharpReCLClassifier(TextClassifierMixin, BaseEstimator):
       ("w/o delta_CL"), ``criterion__focal_gamma``;
     - ``module__<name>``: ``module__pooling`` ('mean' or 'cls'),
       ``module__dropout``, ``module__proj_dim``,
-      ``module__center_prototypes``, ``module__trust_remote_code``;
+      ``module__center_prototypes``, ``module__trust_remote_code``,
+      ``module__shared_view_layers`` (the dropout view's two passes share
+      the forward pass of that many lower blocks);
     - ``optimizer__<name>``: AdamW's settings, e.g. ``optimizer__weight_decay``
       (default 5e-4, the paper's);
     - ``callbacks__<name>__<param>``: the net's named callbacks:
@@ -384,6 +386,10 @@ class SharpReCLClassifier(TextClassifierMixin, BaseEstimator):
         if self.accelerate and self.precision == "bf16":
             raise ValueError("With accelerate, set mixed precision through the Accelerator, e.g. "
                              "accelerate={'mixed_precision': 'bf16'}, and leave precision='auto'.")
+        if self.train_layers is not None and self._shared_view_layers():
+            raise ValueError(
+                "module__shared_view_layers cannot be combined with train_layers: the frozen "
+                "lower blocks draw no dropout, so the two views already share them.")
         device = resolve_device(self.device)
         self._warn_inert_settings(aug_texts is not None)
         self.classes_ = encoder.classes_
@@ -414,6 +420,8 @@ class SharpReCLClassifier(TextClassifierMixin, BaseEstimator):
             inert += list(self._routed("callbacks__head_init"))
         if not self._uses_two_views(has_aug_texts) or _is_dropout_view(self.augment) or has_aug_texts:
             inert += list(self._routed("callbacks__refresh_view"))
+        if not self._uses_two_views(has_aug_texts) or self.augment != "dropout" or has_aug_texts:
+            inert += list(self._routed("module__shared_view_layers"))
         if not self._has_branch():
             inert += ["X_aug"] if has_aug_texts else []
             inert += [] if _is_dropout_view(self.augment) else ["augment"]
@@ -546,9 +554,13 @@ class SharpReCLClassifier(TextClassifierMixin, BaseEstimator):
     def _tokenize(self, texts):
         return tokenize(self.tokenizer_, texts, self.max_length, self.truncation)
 
+    def _shared_view_layers(self):
+        return self._routed("module__shared_view_layers").get("module__shared_view_layers", 0)
+
     def _collator(self):
         chunk_length = self.max_length if self.truncation == "chunks" else None
-        return PadCollator(self.tokenizer_.pad_token_id, chunk_length=chunk_length)
+        return PadCollator(self.tokenizer_.pad_token_id, chunk_length=chunk_length,
+                           share_views=self._shared_view_layers() > 0)
 
     # --------------------------------------------------------------- inference
     def _forward(self, X, output):

@@ -48,6 +48,7 @@ ROUTED_CONSTRAINTS = {
     "module__proj_dim": _POSITIVE_INT,
     "module__center_prototypes": ["boolean"],
     "module__trust_remote_code": ["boolean"],
+    "module__shared_view_layers": _COUNT,
     "criterion__contrastive_prior": ["boolean"],
     "criterion__normalize_contrastive_prior": ["boolean"],
     "criterion__absent_prototype_anchors": ["boolean"],

@@ -6,7 +6,7 @@ from torch import nn
 from transformers import AutoModel
 
 from .._text.encoder import quiet_transformers
-from .partial import top_view
+from .partial import encoder_blocks, lower_states, top_view
 
 
 class ProjectionMLP(nn.Sequential):
@@ -103,6 +103,12 @@ class SharpReCLModule(nn.Module):
     center_prototypes : bool
         Centre the projected class vectors before normalising them (see
         :class:`PrototypeHead`).
+    shared_view_layers : int
+        With the dropout view, the number of lower transformer blocks (the
+        embeddings with them) whose forward pass the two views share: they
+        differ by the dropout of the blocks above only, and the shared part
+        runs once. 0: every layer runs for each view (SimCSE's view). Takes
+        effect on batches collated with ``PadCollator(share_views=True)``.
 
     ``forward`` returns ``(logits, embeddings, features)``: the classifier
     logits, the L2-normalised contrastive embeddings ``normalize(proj_f(f))``
@@ -120,6 +126,7 @@ class SharpReCLModule(nn.Module):
         proj_dim=128,
         trust_remote_code=False,
         center_prototypes=True,
+        shared_view_layers=0,
     ):
         super().__init__()
         if isinstance(encoder, nn.Module):
@@ -132,6 +139,16 @@ class SharpReCLModule(nn.Module):
                     encoder, trust_remote_code=trust_remote_code, dtype=torch.float32
                 )
             drop_pooler(self.encoder)
+        if shared_view_layers:
+            blocks = encoder_blocks(self.encoder)
+            n_blocks = None if blocks is None else len(blocks[2])
+            if n_blocks is None or shared_view_layers >= n_blocks:
+                raise ValueError(
+                    f"shared_view_layers={shared_view_layers} needs an encoder with more blocks "
+                    f"(encoder.layer or transformer.layer); {type(self.encoder).__name__} has "
+                    f"{n_blocks or 'none'}."
+                )
+        self.shared_view_layers = shared_view_layers
         hidden = self.encoder.config.hidden_size
         self.pooling = pooling
         self.dropout = nn.Dropout(dropout)
@@ -146,8 +163,29 @@ class SharpReCLModule(nn.Module):
         # parameters, which must appear once in state_dict and the optimizer.
         self.__dict__["_top_view"] = None if n_frozen is None else top_view(self.encoder, n_frozen)
 
-    def encode(self, input_ids=None, attention_mask=None, hidden_states=None, chunk_owner=None, **kwargs):
-        """Pooled features, one row per text (per chunk owner when ``chunk_owner`` is given)."""
+    def encode(self, input_ids=None, attention_mask=None, hidden_states=None, chunk_owner=None,
+               view_copies=None, **kwargs):
+        """Pooled features, one row per text (per chunk owner when ``chunk_owner`` is given).
+
+        ``view_copies``: the batch holds one view of texts that have this many
+        identical views; the rows are repeated (view-major) where the views
+        part, after the ``shared_view_layers`` lower blocks.
+        """
+        if view_copies is not None:
+            copies = int(view_copies)
+            if chunk_owner is not None:  # the copies' chunks belong to the copies' texts
+                n_texts = int(chunk_owner[-1]) + 1
+                chunk_owner = torch.cat([chunk_owner + c * n_texts for c in range(copies)])
+            if self.shared_view_layers and hidden_states is None:
+                k = self.shared_view_layers
+                lower = lower_states(self.encoder, k, input_ids=input_ids, attention_mask=attention_mask)
+                attention_mask = attention_mask.repeat(copies, 1)
+                out = top_view(self.encoder, k)(inputs_embeds=lower.repeat(copies, 1, 1),
+                                                attention_mask=attention_mask)
+                return self._pool(out.last_hidden_state, attention_mask, chunk_owner)
+            input_ids = None if input_ids is None else input_ids.repeat(copies, 1)
+            hidden_states = None if hidden_states is None else hidden_states.repeat(copies, 1, 1)
+            attention_mask = attention_mask.repeat(copies, 1)
         if hidden_states is not None:
             top = self.__dict__.get("_top_view")
             if top is None:
@@ -155,7 +193,10 @@ class SharpReCLModule(nn.Module):
             out = top(inputs_embeds=hidden_states, attention_mask=attention_mask)
         else:
             out = self.encoder(input_ids=input_ids, attention_mask=attention_mask, **kwargs)
-        features = pool_hidden_states(out.last_hidden_state, attention_mask, self.pooling)
+        return self._pool(out.last_hidden_state, attention_mask, chunk_owner)
+
+    def _pool(self, last_hidden_state, attention_mask, chunk_owner):
+        features = pool_hidden_states(last_hidden_state, attention_mask, self.pooling)
         if chunk_owner is None:
             return features
         return pool_chunks(features, attention_mask.sum(1), chunk_owner)
@@ -165,8 +206,9 @@ class SharpReCLModule(nn.Module):
         state.pop("_top_view", None)
         return state
 
-    def forward(self, input_ids=None, attention_mask=None, hidden_states=None, chunk_owner=None, **kwargs):
-        features = self.encode(input_ids, attention_mask, hidden_states, chunk_owner, **kwargs)
+    def forward(self, input_ids=None, attention_mask=None, hidden_states=None, chunk_owner=None,
+                view_copies=None, **kwargs):
+        features = self.encode(input_ids, attention_mask, hidden_states, chunk_owner, view_copies, **kwargs)
         logits = self.classifier(self.dropout(features))
         embeddings = F.normalize(self.proj_f(features), dim=-1)
         if self.training:

@@ -83,6 +83,30 @@ def top_view(encoder, n_frozen):
     return _with_blocks(encoder, list(blocks[n_frozen:]), _PassThroughEmbeddings())
 
 
+def lower_states(encoder, n_lower, **inputs):
+    """Output of the embeddings and the lower ``n_lower`` blocks for ``inputs``.
+
+    Runs in the encoder's current mode, with gradients unless the caller
+    turns them off; :func:`top_view` continues from the result.
+    """
+    blocks = encoder_blocks(encoder)[2]
+    bottom = _with_blocks(encoder, list(blocks[:n_lower]))
+    # The last lower module's own output, caught by a hook: the bottom view's
+    # last_hidden_state could carry a final norm that belongs after the top.
+    # (output_hidden_states would leave transformers' capture hooks on the
+    # shared blocks, which cannot be pickled.)
+    last = blocks[n_lower - 1] if n_lower else encoder.embeddings
+    caught = []
+    hook = last.register_forward_hook(
+        lambda module, args, output: caught.append(output[0] if isinstance(output, tuple) else output)
+    )
+    try:
+        bottom(**inputs)
+    finally:
+        hook.remove()
+    return caught[-1]
+
+
 def frozen_states(encoder, batches, n_frozen):
     """Output of the lower ``n_frozen`` blocks (embeddings included) for each text.
 
@@ -92,27 +116,15 @@ def frozen_states(encoder, batches, n_frozen):
     order, with padding cut off. Runs in evaluation mode (frozen layers draw
     no dropout).
     """
-    blocks = encoder_blocks(encoder)[2]
-    bottom = _with_blocks(encoder, list(blocks[:n_frozen]))
-    # The last frozen module's own output, caught by a hook: the bottom view's
-    # last_hidden_state could carry a final norm that belongs after the top.
-    # (output_hidden_states would leave transformers' capture hooks on the
-    # shared blocks, which cannot be pickled.)
-    last = blocks[n_frozen - 1] if n_frozen else encoder.embeddings
-    caught = []
-    hook = last.register_forward_hook(
-        lambda module, args, output: caught.append(output[0] if isinstance(output, tuple) else output)
-    )
     was_training = encoder.training
     encoder.eval()
     states = []
     try:
         with torch.inference_mode():
             for batch in batches:
-                caught.clear()
                 owner = batch.get("chunk_owner")
-                bottom(**{key: value for key, value in batch.items() if key != "chunk_owner"})
-                hidden = caught[-1].float().cpu()
+                hidden = lower_states(encoder, n_frozen, **{
+                    key: value for key, value in batch.items() if key != "chunk_owner"}).float().cpu()
                 mask = batch["attention_mask"].bool().cpu()
                 n_tokens = mask.sum(1)
                 if owner is not None:  # a text's chunks are consecutive rows: one state
@@ -120,7 +132,6 @@ def frozen_states(encoder, batches, n_frozen):
                 # Right padding: the unpadded tokens of the rows, in order, split per text.
                 states.extend(hidden[mask].split(n_tokens.tolist()))
     finally:
-        hook.remove()
         encoder.train(was_training)
     return states
 

@@ -144,17 +144,25 @@ class PadCollator:
     With ``chunk_length``, each sequence is cut into windows of that many
     tokens (see ``tokenize(..., truncation='chunks')``), one row each, and
     ``chunk_owner`` gives the view-major index of the text each row belongs to.
+
+    With ``share_views=True``, a batch whose views are all the same sequences
+    (the dropout view) is collated once, with ``view_copies`` giving the
+    number of views: the module repeats the rows where its views part (see
+    :class:`~sklearn_sharprecl._network.module.SharpReCLModule`).
     """
 
-    def __init__(self, pad_token_id, chunk_length=None):
+    def __init__(self, pad_token_id, chunk_length=None, share_views=False):
         # Decoder-style tokenizers have no pad token; the attention mask hides
         # padding anyway, so any id will do.
         self.pad_token_id = 0 if pad_token_id is None else pad_token_id
         self.chunk_length = chunk_length
+        self.share_views = share_views
 
     def __call__(self, batch):
         views, labels, weights = zip(*batch)
-        seqs = [ids[v] for v in range(len(views[0])) for ids in views]
+        n_views = len(views[0])
+        shared = self.share_views and n_views > 1 and all(v is ids[0] for ids in views for v in ids)
+        seqs = [ids[v] for v in range(1 if shared else n_views) for ids in views]
         owner = None
         if self.chunk_length is not None:
             pieces = [seq.split(self.chunk_length) for seq in seqs]
@@ -169,6 +177,8 @@ class PadCollator:
         inputs["attention_mask"] = (torch.arange(width)[None, :] < lengths[:, None]).long()
         if owner is not None:
             inputs["chunk_owner"] = owner
+        if shared:
+            inputs["view_copies"] = torch.tensor(n_views)
         if weights[0] is not None:
             inputs["sample_weight"] = torch.stack(weights)
         return inputs, torch.stack(labels)
