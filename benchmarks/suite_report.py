@@ -1,0 +1,197 @@
+"""Tables of the suite study (docs/suite-study.md) from its run records.
+
+Reads ``results/study/*.json`` and writes ``results/suite.md``:
+
+- the cheaper branch (H22, H23): each variant of SharpReCL's second view on
+  TREC and CR ir=50 (protocol 1, test macro-F1 as the rule of the issue
+  that asked for it), paired against the two-view default, and its fit
+  time over LA-CE's on the same seeds;
+- the suite's baseline (protocol 2): every method on every cell, development
+  and test macro-F1 and fit time, mean over the seeds run;
+- the screens (protocol 2): each SharpReCL variant that adds one setting to
+  the shipped defaults, paired against them on the development split.
+
+The shipped defaults are the records whose ``--set`` is :data:`BASE`
+(``precision='auto'`` resolves to bf16 on the machine of the records).
+
+    python -m benchmarks.suite_report
+"""
+
+import argparse
+import json
+import math
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from .reporting import fmt_cell, fmt_diff, md_table, pair_of_diffs, summarize
+
+RESULTS = Path(__file__).resolve().parent / "results"
+BASE = {"center_prototypes": True, "precision": "bf16"}
+BRANCH_CELLS = (("trec", 50), ("cr", 50))
+SUITE_CELLS = (("trec", 50), ("cr", 50), ("stackoverflow", 50), ("banking77", 50), ("r52", None),
+               ("ohsumed", None))
+SUITE_METHODS = ("SharpReCL", "LA-CE (w/o CL)", "CE", "SetFit", "Frozen MiniLM+LR",
+                 "TF-IDF+LinearSVC (balanced)", "TF-IDF+LR (balanced)")
+#: The second views of the cheaper-branch screen: the setting added to BASE.
+BRANCH_VARIANTS = (("two views (default)", {}), ("one view (H22)", {"augment": None}),
+                   ("shared lower 4 blocks (H23)", {"module__shared_view_layers": 4}),
+                   ("shared lower 5 blocks (H23)", {"module__shared_view_layers": 5}))
+
+
+def load(folder):
+    """``{(protocol, method, settings-json): {(dataset, ratio): {seed: record}}}``."""
+    grid = defaultdict(lambda: defaultdict(dict))
+    for path in sorted(Path(folder).glob("*.json")):
+        record = json.loads(path.read_text())
+        config = record.get("config", {})
+        if "fit_seconds" not in record or config.get("aug_text") or config.get("second_view"):
+            continue
+        key = (config.get("protocol", 1), record["method"], settings_key(config.get("set", {})))
+        grid[key][(record["dataset"], record["imbalance_ratio"])][int(record["seed"])] = record
+    return grid
+
+
+def settings_key(settings):
+    return json.dumps(settings, sort_keys=True)
+
+
+def runs_of(grid, protocol, method, settings, cell):
+    return grid.get((protocol, method, settings_key(settings)), {}).get(cell, {})
+
+
+def score(record, split):
+    """Macro-F1 in % on ``'test'`` or ``'dev'`` (nan where the record has no such split)."""
+    value = record["macro_f1"] if split == "test" else record.get("dev", {}).get("macro_f1")
+    return math.nan if value is None else 100 * value
+
+
+def paired_scores(a, b, split):
+    seeds = sorted(set(a) & set(b))
+    return pair_of_diffs([score(a[s], split) - score(b[s], split) for s in seeds], seeds)
+
+
+def fit_ratio(a, b):
+    """Mean over the common seeds of a's fit time over b's, and the seeds."""
+    seeds = sorted(set(a) & set(b))
+    ratios = [a[s]["fit_seconds"] / b[s]["fit_seconds"] for s in seeds]
+    return (float(np.mean(ratios)) if ratios else math.nan), seeds
+
+
+def summary(runs, split="test"):
+    return fmt_cell(*summarize([score(runs[s], split) for s in sorted(runs)]))
+
+
+def within_noise(pair):
+    """The issue's bar: |mean paired difference| < its sd."""
+    if pair["n"] < 2:
+        return "needs seeds"
+    return "yes" if abs(pair["mean"]) < pair["sd"] else "no"
+
+
+def branch_table(grid):
+    rows = []
+    for cell in BRANCH_CELLS:
+        default = runs_of(grid, 1, "SharpReCL", BASE, cell)
+        ablation = runs_of(grid, 1, "LA-CE (w/o CL)", BASE, cell)
+        for name, extra in BRANCH_VARIANTS:
+            runs = runs_of(grid, 1, "SharpReCL", {**BASE, **extra}, cell)
+            if not runs:
+                continue
+            pair = paired_scores(runs, default, "test")
+            over_ablation = paired_scores(runs, ablation, "test")
+            ratio, seeds = fit_ratio(runs, ablation)
+            if not extra:  # its bf16 fits ran beside other work: see the note under the table
+                ratio, seeds = math.nan, []
+            rows.append([
+                f"{cell[0].upper()} ir={cell[1]}", name, summary(runs),
+                "–" if not extra else fmt_diff(pair), "–" if not extra else within_noise(pair),
+                fmt_diff(over_ablation), f"{ratio:.2f} ({len(seeds)})" if seeds else "–",
+            ])
+    header = ["cell", "second view", "test macro-F1", "minus two views (paired)", "within noise",
+              "minus LA-CE (paired)", "fit time / LA-CE's (seeds)"]
+    return md_table(header, rows)
+
+
+def cell_label(cell):
+    dataset, ratio = cell
+    return f"{dataset} ir={ratio}" if ratio else dataset
+
+
+def baseline_table(grid):
+    rows = []
+    for cell in SUITE_CELLS:
+        for method in SUITE_METHODS:
+            settings = BASE if (2, method, settings_key(BASE)) in grid else {}
+            runs = runs_of(grid, 2, method, settings, cell)
+            if not runs:
+                continue
+            fit = summarize([runs[s]["fit_seconds"] for s in sorted(runs)])
+            rows.append([cell_label(cell), method, summary(runs, "dev"), summary(runs, "test"),
+                         f"{fit[0]:.0f}"])
+    return md_table(["cell", "method", "dev macro-F1", "test macro-F1", "fit s (mean)"], rows)
+
+
+def screen_table(grid):
+    rows = []
+    for (protocol, method, key), cells in sorted(grid.items()):
+        settings = json.loads(key)
+        extra = {k: v for k, v in settings.items() if BASE.get(k, object()) != v}
+        if protocol != 2 or not extra or any(k not in settings for k in BASE):
+            continue
+        for cell in SUITE_CELLS:
+            runs = cells.get(cell)
+            base = runs_of(grid, 2, method, BASE, cell)
+            if not runs or not base:
+                continue
+            pair = paired_scores(runs, base, "dev")
+            ratio, _ = fit_ratio(runs, base)
+            rows.append([cell_label(cell), method, ", ".join(f"{k}={json.dumps(v)}" for k, v in extra.items()),
+                         summary(runs, "dev"), fmt_diff(pair), summary(runs, "test"), f"{ratio:.2f}"])
+    header = ["cell", "method", "setting added to the defaults", "dev macro-F1", "minus defaults (dev, paired)",
+              "test macro-F1", "fit time / defaults'"]
+    return md_table(header, rows)
+
+
+def write(out, grid):
+    text = "\n".join([
+        "# Suite study: tables from the records",
+        "",
+        "Written by `python -m benchmarks.suite_report` from `results/study/*.json`; the study's",
+        "reading of them is [docs/suite-study.md](../../docs/suite-study.md). Macro-F1 in %, mean ± sd",
+        "(seeds); paired differences are mean ± sd over the seeds both sides have. Every run has",
+        f"`--recipe r1-linear-all --set {' '.join(f'{k}={json.dumps(v)}' for k, v in BASE.items())}`",
+        "plus the setting its row names.",
+        "",
+        "## The cheaper branch (H22, H23): TREC and CR ir=50, protocol 1, test split",
+        "",
+        branch_table(grid),
+        "",
+        "The two-view records' fit times are not a ratio: those fits ran while the machine was shared.",
+        "Side by side in one process, a two-view epoch costs about 1.9x LA-CE's",
+        "([precision.md](precision.md)).",
+        "",
+        "## The suite's baseline: protocol 2 (development split held out)",
+        "",
+        baseline_table(grid),
+        "",
+        "## Screens: one setting added to the defaults, protocol 2, development split",
+        "",
+        screen_table(grid),
+        "",
+    ])
+    Path(out).write_text(text)
+    return text
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--results", default=RESULTS / "study")
+    parser.add_argument("--out", default=RESULTS / "suite.md")
+    args = parser.parse_args(argv)
+    print(write(args.out, load(args.results)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,62 @@
+"""The suite study's tables pair the right records."""
+
+import json
+
+import pytest
+
+from benchmarks import suite_report
+
+BASE = suite_report.BASE
+
+
+def write_record(folder, dataset, method, seed, test, settings, protocol=1, dev=None, fit=100.0):
+    record = {
+        "dataset": dataset, "imbalance_ratio": 50, "method": method, "seed": seed,
+        "config": {"protocol": protocol, "recipe": "r1-linear-all", "set": settings},
+        "fit_seconds": fit, "macro_f1": test,
+    }
+    if dev is not None:
+        record["dev"] = {"macro_f1": dev}
+    name = f"{dataset}__{method.replace('/', '-')}__{seed}__{len(list(folder.iterdir()))}.json"
+    (folder / name).write_text(json.dumps(record))
+
+
+def row(markdown, *cells):
+    hits = [line for line in markdown.splitlines()
+            if all(f"| {c} |" in line or line.startswith(f"| {c} |") for c in cells)]
+    assert len(hits) == 1, hits
+    return [c.strip() for c in hits[0].strip("|").split("|")]
+
+
+def test_a_cheaper_view_is_paired_with_two_views_and_timed_against_la_ce(tmp_path):
+    one_view = {**BASE, "augment": None}
+    for seed, (two, one, ablation) in enumerate([(0.90, 0.89, 0.85), (0.92, 0.93, 0.86), (0.91, 0.89, 0.84)]):
+        write_record(tmp_path, "trec", "SharpReCL", seed, two, BASE, fit=500.0)
+        write_record(tmp_path, "trec", "SharpReCL", seed, one, one_view, fit=110.0 + seed)
+        write_record(tmp_path, "trec", "LA-CE (w/o CL)", seed, ablation, BASE, fit=100.0)
+    write_record(tmp_path, "trec", "SharpReCL", 3, 0.5, one_view)  # no two-view partner: not paired
+    text = suite_report.branch_table(suite_report.load(tmp_path))
+    cells = row(text, "TREC ir=50", "one view (H22)")
+    # one view minus two views: -1, +1, -2 -> mean -0.67, sd 1.53: within noise
+    assert cells[3] == "-0.7 ± 1.5" and cells[4] == "yes"
+    assert cells[6] == "1.11 (3)"  # (110/100 + 111/100 + 112/100) / 3, seed 3 has no LA-CE
+    assert row(text, "TREC ir=50", "two views (default)")[6] == "–"
+
+
+def test_the_screen_pairs_each_added_setting_with_the_defaults_on_the_development_split(tmp_path):
+    warm = {**BASE, "callbacks__mu_warmup__fraction": 0.25}
+    write_record(tmp_path, "banking77", "SharpReCL", 0, 0.70, BASE, protocol=2, dev=0.80, fit=200.0)
+    write_record(tmp_path, "banking77", "SharpReCL", 0, 0.99, warm, protocol=2, dev=0.83, fit=210.0)
+    write_record(tmp_path, "banking77", "SharpReCL", 0, 0.10, {"precision": "bf16"}, protocol=2, dev=0.1)
+    text = suite_report.screen_table(suite_report.load(tmp_path))
+    cells = row(text, "banking77 ir=50", "callbacks__mu_warmup__fraction=0.25")
+    assert cells[4] == "+3.0" and cells[6] == "1.05"  # dev decides; the test score is shown only
+    assert "precision" not in text.split("\n", 2)[2]  # a record without the defaults is no screen
+
+
+def test_the_baseline_table_reads_protocol_2_only(tmp_path):
+    write_record(tmp_path, "stackoverflow", "CE", 0, 0.81, BASE, protocol=2, dev=0.82)
+    write_record(tmp_path, "stackoverflow", "CE", 1, 0.83, BASE, protocol=2, dev=0.84)
+    write_record(tmp_path, "stackoverflow", "CE", 2, 0.10, BASE, protocol=1)
+    cells = row(suite_report.baseline_table(suite_report.load(tmp_path)), "stackoverflow ir=50", "CE")
+    assert cells[2] == "83.0 ± 1.4 (2)" and cells[3] == "82.0 ± 1.4 (2)"
