@@ -13,7 +13,7 @@ $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q $(TORCH)
-	$(BIN)/pip install -q -e ".[test,plots]"
+	$(BIN)/pip install -q -e ".[test,plots,benchmarks]"
 
 # Installed where the machine allows it (root with apt-get); elsewhere the
 # WordNet tests skip and say how to enable them.

@@ -296,7 +296,19 @@ def run_config(args, spec, dataset, method, study):
         if settings is not None and args.aug_text and settings.get("contrastive", "sharp") \
                 and "augment" not in settings:
             config["second_view"] = "aug_text"
+        if method == "SetFit":  # a fair peer: as many seconds as SharpReCL took
+            config["time_budget_of"] = "SharpReCL"
     return config
+
+
+def time_budget(args, spec, dataset, ratio, seed, runs_dir):
+    """Fit seconds of SharpReCL's record of this cell and seed (with this invocation's settings)."""
+    config = run_config(args, spec, dataset, "SharpReCL", study=True)
+    path = runs_dir / f"{run_key(dataset, ratio, 'SharpReCL', seed, config)}.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"SetFit's time budget is SharpReCL's fit time on this cell and seed, "
+                                f"and {path.name} does not exist yet: run SharpReCL first.")
+    return json.loads(path.read_text())["fit_seconds"]
 
 
 def run_grid(todo, args, spec, runs_dir):
@@ -332,6 +344,8 @@ def run_grid(todo, args, spec, runs_dir):
         if method in NEURAL or method in CALORA_BASES:  # CALoRA: its base's recipe
             record["recipe"] = config.get("recipe", "v1")
         try:
+            if "time_budget_of" in config:
+                record["time_budget_seconds"] = time_budget(args, spec, dataset, ratio, seed, runs_dir)
             record = run_one(record, method, seed, cell, X_train, y_train, X_test, y_test, classes,
                              max_length, config, args, spec, fitted_bases, aug_train, dev_set)
         except Exception as exc:  # one broken peer must not stop the grid; rerun retries it
@@ -370,8 +384,10 @@ def fit_method(record, method, seed, cell, X_train, y_train, max_length, config,
                             "seconds_per_epoch": float(np.mean(model.net_.history[:, "dur"]))}
         return model
     extra = {"train_layers": config["train_layers"]} if "train_layers" in config else {}
-    model = make_method(method, seed, max_length, args.encoder, config["max_epochs"],
-                        neural_settings(config.get("recipe", "v1"), config.get("set"), **extra))
+    params = neural_settings(config.get("recipe", "v1"), config.get("set"), **extra)
+    if "time_budget_seconds" in record:
+        params = {"time_budget": record["time_budget_seconds"]}
+    model = make_method(method, seed, max_length, args.encoder, config["max_epochs"], params)
     fit_params = {}
     if config.get("second_view") == "aug_text":
         if aug_train is None:
@@ -390,6 +406,8 @@ def run_one(record, method, seed, cell, X_train, y_train, X_test, y_test, classe
         return None
     record["fit_seconds"] = time.perf_counter() - tic
     record["estimator_params"] = effective_params(model)
+    if hasattr(model, "max_steps_"):
+        record["setfit"] = {"max_steps": model.max_steps_, "seconds_per_step": model.seconds_per_step_}
     if hasattr(model, "versions_"):
         record["versions"] = dict(model.versions_)
     logit_adjusted = getattr(model, "classification_loss", None) == "logit_adjusted"
