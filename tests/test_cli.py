@@ -300,13 +300,13 @@ def test_progress_bar_setting_is_restored(model_path, capsys, monkeypatch):
     from sklearn_sharprecl import cli
 
     seen = []
-    handler = cli._cmd_info
+    handler = cli._parser._cmd_info
 
     def info(args):  # what transformers shows while the command runs
         seen.append((hf_logging.is_progress_bar_enabled(), hf_logging.get_verbosity()))
         return handler(args)
 
-    monkeypatch.setattr(cli, "_cmd_info", info)
+    monkeypatch.setattr(cli._parser, "_cmd_info", info)
     before = hf_logging.is_progress_bar_enabled(), hf_logging.get_verbosity()
     hf_logging.enable_progress_bar()
     hf_logging.set_verbosity_info()

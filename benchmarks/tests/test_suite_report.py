@@ -2,12 +2,9 @@
 
 import json
 
-import pytest
-
 from benchmarks import suite_report
 
 BASE = suite_report.BASE
-
 
 def write_record(folder, dataset, method, seed, test, settings, protocol=1, dev=None, fit=100.0):
     record = {
@@ -20,13 +17,11 @@ def write_record(folder, dataset, method, seed, test, settings, protocol=1, dev=
     name = f"{dataset}__{method.replace('/', '-')}__{seed}__{len(list(folder.iterdir()))}.json"
     (folder / name).write_text(json.dumps(record))
 
-
 def row(markdown, *cells):
     hits = [line for line in markdown.splitlines()
             if all(f"| {c} |" in line or line.startswith(f"| {c} |") for c in cells)]
     assert len(hits) == 1, hits
     return [c.strip() for c in hits[0].strip("|").split("|")]
-
 
 def test_a_cheaper_view_is_paired_with_two_views_and_timed_against_la_ce(tmp_path):
     one_view = {**BASE, "augment": None}
@@ -42,7 +37,6 @@ def test_a_cheaper_view_is_paired_with_two_views_and_timed_against_la_ce(tmp_pat
     assert cells[6] == "1.11 (3)"  # (110/100 + 111/100 + 112/100) / 3, seed 3 has no LA-CE
     assert row(text, "TREC ir=50", "two views (default)")[6] == "–"
 
-
 def test_the_screen_pairs_each_added_setting_with_the_defaults_on_the_development_split(tmp_path):
     warm = {**BASE, "callbacks__mu_warmup__fraction": 0.25}
     write_record(tmp_path, "banking77", "SharpReCL", 0, 0.70, BASE, protocol=2, dev=0.80, fit=200.0)
@@ -52,7 +46,6 @@ def test_the_screen_pairs_each_added_setting_with_the_defaults_on_the_developmen
     cells = row(text, "banking77 ir=50", "callbacks__mu_warmup__fraction=0.25")
     assert cells[4] == "+3.0" and cells[6] == "1.05"  # dev decides; the test score is shown only
     assert "precision" not in text.split("\n", 2)[2]  # a record without the defaults is no screen
-
 
 def test_the_baseline_table_reads_protocol_2_only(tmp_path):
     write_record(tmp_path, "stackoverflow", "CE", 0, 0.81, BASE, protocol=2, dev=0.82)
