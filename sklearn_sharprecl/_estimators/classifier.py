@@ -418,13 +418,13 @@ class SharpReCLClassifier(TextClassifierMixin, BaseEstimator):
             inert += list(self._routed("callbacks__early_stopping"))
         if self.head_init != "linear_probe":
             inert += list(self._routed("callbacks__head_init"))
-        if not self._uses_two_views(has_aug_texts) or _is_dropout_view(self.augment) or has_aug_texts:
+        if not self._uses_two_views(has_aug_texts) or _needs_no_augmenter(self.augment) or has_aug_texts:
             inert += list(self._routed("callbacks__refresh_view"))
         if not self._uses_two_views(has_aug_texts) or self.augment != "dropout" or has_aug_texts:
             inert += list(self._routed("module__shared_view_layers"))
         if not self._has_branch():
             inert += ["X_aug"] if has_aug_texts else []
-            inert += [] if _is_dropout_view(self.augment) else ["augment"]
+            inert += [] if _needs_no_augmenter(self.augment) else ["augment"]
         if inert:
             warnings.warn(
                 f"{', '.join(inert)} {'has' if len(inert) == 1 else 'have'} no effect with "
@@ -459,7 +459,7 @@ class SharpReCLClassifier(TextClassifierMixin, BaseEstimator):
         seed = rng.randint(2**31 - 1)
         if data.aug_texts is not None:
             return self._tokenize([data.aug_texts[i] for i in train_idx]), None
-        if _is_dropout_view(self.augment):  # same ids, different dropout noise
+        if _needs_no_augmenter(self.augment):  # same ids, different dropout noise
             return train_ids, None
         # Imported late: augmentation pulls in nlpaug, which the default view never needs.
         from .._text.augment import make_augmenter
@@ -829,7 +829,7 @@ class SharpReCLClassifier(TextClassifierMixin, BaseEstimator):
         warn_on_version_mismatch(saved)
 
 
-def _is_dropout_view(augment):
+def _needs_no_augmenter(augment):
     """Whether ``augment`` makes no text of its own (the dropout view, or no second view)."""
     return augment is None or (isinstance(augment, str) and augment == "dropout")
 
