@@ -1,6 +1,7 @@
 """Tables of the method study (docs/method-study.md) from its run records.
 
-Reads ``results/study/*.json`` (written by ``run.py --recipe ... --set ...``)
+Reads ``results/study/*.json`` (written by ``run.py --recipe ... --set ...``;
+the suite study's records are left to ``suite_report``)
 and the benchmark's own ``results/runs/*.json`` (the ``v1`` recipe), and
 writes ``results/study.md``:
 
@@ -23,6 +24,7 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
+from . import suite_report
 from .reporting import fmt_cell, fmt_diff, md_table, pair_of_diffs, paired, scores, summarize
 from .reporting.paper import PAPER_SETUP, PAPER_TAG, load_paper, paper_cell
 
@@ -56,7 +58,7 @@ def load(dirs):
     for folder in dirs:
         for path in sorted(Path(folder).glob("*.json")):
             record = json.loads(path.read_text())
-            if "fit_seconds" not in record:
+            if "fit_seconds" not in record or suite_report.owns(record):  # suite.md has those
                 continue
             cell = (record["dataset"], record["imbalance_ratio"])
             grid[variant_of(record)][cell][int(record["seed"])] = record

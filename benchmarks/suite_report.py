@@ -40,13 +40,22 @@ BRANCH_VARIANTS = (("two views (default)", {}), ("one view (H22)", {"augment": N
                    ("shared lower 5 blocks (H23)", {"module__shared_view_layers": 5}))
 
 
+def owns(record):
+    """Whether a record is the suite study's: protocol 2, or the shipped defaults of 0.1.0 (BASE)
+    with or without one more setting. The method study's tables leave these out."""
+    config = record.get("config", {})
+    settings = config.get("set", {})
+    return config.get("protocol", 1) == 2 or (
+        config.get("recipe") == "r1-linear-all" and all(settings.get(k) == v for k, v in BASE.items()))
+
+
 def load(folder):
     """``{(protocol, method, settings-json): {(dataset, ratio): {seed: record}}}``."""
     grid = defaultdict(lambda: defaultdict(dict))
     for path in sorted(Path(folder).glob("*.json")):
         record = json.loads(path.read_text())
         config = record.get("config", {})
-        if "fit_seconds" not in record or config.get("aug_text") or config.get("second_view"):
+        if "fit_seconds" not in record or config.get("second_view") or not owns(record):
             continue
         key = (config.get("protocol", 1), record["method"], settings_key(config.get("set", {})))
         grid[key][(record["dataset"], record["imbalance_ratio"])][int(record["seed"])] = record
@@ -154,7 +163,14 @@ def screen_table(grid):
     return md_table(header, rows)
 
 
+def compute_hours(grid):
+    """Fit and predict time of the study's records, in hours, and their count."""
+    records = [r for cells in grid.values() for runs in cells.values() for r in runs.values()]
+    return sum(r["fit_seconds"] + r.get("predict_seconds", 0.0) for r in records) / 3600, len(records)
+
+
 def write(out, grid):
+    hours, n_records = compute_hours(grid)
     text = "\n".join([
         "# Suite study: tables from the records",
         "",
@@ -179,6 +195,8 @@ def write(out, grid):
         "## Screens: one setting added to the defaults, protocol 2, development split",
         "",
         screen_table(grid),
+        "",
+        f"Fit + predict time of the study's records: {hours:.2f} h ({n_records} records).",
         "",
     ])
     Path(out).write_text(text)
