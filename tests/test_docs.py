@@ -103,3 +103,18 @@ def test_markdown_page_is_in_a_toctree(page):
     assert page in _toctree_entries((DOCS / "index.rst").read_text(encoding="utf-8")), (
         f"docs/{page}.md is in no toctree of docs/index.rst"
     )
+
+
+def _settings_rows():
+    """The parameter table of choosing-settings.md: ``{group cell: row text}``."""
+    text = (DOCS / "choosing-settings.md").read_text(encoding="utf-8")
+    return {row.split("|")[1].strip(): row for row in text.splitlines() if row.startswith("| `")}
+
+
+@pytest.mark.parametrize("name", [n for n in sklearn_sharprecl.SharpReCLClassifier.routed_parameters()
+                                  if not n.startswith("optimizer__") or n == "optimizer__weight_decay"])
+def test_routed_parameter_is_in_the_settings_table(name):
+    # AdamW's own settings are one entry ("AdamW's settings"); the rest by name, in their group.
+    prefix, rest = name.split("__", 1)
+    group = "`callbacks__<name>__`" if prefix == "callbacks" else f"`{prefix}__`"
+    assert f"`{rest}`" in _settings_rows()[group], f"docs/choosing-settings.md does not list {name}"
