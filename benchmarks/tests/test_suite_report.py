@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 from benchmarks import suite_report
 
 BASE = suite_report.BASE
@@ -44,7 +46,7 @@ def test_the_screen_pairs_each_added_setting_with_the_defaults_on_the_developmen
     write_record(tmp_path, "banking77", "SharpReCL", 0, 0.10, {"precision": "bf16"}, protocol=2, dev=0.1)
     text = suite_report.screen_table(suite_report.load(tmp_path))
     cells = row(text, "banking77 ir=50", "callbacks__mu_warmup__fraction=0.25")
-    assert cells[4] == "+3.0" and cells[6] == "1.05"  # dev decides; the test score is shown only
+    assert cells[4] == "+3.0" and cells[7] == "1.05"  # dev decides; the test score is shown only
     assert "precision" not in text.split("\n", 2)[2]  # a record without the defaults is no screen
 
 def test_the_baseline_table_reads_protocol_2_only(tmp_path):
@@ -52,4 +54,12 @@ def test_the_baseline_table_reads_protocol_2_only(tmp_path):
     write_record(tmp_path, "stackoverflow", "CE", 1, 0.83, BASE, protocol=2, dev=0.84)
     write_record(tmp_path, "stackoverflow", "CE", 2, 0.10, BASE, protocol=1)
     cells = row(suite_report.baseline_table(suite_report.load(tmp_path)), "stackoverflow ir=50", "CE")
-    assert cells[2] == "83.0 ± 1.4 (2)" and cells[3] == "82.0 ± 1.4 (2)"
+    assert cells[2] == "83.0 ± 1.4 (2)" and cells[4] == "82.0 ± 1.4 (2)"
+
+
+def test_the_tail_recall_is_the_mean_over_the_five_rarest_training_classes():
+    counts = {"a": 3, "b": 50, "c": 4, "d": 5, "e": 6, "f": 2, "g": 40}
+    recall = {"a": 0.1, "b": 0.9, "c": 0.2, "d": 0.3, "e": 0.4, "f": 0.5, "g": 0.9}
+    record = {"train_class_counts": counts,
+              "dev": {"per_class": {c: {"recall": r} for c, r in recall.items()}}}
+    assert suite_report.rarest_recall(record) == pytest.approx(100 * (0.5 + 0.1 + 0.2 + 0.3 + 0.4) / 5)
