@@ -23,17 +23,13 @@ from .._network.net import AcceleratedSharpReCLNet, SharpReCLNet
 from .._network.partial import cache_frozen_states, freeze_lower_layers
 from .._network.quantize import quantize_int8
 from .._network.seeding import seeded_torch
-from .._persistence.saved_model import (
-    library_versions,
-    read_saved_model,
-    warn_on_version_mismatch,
-    write_saved_model,
-)
+from .._persistence.pretrained import PretrainedMixin
+from .._persistence.saved_model import library_versions
 from .._text.data import TRUNCATIONS, PadCollator, TokenizedTexts, tokenize
 from .._text.encoder import check_max_length, load_tokenizer, resolve_encoder
 from .._text.validation import check_labels, check_sample_weight, check_texts
 from .base import TextClassifierMixin
-from .prior import em_class_prior
+from .prior import DecisionPriorMixin
 from .routing import ESTIMATOR_DEFAULTS, SHARP_ONLY, check_routed_names, check_routed_values, routed_defaults
 from .scores import decision_scores, softmax
 
@@ -46,7 +42,7 @@ def _is_routed(name):
     return name.startswith(_ROUTE_PREFIXES)
 
 
-class SharpReCLClassifier(TextClassifierMixin, BaseEstimator):
+class SharpReCLClassifier(DecisionPriorMixin, PretrainedMixin, TextClassifierMixin, BaseEstimator):
     """Transformer text classifier for imbalanced classes (SharpReCL).
 
     Fine-tunes a pretrained transformer encoder with two branches (Li, Liu et al.,
@@ -685,148 +681,12 @@ class SharpReCLClassifier(TextClassifierMixin, BaseEstimator):
 
         return export_onnx(self, path, quantize=quantize)
 
-    def _check_decision_prior(self):
-        """The decision prior as an array of probabilities, or None / the string given."""
-        prior = self.decision_prior
-        if prior is None or isinstance(prior, str):
-            return prior
-        try:
-            prior = np.asarray(prior, dtype=float)
-        except (TypeError, ValueError):
-            prior = np.full(1, np.nan)  # reported below with the value given
-        if prior.shape != (len(self.classes_),) or not np.all(np.isfinite(prior)) or np.any(prior <= 0):
-            by_label = (" To give it by label: [prior[c] for c in clf.classes_]."
-                        if isinstance(self.decision_prior, dict) else "")
-            raise ValueError(
-                f"decision_prior must be 'balanced', 'train', None or one positive, finite number "
-                f"per class ({len(self.classes_)} classes, in the order of classes_); got "
-                f"{self.decision_prior!r}.{by_label}")
-        return prior / prior.sum()
-
-    def _named_prior(self, name):
-        """``'balanced'`` (uniform) or ``'train'`` (the training class frequencies) as an array."""
-        if name == "balanced":
-            return np.full(len(self.classes_), 1.0 / len(self.classes_))
-        counts = np.asarray(self.class_counts_, dtype=float)
-        return counts / counts.sum()
-
-    def _trained_prior(self):
-        """The prior the network's own posterior assumes."""
-        return self._named_prior("balanced" if self.classification_loss == "logit_adjusted" else "train")
-
-    def _prior_shift(self):
-        """Per-class factor turning the trained posterior into the decision prior's, or None."""
-        target = self._check_decision_prior()
-        if target is None:
-            return None
-        if isinstance(target, str):
-            target = self._named_prior(target)
-        return target / self._trained_prior()
-
-    def estimate_decision_prior(self, X, *, max_iter=1000, tol=1e-8):
-        """Class prior of unlabelled texts, by EM, to use as ``decision_prior``.
-
-        Assumes the texts differ from the training data in their class prior
-        only (label shift) and finds the prior that maximises their
-        likelihood under the model (Saerens, Latinne and Decaestecker, 2002)::
-
-            clf.set_params(decision_prior=clf.estimate_decision_prior(X_new))
-
-        The estimate is only as good as the model's probabilities and the
-        number of texts; the method study (H14) found it underestimates the
-        rarest class: read it as a rough class mix before deciding with it.
-
-        Parameters
-        ----------
-        X : sequence of str of shape (n_samples,)
-            Unlabelled texts of the data the model will predict on.
-        max_iter : int, default=1000
-        tol : float, default=1e-8
-
-        Returns
-        -------
-        prior : ndarray of shape (n_classes,)
-            In the order of ``classes_``; sums to 1.
-        """
-        proba = softmax(self._forward(X, 0).astype(np.float64))
-        return em_class_prior(proba, self._trained_prior(), max_iter=max_iter, tol=tol)
-
     @property
     def prototypes_(self):
         """L2-normalised class prototypes, shape (n_classes, proj_dim)."""
         check_is_fitted(self)
         with torch.inference_mode():
             return self.net_.module_.prototypes().float().cpu().numpy()
-
-    # ------------------------------------------------------------- persistence
-    def save_pretrained(self, directory):
-        """Save the fitted model without pickle: safetensors weights + JSON.
-
-        Loading it back (:meth:`load_pretrained`) executes no code from the
-        files. Parameters that are objects (``callbacks``, an augmenter, a
-        RandomState) are saved as their defaults.
-
-        Parameters
-        ----------
-        directory : str or path-like
-            Created if needed. It must be new, empty, or hold a saved model,
-            whose files are replaced (other files in it are kept); anything
-            else raises ``FileExistsError``.
-
-        Returns
-        -------
-        directory : pathlib.Path
-        """
-        check_is_fitted(self)
-        if getattr(self, "quantized_", False):
-            raise ValueError("An int8 copy cannot be saved; save the model it was made from and "
-                             "call quantize_int8() after loading it.")
-        return write_saved_model(self, directory)
-
-    @classmethod
-    def load_pretrained(cls, directory, device=None):
-        """Load a model written by :meth:`save_pretrained`.
-
-        The files are checked against the SHA-256 recorded at save time: a
-        truncated or modified file raises ``ValueError``. A model saved under
-        other library versions loads with a ``UserWarning``.
-
-        Parameters
-        ----------
-        directory : str or path-like
-        device : str, default=None
-            Device to load onto; ``None`` keeps the saved ``device`` setting,
-            falling back to CPU when it names CUDA and none is present.
-
-        Returns
-        -------
-        estimator : SharpReCLClassifier
-        """
-        saved = read_saved_model(directory)
-        estimator = cls(**saved.params)
-        if device is not None or (estimator.device not in ("auto", "cpu") and not torch.cuda.is_available()):
-            estimator.set_params(device=device or "cpu")
-        fitted = saved.fitted
-        vars(estimator).update(
-            classes_=fitted["classes"], class_counts_=fitted["class_counts"],
-            encoder_name_=fitted["encoder_name"], tokenizer_=fitted["tokenizer"],
-            versions_=fitted["versions"],
-            precision_=resolve_precision(fitted["precision"], resolve_device(estimator.device)))
-        net = estimator._build_net(None, None, encoder=fitted["encoder"])
-        net.initialize()
-        try:
-            net.module_.load_state_dict({k: v.to(net.device) for k, v in fitted["state"].items()}, strict=True)
-        except RuntimeError as exc:
-            raise ValueError(f"{directory}: the weights do not fit the saved configuration: {exc}") from exc
-        net.history = fitted["history"]
-        estimator.net_ = net
-        return estimator
-
-    def __setstate__(self, state):
-        super().__setstate__(state)
-        # scikit-learn warns about its own version in BaseEstimator.__setstate__.
-        saved = {k: v for k, v in state.get("versions_", {}).items() if k != "scikit-learn"}
-        warn_on_version_mismatch(saved)
 
 
 def _needs_no_augmenter(augment):

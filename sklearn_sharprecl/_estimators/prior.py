@@ -1,9 +1,12 @@
-"""Class prior of unlabelled data under label shift (Saerens, Latinne and Decaestecker, 2002)."""
+"""Decision priors: the class prior a fitted classifier decides under, and its EM estimate from
+unlabelled data under label shift (Saerens, Latinne and Decaestecker, 2002)."""
 
 import warnings
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
+
+from .scores import softmax
 
 
 def em_class_prior(proba, reference_prior, *, max_iter=1000, tol=1e-8):
@@ -56,3 +59,77 @@ def em_class_prior(proba, reference_prior, *, max_iter=1000, tol=1e-8):
         )
     prior = np.maximum(prior, 1e-12)
     return prior / prior.sum()
+
+
+class DecisionPriorMixin:
+    """The ``decision_prior`` parameter of a fitted classifier, and its estimate from unlabelled texts.
+
+    For an estimator with ``decision_prior``, ``classification_loss``,
+    ``classes_``, ``class_counts_`` and ``_forward(X, 0)`` (the logits).
+    """
+
+    def _check_decision_prior(self):
+        """The decision prior as an array of probabilities, or None / the string given."""
+        prior = self.decision_prior
+        if prior is None or isinstance(prior, str):
+            return prior
+        try:
+            prior = np.asarray(prior, dtype=float)
+        except (TypeError, ValueError):
+            prior = np.full(1, np.nan)  # reported below with the value given
+        if prior.shape != (len(self.classes_),) or not np.all(np.isfinite(prior)) or np.any(prior <= 0):
+            by_label = (" To give it by label: [prior[c] for c in clf.classes_]."
+                        if isinstance(self.decision_prior, dict) else "")
+            raise ValueError(
+                f"decision_prior must be 'balanced', 'train', None or one positive, finite number "
+                f"per class ({len(self.classes_)} classes, in the order of classes_); got "
+                f"{self.decision_prior!r}.{by_label}")
+        return prior / prior.sum()
+
+    def _named_prior(self, name):
+        """``'balanced'`` (uniform) or ``'train'`` (the training class frequencies) as an array."""
+        if name == "balanced":
+            return np.full(len(self.classes_), 1.0 / len(self.classes_))
+        counts = np.asarray(self.class_counts_, dtype=float)
+        return counts / counts.sum()
+
+    def _trained_prior(self):
+        """The prior the network's own posterior assumes."""
+        return self._named_prior("balanced" if self.classification_loss == "logit_adjusted" else "train")
+
+    def _prior_shift(self):
+        """Per-class factor turning the trained posterior into the decision prior's, or None."""
+        target = self._check_decision_prior()
+        if target is None:
+            return None
+        if isinstance(target, str):
+            target = self._named_prior(target)
+        return target / self._trained_prior()
+
+    def estimate_decision_prior(self, X, *, max_iter=1000, tol=1e-8):
+        """Class prior of unlabelled texts, by EM, to use as ``decision_prior``.
+
+        Assumes the texts differ from the training data in their class prior
+        only (label shift) and finds the prior that maximises their
+        likelihood under the model (Saerens, Latinne and Decaestecker, 2002)::
+
+            clf.set_params(decision_prior=clf.estimate_decision_prior(X_new))
+
+        The estimate is only as good as the model's probabilities and the
+        number of texts; the method study (H14) found it underestimates the
+        rarest class: read it as a rough class mix before deciding with it.
+
+        Parameters
+        ----------
+        X : sequence of str of shape (n_samples,)
+            Unlabelled texts of the data the model will predict on.
+        max_iter : int, default=1000
+        tol : float, default=1e-8
+
+        Returns
+        -------
+        prior : ndarray of shape (n_classes,)
+            In the order of ``classes_``; sums to 1.
+        """
+        proba = softmax(self._forward(X, 0).astype(np.float64))
+        return em_class_prior(proba, self._trained_prior(), max_iter=max_iter, tol=tol)

@@ -1,0 +1,85 @@
+"""``save_pretrained`` / ``load_pretrained``: a fitted estimator to files and back, without pickle."""
+
+import torch
+from sklearn.utils.validation import check_is_fitted
+
+from .._network.device import resolve_device, resolve_precision
+from .saved_model import read_saved_model, warn_on_version_mismatch, write_saved_model
+
+
+class PretrainedMixin:
+    """Saving and loading for an estimator whose fitted state is its skorch net and tokenizer.
+
+    The estimator builds its net with ``_build_net(train_set, valid_set, encoder=...)``;
+    pickling it (joblib) warns, as loading the files does, when the saving
+    library versions differ from these.
+    """
+
+    def save_pretrained(self, directory):
+        """Save the fitted model without pickle: safetensors weights + JSON.
+
+        Loading it back (:meth:`load_pretrained`) executes no code from the
+        files. Parameters that are objects (``callbacks``, an augmenter, a
+        RandomState) are saved as their defaults.
+
+        Parameters
+        ----------
+        directory : str or path-like
+            Created if needed. It must be new, empty, or hold a saved model,
+            whose files are replaced (other files in it are kept); anything
+            else raises ``FileExistsError``.
+
+        Returns
+        -------
+        directory : pathlib.Path
+        """
+        check_is_fitted(self)
+        if getattr(self, "quantized_", False):
+            raise ValueError("An int8 copy cannot be saved; save the model it was made from and "
+                             "call quantize_int8() after loading it.")
+        return write_saved_model(self, directory)
+
+    @classmethod
+    def load_pretrained(cls, directory, device=None):
+        """Load a model written by :meth:`save_pretrained`.
+
+        The files are checked against the SHA-256 recorded at save time: a
+        truncated or modified file raises ``ValueError``. A model saved under
+        other library versions loads with a ``UserWarning``.
+
+        Parameters
+        ----------
+        directory : str or path-like
+        device : str, default=None
+            Device to load onto; ``None`` keeps the saved ``device`` setting,
+            falling back to CPU when it names CUDA and none is present.
+
+        Returns
+        -------
+        estimator : SharpReCLClassifier
+        """
+        saved = read_saved_model(directory)
+        estimator = cls(**saved.params)
+        if device is not None or (estimator.device not in ("auto", "cpu") and not torch.cuda.is_available()):
+            estimator.set_params(device=device or "cpu")
+        fitted = saved.fitted
+        vars(estimator).update(
+            classes_=fitted["classes"], class_counts_=fitted["class_counts"],
+            encoder_name_=fitted["encoder_name"], tokenizer_=fitted["tokenizer"],
+            versions_=fitted["versions"],
+            precision_=resolve_precision(fitted["precision"], resolve_device(estimator.device)))
+        net = estimator._build_net(None, None, encoder=fitted["encoder"])
+        net.initialize()
+        try:
+            net.module_.load_state_dict({k: v.to(net.device) for k, v in fitted["state"].items()}, strict=True)
+        except RuntimeError as exc:
+            raise ValueError(f"{directory}: the weights do not fit the saved configuration: {exc}") from exc
+        net.history = fitted["history"]
+        estimator.net_ = net
+        return estimator
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        # scikit-learn warns about its own version in BaseEstimator.__setstate__.
+        saved = {k: v for k, v in state.get("versions_", {}).items() if k != "scikit-learn"}
+        warn_on_version_mismatch(saved)
