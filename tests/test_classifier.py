@@ -17,6 +17,7 @@ from skorch.callbacks import Callback
 
 from conftest import SELECTION, ValidationScoreAtEnd, validation_score_at_end
 from sklearn_sharprecl import SharpReCLClassifier
+from sklearn_sharprecl._network.callbacks import resolve_head_init
 from sklearn_sharprecl._text.data import TokenizedTexts
 
 
@@ -742,6 +743,44 @@ def test_linear_probe_leaves_the_head_of_continued_training_alone(fast_params, t
     weight = clf.net_.module_.classifier.weight.detach().clone()
     head_init.on_train_begin(clf.net_, X=None)
     torch.testing.assert_close(clf.net_.module_.classifier.weight, weight, rtol=0, atol=0)
+
+
+def _rarest_cut_to(tickets, n_texts):
+    """The tickets whose classes have at least ``n_texts`` texts, the rarest of them cut to
+    its first ``n_texts`` texts."""
+    X, y = np.asarray(tickets[0], dtype=object), np.asarray(tickets[1])
+    counts = Counter(y.tolist())
+    kept = [c for c, count in counts.items() if count >= n_texts]
+    rarest = min(kept, key=counts.get)
+    keep = np.isin(y, kept) & ((y != rarest) | (np.cumsum(y == rarest) <= n_texts))
+    return X[keep].tolist(), y[keep]
+
+
+@pytest.mark.parametrize("rarest, validation_fraction, expected", [
+    (9, None, "linear_probe"), (10, None, "random"),
+    # The training texts count, after the validation split: 12 leave 9.
+    (12, 0.25, "linear_probe")])
+def test_auto_head_init_probes_when_the_rarest_class_has_few_texts(
+        fast_params, tickets, rarest, validation_fraction, expected):
+    X, y = _rarest_cut_to(tickets, rarest)
+    clf = SharpReCLClassifier(**{**fast_params, "max_epochs": 1}, head_init="auto",
+                              validation_fraction=validation_fraction).fit(X, y)
+    assert clf.head_init_ == expected
+    assert ("head_init" in dict(clf.net_.callbacks_)) == (expected == "linear_probe")
+
+
+def test_auto_head_init_starts_where_the_chosen_setting_starts(fast_params, tickets):
+    X, y = _rarest_cut_to(tickets, 5)
+    params = {**fast_params, "max_epochs": 1}
+    auto, _ = _head_at_start({**params, "head_init": "auto"}, X, y)
+    probe, _ = _head_at_start({**params, "head_init": "linear_probe"}, X, y)
+    torch.testing.assert_close(auto.weight, probe.weight, rtol=0, atol=0)
+
+
+def test_auto_head_init_leaves_the_probe_out_with_accelerate():
+    assert resolve_head_init("auto", [3, 40], accelerate=True) == "random"
+    assert resolve_head_init("auto", [3, 40]) == "linear_probe"
+    assert resolve_head_init("linear_probe", [40, 40]) == "linear_probe"
 
 
 @pytest.mark.cuda

@@ -111,6 +111,8 @@ def test_set_gives_routed_parameters_and_info_shows_them(data_dir, tiny_encoder,
     assert status == 0, err
     lines = out.splitlines()
     assert f"precision: {fitted.precision_} (chosen by precision='auto')" in lines
+    chosen = " (chosen by head_init='auto')" if fitted.head_init == "auto" else ""
+    assert f"head:     {fitted.head_init_}{chosen}" in lines
     routed = out.split("routed parameters (those not at their defaults):\n", 1)[1].splitlines()
     # The weight decay given equals its default: not shown.
     assert routed[:4] == ["  callbacks__lr_schedule = None", "  criterion__n_neg = 200",

@@ -115,6 +115,19 @@ def test_routed_parameters_are_saved_and_restored(params_restored, tickets, tmp_
     np.testing.assert_array_equal(loaded.predict_proba(X[:5]), fitted.predict_proba(X[:5]))
 
 
+def test_the_head_start_chosen_at_fit_is_restored(params_restored, tmp_path):
+    fitted = params_restored.set_params(head_init="auto")  # fitted with 'random'
+    path = fitted.save_pretrained(tmp_path / "model")
+    loaded = SharpReCLClassifier.load_pretrained(path)
+    assert (loaded.head_init, loaded.head_init_) == ("auto", "random")
+    # Saved before head_init_ was recorded: the setting was the choice.
+    config = _config(path)
+    del config["head_init"]
+    config["params"]["head_init"] = "linear_probe"
+    (path / "config.json").write_text(json.dumps(config))
+    assert SharpReCLClassifier.load_pretrained(path).head_init_ == "linear_probe"
+
+
 def test_saved_params_leaves_settings_that_run_code_at_their_defaults(fitted, tmp_path):
     from sklearn_sharprecl._persistence.saved_model import read_config, saved_params
 

@@ -16,6 +16,7 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 from skorch.helper import predefined_split
 
+from .._network.callbacks import resolve_head_init
 from .._network.criterion import SharpReCLLoss
 from .._network.device import resolve_device, resolve_precision
 from .._network.module import SharpReCLModule
@@ -71,9 +72,8 @@ class SharpReCLClassifier(DecisionPriorMixin, PretrainedMixin, TextClassifierMix
       ``lr_schedule`` (``warmup_fraction``; ``callbacks__lr_schedule=None``
       for a constant rate), ``hard_share`` (``start``, ``per_step``),
       ``mu_warmup`` (``fraction``: ``mu`` rises from 0 over that share of
-      the steps),
-      ``refresh_view`` (``each_epoch``), ``head_init`` (``C``, ``max_iter``),
-      ``early_stopping`` (``metric``, ``patience``).
+      the steps), ``refresh_view`` (``each_epoch``), ``head_init`` (``C``,
+      ``max_iter``), ``early_stopping`` (``metric``, ``patience``).
 
     A routed setting that cannot act under the others (the synthetic sets
     without the ``'sharp'`` branch, early stopping without a validation split)
@@ -134,11 +134,12 @@ class SharpReCLClassifier(DecisionPriorMixin, PretrainedMixin, TextClassifierMix
         view; recomputed every step when that would take more than half the
         available memory, with ``callbacks__refresh_view__each_epoch`` or with
         ``accelerate``). ``None`` trains every layer.
-    head_init : {'random', 'linear_probe'}, default='random'
+    head_init : {'auto', 'random', 'linear_probe'}, default='random'
         ``'linear_probe'`` starts the classifier from a logistic regression
         fitted to the (partly frozen) encoder's features of the training texts
-        (LP-FT, Kumar et al., 2022). Recommended for long documents with many
-        classes (see the docs); not with ``accelerate``.
+        (LP-FT, Kumar et al., 2022); not with ``accelerate``. ``'auto'``: the
+        probe when the rarest class has fewer than 10 training texts (without
+        ``accelerate``), else ``'random'``; the choice made is ``head_init_``.
     group_by_length : bool, default=False
         Draw training batches of texts of similar length (transformers'
         ``LengthGroupedSampler``), so that long-document epochs pay little for
@@ -193,6 +194,8 @@ class SharpReCLClassifier(DecisionPriorMixin, PretrainedMixin, TextClassifierMix
         What ``encoder`` resolved to.
     precision_ : {'fp32', 'bf16'}
         The precision the forward passes run in.
+    head_init_ : {'random', 'linear_probe'}
+        How the classifier started.
     versions_ : dict
         Versions of this library and its main dependencies at fit time.
 
@@ -222,7 +225,7 @@ class SharpReCLClassifier(DecisionPriorMixin, PretrainedMixin, TextClassifierMix
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "max_epochs": [Interval(Integral, 1, None, closed="left")],
         "train_layers": [Interval(Integral, 1, None, closed="left"), None],
-        "head_init": [StrOptions({"random", "linear_probe"})],
+        "head_init": [StrOptions({"auto", "random", "linear_probe"})],
         "group_by_length": ["boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither"), None],
         "decision_prior": [StrOptions({"balanced", "train"}), "array-like", None],
@@ -352,6 +355,8 @@ class SharpReCLClassifier(DecisionPriorMixin, PretrainedMixin, TextClassifierMix
         rng = check_random_state(self.random_state)
         torch_seed = rng.randint(2**31 - 1)
         train_set, valid_set, view_callback = self._build_datasets(data, rng)
+        texts_per_class = np.bincount(train_set.y.numpy(), minlength=len(self.classes_))
+        self.head_init_ = resolve_head_init(self.head_init, texts_per_class, bool(self.accelerate))
         self.net_ = self._build_net(train_set, valid_set, view_callback)
         self.versions_ = library_versions()
         self._train(train_set, valid_set, torch_seed)
@@ -412,7 +417,7 @@ class SharpReCLClassifier(DecisionPriorMixin, PretrainedMixin, TextClassifierMix
             inert += [name for name in self._routed() if name in SHARP_ONLY]
         if self.validation_fraction is None:
             inert += list(self._routed("callbacks__early_stopping"))
-        if self.head_init != "linear_probe":
+        if self.head_init == "random":
             inert += list(self._routed("callbacks__head_init"))
         if not self._uses_two_views(has_aug_texts) or _needs_no_augmenter(self.augment) or has_aug_texts:
             inert += list(self._routed("callbacks__refresh_view"))
@@ -502,7 +507,7 @@ class SharpReCLClassifier(DecisionPriorMixin, PretrainedMixin, TextClassifierMix
             iterator_valid__collate_fn=self._collator(),
             callbacks=copy.deepcopy(self.callbacks or []),  # skorch initialises and mutates them
             precision=self.precision_,
-            head_init=self.head_init,
+            head_init=self.head_init_,
             second_view="dropout" if view_callback is None else "augmented",
             verbose=self.verbose,
             **placement,

@@ -66,7 +66,7 @@ class PretrainedMixin:
         vars(estimator).update(
             classes_=fitted["classes"], class_counts_=fitted["class_counts"],
             encoder_name_=fitted["encoder_name"], tokenizer_=fitted["tokenizer"],
-            versions_=fitted["versions"],
+            versions_=fitted["versions"], head_init_=fitted["head_init"],
             precision_=resolve_precision(fitted["precision"], resolve_device(estimator.device)))
         net = estimator._build_net(None, None, encoder=fitted["encoder"])
         net.initialize()

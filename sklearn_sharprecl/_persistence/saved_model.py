@@ -285,6 +285,7 @@ def write_saved_model(estimator, directory):
         "class_counts": estimator.class_counts_.tolist(),
         "encoder_name": estimator.encoder_name_,
         "precision": estimator.precision_,
+        "head_init": estimator.head_init_,
         "versions": library_versions(),
         "sha256": hashes,
     }
@@ -302,7 +303,7 @@ def read_saved_model(directory):
 
     Returns a namespace with ``params`` (the constructor arguments, see
     :func:`saved_params`) and ``fitted``: the classes, class counts, encoder
-    name, tokenizer, versions, precision, the encoder module rebuilt from its
+    name, tokenizer, versions, precision, head start, the encoder module rebuilt from its
     configuration (no code from the files runs), its state dict and the
     training history. The estimator assembles itself from them.
     """
@@ -360,6 +361,8 @@ def read_saved_model(directory):
         "tokenizer": load_tokenizer(directory / "tokenizer"),
         "versions": config.get("versions", {}),
         "precision": config.get("precision", "fp32"),
+        # Saved before 'auto' existed: the setting was the choice.
+        "head_init": config.get("head_init", config["params"].get("head_init", "random")),
         "encoder": encoder,
         "state": state,
         "history": History.from_file(str(history)) if history.is_file() else History(),

@@ -86,6 +86,7 @@ def _model_info(path, estimator):
         "class": own.pop("class"),
         "encoder": base.encoder_name_,
         "precision": base.precision_,
+        "head_init": base.head_init_,
         "classes": [c.item() if hasattr(c, "item") else c for c in estimator.classes_],
         **own,
     }
@@ -109,6 +110,8 @@ def _print_header(info, estimator):
         print(f"encoder:  {info['encoder']} (the base's, frozen)")
     chosen = " (chosen by precision='auto')" if base.precision == "auto" else ""
     print(f"precision: {info['precision']}{chosen}")
+    chosen = " (chosen by head_init='auto')" if base.head_init == "auto" else ""
+    print(f"head:     {info['head_init']}{chosen}")
     if base is estimator:
         print(f"epochs:   {info['epochs']}")
         if info["best_valid_f1_macro"] is not None:

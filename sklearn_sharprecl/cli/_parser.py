@@ -116,8 +116,9 @@ def _add_model_options(hyper):
                        help="train only the top K transformer blocks; the frozen ones run once "
                             "per fit (default: all)")
     hyper.add_argument("--head-init", metavar="INIT",
-                       help="start the classifier at 'random' or from a 'linear_probe' fitted "
-                            "to the encoder's features of DATA (default: "
+                       help="start the classifier at 'random', from a 'linear_probe' fitted "
+                            "to the encoder's features of DATA, or 'auto': the probe when the "
+                            "rarest class has fewer than 10 texts (default: "
                             f"{defaults['head_init']})")
     hyper.add_argument("--batch-size", type=int, metavar="N",
                        help=f"texts per training step (default: {defaults['batch_size']})")
