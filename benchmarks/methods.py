@@ -37,16 +37,18 @@ RECIPES = {
     # The benchmark's own recipe (the estimator's defaults before H4 and H8).
     "v1": {"length_quantile": 0.95,
            "params": {"module__dropout": 0.1, "callbacks__lr_schedule": None, "validation_fraction": 0.1,
-                      "callbacks__early_stopping__patience": 2, "module__center_prototypes": False}},
+                      "callbacks__early_stopping__patience": 2, "module__center_prototypes": False,
+                      "head_init": "random"}},
     # No truncation of the training texts, no dropout before the classifier.
     "r1": {"length_quantile": 1.0,
            "params": {"module__dropout": 0.0, "callbacks__lr_schedule": None, "validation_fraction": 0.1,
-                      "callbacks__early_stopping__patience": 2, "module__center_prototypes": False}},
+                      "callbacks__early_stopping__patience": 2, "module__center_prototypes": False,
+                      "head_init": "random"}},
     # r1 + 10% linear warm-up, then linear decay to 0 over max_epochs.
     "r1-linear": {"length_quantile": 1.0,
                   "params": {"module__dropout": 0.0, "callbacks__lr_schedule__warmup_fraction": 0.1,
                              "validation_fraction": 0.1, "callbacks__early_stopping__patience": 2,
-                             "module__center_prototypes": False}},
+                             "module__center_prototypes": False, "head_init": "random"}},
     # r1-linear with no model selection: every training text is trained on and
     # the last epoch is kept (validation macro-F1 on CR rests on ~4 negatives).
     # The estimator's defaults since H4 and H8; since H11 the defaults are this
@@ -54,12 +56,14 @@ RECIPES = {
     # method study spell it ``center_prototypes=true``).
     "r1-linear-all": {"length_quantile": 1.0,
                       "params": {"module__dropout": 0.0, "callbacks__lr_schedule__warmup_fraction": 0.1,
-                                 "validation_fraction": None, "module__center_prototypes": False}},
+                                 "validation_fraction": None, "module__center_prototypes": False,
+                                 "head_init": "random"}},
 }
 # Every recipe spells out the settings it is about, so that its records keep
 # their meaning whatever the estimator's defaults become (module__center_prototypes
 # only acts on methods with the 'sharp' branch; the estimator warns at fit
-# where a setting has no effect).
+# where a setting has no effect). ``head_init='random'``: every record made
+# before ``head_init='auto'`` existed started from a random head.
 CLASSIC = [
     "TF-IDF+LR (balanced)",
     "TF-IDF+LinearSVC (balanced)",

@@ -9,7 +9,9 @@ Reads ``results/study/*.json`` and writes ``results/suite.md``:
 - the suite's baseline (protocol 2): every method on every cell, development
   and test macro-F1 and fit time, mean over the seeds run;
 - the screens (protocol 2): each SharpReCL variant that adds one setting to
-  the shipped defaults, paired against them on the development split.
+  the shipped defaults, paired against them on the development split;
+- the rule for a default: each candidate on the four short-text cells,
+  paired with the defaults on the development split, and whether it passes.
 
 The shipped defaults are the records whose ``--set`` is :data:`BASE`
 (``precision='auto'`` resolves to bf16 on the machine of the records).
@@ -25,6 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
+from sklearn_sharprecl._network.callbacks import FEW_TEXTS_PER_CLASS
+
 from .reporting import fmt_cell, fmt_diff, md_table, pair_of_diffs, summarize
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -35,6 +39,9 @@ SUITE_CELLS = (("trec", 50), ("cr", 50), ("stackoverflow", 50), ("banking77", 50
 SUITE_METHODS = ("SharpReCL", "LA-CE (w/o CL)", "CE", "SetFit", "Frozen MiniLM+LR",
                  "TF-IDF+LinearSVC (balanced)", "TF-IDF+LR (balanced)")
 #: The second views of the cheaper-branch screen: the setting added to BASE.
+SHORT_CELLS = SUITE_CELLS[:4]
+#: The seeds the rule for a default asks for on every short-text cell.
+RULE_SEEDS = 5
 BRANCH_VARIANTS = (("two views (default)", {}), ("one view (H22)", {"augment": None}),
                    ("shared lower 4 blocks (H23)", {"module__shared_view_layers": 4}),
                    ("shared lower 5 blocks (H23)", {"module__shared_view_layers": 5}))
@@ -183,6 +190,72 @@ def screen_table(grid):
     return md_table(header, rows)
 
 
+def probe_when_few_texts(record):
+    """What ``head_init='auto'`` adds to the defaults for the training set of ``record``."""
+    few = min(record["train_class_counts"].values()) < FEW_TEXTS_PER_CLASS
+    return {"head_init": "linear_probe"} if few else {}
+
+
+def one_view(record):
+    return {"augment": None}
+
+
+#: Candidates for a default: a name, the methods it is given to, and the
+#: setting it adds to the defaults for a cell and seed (from BASE's record of
+#: them, which holds the training set's class counts).
+RULE_CANDIDATES = (
+    ("head_init='auto' (H20 by data)", ("SharpReCL", "LA-CE (w/o CL)"), probe_when_few_texts),
+    ("augment=None (H22)", ("SharpReCL",), one_view),
+)
+
+
+def candidate_pair(grid, method, added, cell):
+    """The candidate's development scores paired with the defaults' on ``cell``.
+
+    Where the candidate adds nothing for a seed (a data-dependent setting that
+    resolves to the defaults), the defaults' own record is the candidate's.
+    """
+    base = runs_of(grid, 2, method, BASE, cell)
+    runs = {}
+    for seed, record in base.items():
+        extra = added(record)
+        runs[seed] = record if not extra else runs_of(grid, 2, method, {**BASE, **extra}, cell).get(seed)
+    runs = {seed: record for seed, record in runs.items() if record is not None}
+    resolved = sorted({json.dumps(added(base[s]), sort_keys=True) for s in runs})
+    return paired_scores(runs, base, "dev"), resolved
+
+
+def is_defaults(found):
+    """Whether the candidate is the defaults themselves on a cell (its setting resolved to nothing).
+
+    A cell's class counts do not depend on the seed (``make_long_tailed`` keeps a
+    fixed number of texts per class rank), so neither does a setting decided by them.
+    """
+    pair, resolved = found
+    return pair["n"] > 0 and resolved == ["{}"]
+
+
+def rule_verdict(found):
+    """The rule of docs/suite-study.md over the four cells' paired differences."""
+    if any(p["n"] < RULE_SEEDS and not is_defaults((p, r)) for p, r in found):
+        return f"needs {RULE_SEEDS} seeds on every cell"
+    pairs = [pair for pair, _ in found]
+    worse = any(p["mean"] < -p["sd"] for p in pairs)
+    return "passes" if not worse and np.mean([p["mean"] for p in pairs]) > 0 else "fails"
+
+
+def rule_table(grid):
+    rows = []
+    for name, methods, added in RULE_CANDIDATES:
+        for method in methods:
+            found = [candidate_pair(grid, method, added, cell) for cell in SHORT_CELLS]
+            cells = ["0 (= defaults)" if is_defaults(f) else f"{fmt_diff(f[0])} ({f[0]['n']})" for f in found]
+            rows.append([name, method, *cells, rule_verdict(found)])
+    header = ["candidate", "method", *(f"{cell_label(c)}: minus defaults (dev, seeds)" for c in SHORT_CELLS),
+              "rule"]
+    return md_table(header, rows)
+
+
 def branch_cost_line(path=RESULTS / "branch_cost.json"):
     """The side-by-side epoch ratios of two views over LA-CE, from branch_cost.json."""
     try:
@@ -225,6 +298,15 @@ def write(out, grid):
         "## Screens: one setting added to the defaults, protocol 2, development split",
         "",
         screen_table(grid),
+        "",
+        "## The rule for a default: candidates on the four short-text cells, development split",
+        "",
+        f"A candidate passes with {RULE_SEEDS} paired seeds on every cell, no mean paired difference",
+        "below minus its sd, and a positive mean of the four. \"= defaults\": the setting resolves to",
+        "the defaults on the cell (for `head_init='auto'`: its rarest class has at least",
+        f"{FEW_TEXTS_PER_CLASS} training texts, on every seed), so the defaults' records are the candidate's.",
+        "",
+        rule_table(grid),
         "",
         f"Fit + predict time of the study's records: {hours:.2f} h ({n_records} records).",
         "",

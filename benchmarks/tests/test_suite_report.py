@@ -63,3 +63,35 @@ def test_the_tail_recall_is_the_mean_over_the_five_rarest_training_classes():
     record = {"train_class_counts": counts,
               "dev": {"per_class": {c: {"recall": r} for c, r in recall.items()}}}
     assert suite_report.rarest_recall(record) == pytest.approx(100 * (0.5 + 0.1 + 0.2 + 0.3 + 0.4) / 5)
+
+
+def test_a_data_dependent_candidate_is_the_defaults_where_it_resolves_to_them(tmp_path):
+    def record(dataset, method, seed, dev, settings, rarest):
+        write_record(tmp_path, dataset, method, seed, 0.5, settings, protocol=2, dev=dev)
+        path = max(tmp_path.iterdir(), key=lambda p: int(p.stem.rsplit("__", 1)[1]))
+        data = json.loads(path.read_text())
+        data["train_class_counts"] = {"a": 300, "b": rarest}
+        path.write_text(json.dumps(data))
+
+    probe = {**BASE, "head_init": "linear_probe"}
+    for seed in range(5):  # Banking77: 2 texts in the rarest class, the probe decides
+        record("banking77", "SharpReCL", seed, 0.70, BASE, rarest=2)
+        record("banking77", "SharpReCL", seed, 0.80 + seed / 100, probe, rarest=2)
+    record("trec", "SharpReCL", 0, 0.90, BASE, rarest=25)
+    record("trec", "SharpReCL", 0, 0.10, probe, rarest=25)  # a screen, not what the rule picks
+    cells = row(suite_report.rule_table(suite_report.load(tmp_path)), "head_init='auto' (H20 by data)",
+                "SharpReCL")
+    assert cells[2] == "0 (= defaults)" and cells[3] == "– (0)"  # TREC; CR has no record
+    assert cells[5] == "+12.0 ± 1.6 (5)"  # Banking77: 10, 11, ..., 14
+    assert cells[6] == "needs 5 seeds on every cell"
+    for dataset in ("cr", "stackoverflow"):
+        record(dataset, "SharpReCL", 0, 0.85, BASE, rarest=16)
+    cells = row(suite_report.rule_table(suite_report.load(tmp_path)), "head_init='auto' (H20 by data)",
+                "SharpReCL")
+    assert cells[6] == "passes"
+    for seed in range(1, 5):  # worse beyond noise on Banking77 fails the rule
+        record("banking77", "SharpReCL", seed + 10, 0.70, BASE, rarest=2)
+        record("banking77", "SharpReCL", seed + 10, 0.50 - seed / 100, probe, rarest=2)
+    cells = row(suite_report.rule_table(suite_report.load(tmp_path)), "head_init='auto' (H20 by data)",
+                "SharpReCL")
+    assert cells[6] == "fails"
