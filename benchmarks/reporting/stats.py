@@ -20,12 +20,17 @@ def scores(runs, metric="macro_f1"):
     return [100 * runs[s][metric] for s in sorted(runs)]
 
 
-def paired(runs_a, runs_b, metric="macro_f1"):
-    """A minus B (in points of %) on the seeds both have."""
+def paired(runs_a, runs_b, metric="macro_f1", score=None):
+    """A minus B (in points of %) on the seeds both have.
+
+    ``score(record)``, a value already in points, replaces the record's ``metric``.
+    """
     seeds = sorted(set(runs_a) & set(runs_b))
-    diffs = [100 * (runs_a[s][metric] - runs_b[s][metric]) for s in seeds]
-    mean, sd, n = summarize(diffs)
-    return {"seeds": seeds, "diffs": diffs, "mean": mean, "sd": sd, "n": n}
+    if score is None:
+        diffs = [100 * (runs_a[s][metric] - runs_b[s][metric]) for s in seeds]
+    else:
+        diffs = [score(runs_a[s]) - score(runs_b[s]) for s in seeds]
+    return pair_of_diffs(diffs, seeds)
 
 
 def pair_of_diffs(diffs, seeds=None):
