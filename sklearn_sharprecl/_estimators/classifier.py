@@ -134,7 +134,7 @@ class SharpReCLClassifier(DecisionPriorMixin, PretrainedMixin, TextClassifierMix
         view; recomputed every step when that would take more than half the
         available memory, with ``callbacks__refresh_view__each_epoch`` or with
         ``accelerate``). ``None`` trains every layer.
-    head_init : {'auto', 'random', 'linear_probe'}, default='random'
+    head_init : {'auto', 'random', 'linear_probe'}, default='auto'
         ``'linear_probe'`` starts the classifier from a logistic regression
         fitted to the (partly frozen) encoder's features of the training texts
         (LP-FT, Kumar et al., 2022); not with ``accelerate``. ``'auto'``: the
@@ -253,7 +253,7 @@ class SharpReCLClassifier(DecisionPriorMixin, PretrainedMixin, TextClassifierMix
         batch_size=32,
         max_epochs=4,
         train_layers=None,
-        head_init="random",
+        head_init="auto",
         group_by_length=False,
         validation_fraction=None,
         decision_prior=None,
