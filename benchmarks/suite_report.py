@@ -13,8 +13,11 @@ Reads ``results/study/*.json`` and writes ``results/suite.md``:
 - the rule for a default: each candidate on the four short-text cells,
   paired with the defaults on the development split, and whether it passes.
 
-The shipped defaults are the records whose ``--set`` is :data:`BASE`
-(``precision='auto'`` resolves to bf16 on the machine of the records).
+"The defaults" are the records whose ``--set`` is :data:`BASE`: the
+estimator's defaults before ``head_init='auto'`` (``precision='auto'``
+resolves to bf16 on the machine of the records). Where ``'auto'`` resolves
+to a random head (TREC, CR and StackOverflow ir=50) they are today's
+defaults too; on Banking77 today's defaults are the ``head_init='linear_probe'`` rows.
 
     python -m benchmarks.suite_report
 """
@@ -279,7 +282,8 @@ def write(out, grid):
         "reading of them is [docs/suite-study.md](../../docs/suite-study.md). Macro-F1 in %, mean ± sd",
         "(seeds); paired differences are mean ± sd over the seeds both sides have. Every run has",
         f"`--recipe r1-linear-all --set {' '.join(f'{k}={json.dumps(v)}' for k, v in BASE.items())}`",
-        "plus the setting its row names.",
+        "plus the setting its row names (the recipe pins `head_init='random'`: \"the defaults\" are",
+        "0.1.0's before `head_init='auto'`, which on Banking77 are the `head_init=\"linear_probe\"` rows).",
         "",
         "## The cheaper branch (H22, H23): TREC and CR ir=50, protocol 1, test split",
         "",
