@@ -41,10 +41,10 @@ SUITE_CELLS = (("trec", 50), ("cr", 50), ("stackoverflow", 50), ("banking77", 50
                ("ohsumed", None))
 SUITE_METHODS = ("SharpReCL", "LA-CE (w/o CL)", "CE", "SetFit", "Frozen MiniLM+LR",
                  "TF-IDF+LinearSVC (balanced)", "TF-IDF+LR (balanced)")
-#: The second views of the cheaper-branch screen: the setting added to BASE.
 SHORT_CELLS = SUITE_CELLS[:4]
 #: The seeds the rule for a default asks for on every short-text cell.
 RULE_SEEDS = 5
+#: The second views of the cheaper-branch screen: the setting added to BASE.
 BRANCH_VARIANTS = (("two views (default)", {}), ("one view (H22)", {"augment": None}),
                    ("shared lower 4 blocks (H23)", {"module__shared_view_layers": 4}),
                    ("shared lower 5 blocks (H23)", {"module__shared_view_layers": 5}))
@@ -211,34 +211,25 @@ RULE_CANDIDATES = (
 
 
 def candidate_pair(grid, method, added, cell):
-    """The candidate's development scores paired with the defaults' on ``cell``.
+    """The candidate's development scores paired with the defaults' on ``cell``, and whether
+    the candidate is the defaults themselves there.
 
     Where the candidate adds nothing for a seed (a data-dependent setting that
-    resolves to the defaults), the defaults' own record is the candidate's.
-    """
-    base = runs_of(grid, 2, method, BASE, cell)
-    runs = {}
-    for seed, record in base.items():
-        extra = added(record)
-        runs[seed] = record if not extra else runs_of(grid, 2, method, {**BASE, **extra}, cell).get(seed)
-    runs = {seed: record for seed, record in runs.items() if record is not None}
-    resolved = sorted({json.dumps(added(base[s]), sort_keys=True) for s in runs})
-    return paired_scores(runs, base, "dev"), resolved
-
-
-def is_defaults(found):
-    """Whether the candidate is the defaults themselves on a cell (its setting resolved to nothing).
-
-    A cell's class counts do not depend on the seed (``make_long_tailed`` keeps a
+    resolves to the defaults), the defaults' own record is the candidate's. A
+    cell's class counts do not depend on the seed (``make_long_tailed`` keeps a
     fixed number of texts per class rank), so neither does a setting decided by them.
     """
-    pair, resolved = found
-    return pair["n"] > 0 and resolved == ["{}"]
+    base = runs_of(grid, 2, method, BASE, cell)
+    extras = {seed: added(record) for seed, record in base.items()}
+    runs = {seed: base[seed] if not extra else runs_of(grid, 2, method, {**BASE, **extra}, cell).get(seed)
+            for seed, extra in extras.items()}
+    runs = {seed: record for seed, record in runs.items() if record is not None}
+    return paired_scores(runs, base, "dev"), bool(base) and not any(extras.values())
 
 
 def rule_verdict(found):
     """The rule of docs/suite-study.md over the four cells' paired differences."""
-    if any(p["n"] < RULE_SEEDS and not is_defaults((p, r)) for p, r in found):
+    if any(pair["n"] < RULE_SEEDS and not is_defaults for pair, is_defaults in found):
         return f"needs {RULE_SEEDS} seeds on every cell"
     pairs = [pair for pair, _ in found]
     worse = any(p["mean"] < -p["sd"] for p in pairs)
@@ -250,7 +241,8 @@ def rule_table(grid):
     for name, methods, added in RULE_CANDIDATES:
         for method in methods:
             found = [candidate_pair(grid, method, added, cell) for cell in SHORT_CELLS]
-            cells = ["0 (= defaults)" if is_defaults(f) else f"{fmt_diff(f[0])} ({f[0]['n']})" for f in found]
+            cells = ["0 (= defaults)" if is_defaults else f"{fmt_diff(pair)} ({pair['n']})"
+                     for pair, is_defaults in found]
             rows.append([name, method, *cells, rule_verdict(found)])
     header = ["candidate", "method", *(cell_label(c) for c in SHORT_CELLS), "rule"]
     return md_table(header, rows)

@@ -92,6 +92,7 @@ def _add_fit_command(commands, data_help):
 def _add_model_options(hyper):
     """fit's options for SharpReCLClassifier parameters; their values are the estimator's to check."""
     from .._estimators.classifier import SharpReCLClassifier
+    from .._network.callbacks import FEW_TEXTS_PER_CLASS
 
     defaults = SharpReCLClassifier().get_params()
     hyper.add_argument("--encoder", metavar="PATH",
@@ -118,7 +119,7 @@ def _add_model_options(hyper):
     hyper.add_argument("--head-init", metavar="INIT",
                        help="start the classifier at 'random', from a 'linear_probe' fitted "
                             "to the encoder's features of DATA, or 'auto': the probe when the "
-                            "rarest class has fewer than 10 texts (default: "
+                            f"rarest class has fewer than {FEW_TEXTS_PER_CLASS} texts (default: "
                             f"{defaults['head_init']})")
     hyper.add_argument("--batch-size", type=int, metavar="N",
                        help=f"texts per training step (default: {defaults['batch_size']})")
