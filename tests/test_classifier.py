@@ -17,7 +17,7 @@ from skorch.callbacks import Callback
 
 from conftest import SELECTION, ValidationScoreAtEnd, validation_score_at_end
 from sklearn_sharprecl import SharpReCLClassifier
-from sklearn_sharprecl._network.callbacks import resolve_head_init
+from sklearn_sharprecl.auto import resolve_head_init
 from sklearn_sharprecl._text.data import TokenizedTexts
 
 

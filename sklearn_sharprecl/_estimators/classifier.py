@@ -16,7 +16,7 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 from skorch.helper import predefined_split
 
-from .._network.callbacks import resolve_head_init
+from ..auto import resolve_head_init
 from .._network.criterion import SharpReCLLoss
 from .._network.device import resolve_device, resolve_precision
 from .._network.module import SharpReCLModule

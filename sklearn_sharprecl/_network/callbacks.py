@@ -267,28 +267,6 @@ class LinearProbeHead(Callback):
             classifier.bias.copy_(torch.as_tensor(bias))
 
 
-#: ``head_init='auto'`` starts from the linear probe when the rarest class has
-#: fewer training texts than this. A random head's row of a class seen a few
-#: times per epoch does not recover in a few epochs, and with many classes the
-#: contrastive branch's prototypes (those rows' projections) are most of the
-#: anchors (suite study, H20).
-FEW_TEXTS_PER_CLASS = 10
-
-
-def resolve_head_init(head_init, texts_per_class, accelerate=False):
-    """The head start ``head_init`` means for a training set with these class counts.
-
-    ``'auto'`` is ``'linear_probe'`` when the rarest class has fewer than
-    :data:`FEW_TEXTS_PER_CLASS` texts (and not with ``accelerate``, where each
-    process would probe its own shard), otherwise ``'random'``; the other
-    values are returned as they are.
-    """
-    if head_init != "auto":
-        return head_init
-    few = int(np.min(texts_per_class)) < FEW_TEXTS_PER_CLASS
-    return "linear_probe" if few and not accelerate else "random"
-
-
 def _full_rank_coefficients(probe, n_classes):
     """``(W, b)`` with one row per class; scikit-learn stores one row for two classes."""
     weight, bias = probe.coef_, probe.intercept_

@@ -92,7 +92,7 @@ def _add_fit_command(commands, data_help):
 def _add_model_options(hyper):
     """fit's options for SharpReCLClassifier parameters; their values are the estimator's to check."""
     from .._estimators.classifier import SharpReCLClassifier
-    from .._network.callbacks import FEW_TEXTS_PER_CLASS
+    from ..auto import FEW_TEXTS_PER_CLASS
 
     defaults = SharpReCLClassifier().get_params()
     hyper.add_argument("--encoder", metavar="PATH",
