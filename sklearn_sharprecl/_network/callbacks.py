@@ -25,15 +25,19 @@ def silent(*args, **kwargs):
 
 
 def macro_f1(net, X, y):
-    """Validation macro-F1; ``X`` is the (cached) validation dataset."""
-    return f1_score(y, net.predict(X), average="macro", zero_division=0)
+    """Validation macro-F1 (weighted by the validation texts' weights, if any);
+    ``X`` is the (cached) validation dataset."""
+    return f1_score(y, net.predict(X), average="macro", zero_division=0,
+                    sample_weight=X.sample_weight_array())
 
 
 def balanced_log_loss(net, X, y):
     """Validation log-loss with every class weighing the same (smooth where F1 jumps)."""
     proba = net.predict_proba(X)
-    return log_loss(y, proba, sample_weight=compute_sample_weight("balanced", y),
-                    labels=np.arange(proba.shape[1]))
+    weights = compute_sample_weight("balanced", y)
+    if X.sample_weight is not None:
+        weights = weights * X.sample_weight_array()
+    return log_loss(y, proba, sample_weight=weights, labels=np.arange(proba.shape[1]))
 
 
 def steps_per_epoch(net, n_texts):
