@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sklearn_sharprecl._network.callbacks import FEW_TEXTS_PER_CLASS
+from sklearn_sharprecl.auto import FEW_TEXTS_PER_CLASS
 
 from .reporting import fmt_cell, fmt_diff, md_table, paired, summarize
 

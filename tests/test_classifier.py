@@ -17,7 +17,7 @@ from skorch.callbacks import Callback
 
 from conftest import SELECTION, ValidationScoreAtEnd, validation_score_at_end
 from sklearn_sharprecl import SharpReCLClassifier
-from sklearn_sharprecl._network.callbacks import resolve_head_init
+from sklearn_sharprecl.auto import resolve_head_init
 from sklearn_sharprecl._text.data import TokenizedTexts
 
 
@@ -85,7 +85,7 @@ def test_same_random_state_gives_identical_models(fast_params, tickets, settings
 def test_get_params_clone_set_params_with_routed_parameters(fast_params):
     clf = SharpReCLClassifier(**fast_params, mu=0.5, tau=0.7, module__proj_dim=16)
     params = clf.get_params()
-    assert params["mu"] == 0.5 and params["tau"] == 0.7 and params["augment"] == "dropout"
+    assert params["mu"] == 0.5 and params["tau"] == 0.7 and params["augment"] is None
     assert params["criterion__n_neg"] == 40 and params["module__proj_dim"] == 16
     assert "criterion__n_pos" not in params  # only the routed settings given are parameters
     cloned = clone(clf)

@@ -62,6 +62,16 @@ def test_fit_writes_a_loadable_model(model_path, tiny_encoder, tickets):
     assert len(model.net_.history) == 1
 
 
+def test_fit_validates_on_the_validation_file(data_dir, tiny_encoder, tmp_path, capsys):
+    status, out, _ = _run(capsys, [
+        "fit", data_dir / "train.csv", "--model", tmp_path / "m.joblib", "--encoder", tiny_encoder,
+        "--max-epochs", "1", "--max-length", "16", "--validation", data_dir / "test.jsonl"])
+    assert status == 0
+    assert "held out" not in out  # every text of DATA trained
+    assert "best validation macro-F1" in out
+    assert "valid_f1_macro" in load_model(tmp_path / "m.joblib").net_.history[-1]
+
+
 def test_fit_prints_a_summary(data_dir, tiny_encoder, tmp_path, capsys):
     status, out, _ = _run(capsys, [
         "fit", data_dir / "test.jsonl", "-o", tmp_path / "m.joblib", "--encoder", tiny_encoder,
@@ -285,7 +295,7 @@ def test_estimator_warnings_are_one_line(data_dir, tiny_encoder, tmp_path, capsy
     warnings = [line for line in err.splitlines() if "warning" in line.lower()]
     assert len(warnings) == 1, err  # one line, no source location
     assert warnings[0].startswith("sharprecl: warning: criterion__n_neg has no effect with "
-                                  "contrastive='sharp', mu=0.0,")
+                                  "contrastive='auto' (resolved to 'sharp'), mu=0.0,")
 
 
 def test_evaluate_without_matplotlib_says_what_to_install(
@@ -822,13 +832,17 @@ def test_options_that_are_not_numbers_are_usage_errors(option, value, message, c
     ("--head-init", "probe", "The 'head_init' parameter"),
     ("--set", "head_lr=0", "The 'head_lr' parameter"),
     ("--set", "precision=fp16", "The 'precision' parameter"),
+    ("--set", "optimizer__eps=small", "The 'optimizer__eps' parameter of SharpReCLClassifier must be "
+                                      "a float in the range [0.0, inf). Got 'small' instead."),
+    ("--set", "optimizer__betas=0.9", "The 'optimizer__betas' parameter"),
+    ("--contrastive", "always", "The 'contrastive' parameter"),
 ])
 def test_values_the_estimator_refuses_are_its_one_line_errors(option, value, message, data_dir,
                                                                tmp_path, capsys, monkeypatch):
     def no_loading(*args, **kwargs):  # the estimator's first step towards its encoder
         raise AssertionError("the encoder was resolved before the parameters were checked")
 
-    monkeypatch.setattr("sklearn_sharprecl._estimators.classifier.resolve_encoder", no_loading)
+    monkeypatch.setattr("sklearn_sharprecl._estimators.settings.resolve_encoder", no_loading)
     status, _, err = _run(capsys, ["fit", data_dir / "test.jsonl", "--model", tmp_path / "m",
                                    option, value])
     where = f"--set {value.split('=')[0]}" if option == "--set" else option

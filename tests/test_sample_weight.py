@@ -124,15 +124,15 @@ def test_routing_carries_weights_to_fit(params, data, probe_texts, make):
     np.testing.assert_array_equal(fitted.predict_proba(probe_texts), direct.predict_proba(probe_texts))
 
 
-def test_routed_zero_weights_remove_a_class(params, data):
-    # Through a pipeline, zero weights on every 'account' text leave three classes.
+def test_routed_zero_weights_on_a_whole_class_are_refused(params, data):
+    # Through a pipeline, zero weights on every 'account' text: the class is named, not dropped.
     texts, labels = data
     weights = np.where(labels == "account", 0.0, 1.0)
     with sklearn.config_context(enable_metadata_routing=True):
         clf = SharpReCLClassifier(**params).set_fit_request(sample_weight=True)
-        Pipeline([("clean", _passthrough()), ("clf", clf)]).fit(texts, labels, sample_weight=weights)
-    assert list(clf.classes_) == ["billing", "shipping", "technical"]
-    np.testing.assert_array_equal(clf.class_counts_, [20, 12, 10])
+        with pytest.raises(ValueError, match=r"class\(es\) \['account'\]"):
+            Pipeline([("clean", _passthrough()), ("clf", clf)]).fit(texts, labels, sample_weight=weights)
+    assert not hasattr(clf, "classes_")
 
 
 def test_weights_without_a_request_are_refused_under_routing(params, data):

@@ -58,7 +58,8 @@ def test_the_lower_block_runs_once_per_text_and_the_top_once_per_view(fast_param
     params = {**fast_params, "max_epochs": 1, "validation_fraction": None}
 
     def block_rows(**extra):
-        clf = SharpReCLClassifier(**params, **extra, callbacks=[("rows", _BlockRows())]).fit(X, y)
+        clf = SharpReCLClassifier(**params, augment="dropout", **extra,
+                                  callbacks=[("rows", _BlockRows())]).fit(X, y)
         return clf, dict(clf.net_.callbacks_)["rows"].rows
 
     _, rows = block_rows()

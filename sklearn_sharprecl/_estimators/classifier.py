@@ -1,41 +1,24 @@
 """SharpReCLClassifier: the scikit-learn estimator."""
 
-import copy
-import functools
-import warnings
 from numbers import Integral, Real
-from types import SimpleNamespace
 
-import numpy as np
 import torch
 from sklearn.base import BaseEstimator, _fit_context
-from sklearn.model_selection import train_test_split
-from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted
-from skorch.helper import predefined_split
 
-from .._network.callbacks import resolve_head_init
-from .._network.criterion import SharpReCLLoss
-from .._network.device import resolve_device, resolve_precision
-from .._network.module import SharpReCLModule
-from .._network.net import AcceleratedSharpReCLNet, SharpReCLNet
-from .._network.partial import cache_frozen_states, freeze_lower_layers
-from .._network.quantize import quantize_int8
-from .._network.seeding import seeded_torch
+from .._network.training import fit_network
 from .._persistence.pretrained import PretrainedMixin
 from .._persistence.saved_model import library_versions
-from .._text.data import TRUNCATIONS, PadCollator, TokenizedTexts, tokenize
-from .._text.encoder import check_max_length, load_tokenizer, resolve_encoder
-from .._text.validation import check_labels, check_sample_weight, check_texts
+from .._text.data import TRUNCATIONS
+from .._text.training_data import check_training_data
 from .base import TextClassifierMixin
+from .deployment import DeploymentMixin
+from .inference import NetInferenceMixin
 from .prior import DecisionPriorMixin
-from .routing import ESTIMATOR_DEFAULTS, SHARP_ONLY, check_routed_names, check_routed_values, routed_defaults
-from .scores import decision_scores, softmax
+from .routing import check_routed_names, routed_defaults
+from .settings import check_settings, resolve_settings, second_view_of
 
-# Randomly initialised parts of SharpReCLModule (fnmatch patterns, skorch param groups).
-_HEAD_PARAMETERS = ("classifier.*", "proj_f.*", "prototype_head.*")
 _ROUTE_PREFIXES = ("module__", "criterion__", "optimizer__", "callbacks__")
 
 
@@ -43,7 +26,8 @@ def _is_routed(name):
     return name.startswith(_ROUTE_PREFIXES)
 
 
-class SharpReCLClassifier(DecisionPriorMixin, PretrainedMixin, TextClassifierMixin, BaseEstimator):
+class SharpReCLClassifier(NetInferenceMixin, DeploymentMixin, DecisionPriorMixin, PretrainedMixin,
+                          TextClassifierMixin, BaseEstimator):
     """Transformer text classifier for imbalanced classes (SharpReCL).
 
     Fine-tunes a pretrained transformer encoder with two branches (Li, Liu et al.,
@@ -99,24 +83,29 @@ class SharpReCLClassifier(DecisionPriorMixin, PretrainedMixin, TextClassifierMix
         Loss of the classification branch. ``'logit_adjusted'`` is
         ``CE(logits + log pi, y)`` with the training prior ``pi`` (paper Eq. 6);
         ``'cross_entropy'`` is the paper's "w/o delta_CLS" (Table 7).
-    contrastive : {'sharp', 'supcon'} or None, default='sharp'
+    contrastive : {'auto', 'sharp', 'supcon'} or None, default='auto'
         ``'sharp'``: the balanced contrastive branch of SharpReCL.
         ``'supcon'``: plain SupCon over the two views (the paper's "w/o SSHM").
-        ``None``: no contrastive branch ("w/o CL"), about half the fit time.
+        ``None``: no contrastive branch ("w/o CL"): the logit-adjusted
+        classifier alone. ``'auto'``: ``'sharp'`` when the data have fewer
+        than 10 classes, ``None`` otherwise; the branch paid on 2 and 6
+        classes and lowered the rarest classes' recall on 20 and 77 (suite
+        study, H25). The choice made is ``contrastive_``.
     mu : float, default=1.0
         Weight of the contrastive loss: ``L = L_CLS + mu * L_CL`` (Eq. 12).
     tau : float, default=0.3
         Temperature of the contrastive loss (paper: 0.3, 0.5 or 1).
-    augment : str, object with ``augment`` method, or None, default='dropout'
-        How the contrastive branch's second view is made. ``'dropout'`` reuses
-        the text: the two encoder passes differ by dropout noise only
-        (SimCSE). Other presets (``'wordnet'``, ``'random_swap'``,
-        ``'random_delete'``, ``'contextual:<mlm-path>'``) and any nlpaug
-        augmenter are accepted. ``None``: no second view, one encoder pass per
-        text (about the ablation's cost); a text's positives are then the
-        other texts of its class in the batch, its class prototype and the
-        synthetic positives. Precomputed views can be passed to :meth:`fit`
-        as ``X_aug`` instead.
+    augment : str, object with ``augment`` method, or None, default=None
+        How the contrastive branch's second view is made. ``None``: no second
+        view, one encoder pass per text (the ablation's cost); a text's
+        positives are then the other texts of its class in the batch, its
+        class prototype and the synthetic positives (within seed noise of two
+        views on TREC and CR, suite study H22). ``'dropout'`` reuses the
+        text: the two encoder passes differ by dropout noise only (SimCSE),
+        at 1.5-1.9x the epoch time. Other presets (``'wordnet'``,
+        ``'random_swap'``, ``'random_delete'``, ``'contextual:<mlm-path>'``)
+        and any nlpaug augmenter are accepted. Precomputed views can be
+        passed to :meth:`fit` as ``X_aug`` instead.
     lr : float, default=5e-5
         AdamW learning rate of the encoder (paper).
     head_lr : float or None, default=1e-3
@@ -147,7 +136,8 @@ class SharpReCLClassifier(DecisionPriorMixin, PretrainedMixin, TextClassifierMix
     validation_fraction : float or None, default=None
         Share of the training texts held out (stratified) to select the best
         epoch and stop early (callback ``early_stopping``). ``None`` trains on
-        everything and keeps the last epoch.
+        everything and keeps the last epoch. Not used when :meth:`fit` is
+        given a validation set (``X_val``, ``y_val``).
     decision_prior : {'balanced', 'train'}, array-like of shape (n_classes,) or None, \
             default=None
         Class prior of the data the model will predict on, applied to
@@ -196,6 +186,8 @@ class SharpReCLClassifier(DecisionPriorMixin, PretrainedMixin, TextClassifierMix
         The precision the forward passes run in.
     head_init_ : {'random', 'linear_probe'}
         How the classifier started.
+    contrastive_ : {'sharp', 'supcon'} or None
+        The contrastive branch trained (what ``contrastive='auto'`` chose).
     versions_ : dict
         Versions of this library and its main dependencies at fit time.
 
@@ -216,7 +208,7 @@ class SharpReCLClassifier(DecisionPriorMixin, PretrainedMixin, TextClassifierMix
         "max_length": [Interval(Integral, 2, None, closed="left")],
         "truncation": [StrOptions(set(TRUNCATIONS))],
         "classification_loss": [StrOptions({"logit_adjusted", "cross_entropy", "focal", "dice"})],
-        "contrastive": [StrOptions({"sharp", "supcon"}), None],
+        "contrastive": [StrOptions({"auto", "sharp", "supcon"}), None],
         "mu": [Interval(Real, 0, None, closed="left")],
         "tau": [Interval(Real, 0, None, closed="neither")],
         "augment": [str, tuple, HasMethods(["augment"]), None],
@@ -244,10 +236,10 @@ class SharpReCLClassifier(DecisionPriorMixin, PretrainedMixin, TextClassifierMix
         max_length=128,
         truncation="head",
         classification_loss="logit_adjusted",
-        contrastive="sharp",
+        contrastive="auto",
         mu=1.0,
         tau=0.3,
-        augment="dropout",
+        augment=None,
         lr=5e-5,
         head_lr=1e-3,
         batch_size=32,
@@ -327,22 +319,37 @@ class SharpReCLClassifier(DecisionPriorMixin, PretrainedMixin, TextClassifierMix
 
     # --------------------------------------------------------------------- fit
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None, *, X_aug=None):
+    def fit(self, X, y, sample_weight=None, *, X_val=None, y_val=None, sample_weight_val=None, X_aug=None):
         """Fine-tune the encoder on labelled texts.
+
+        All or nothing: every setting and the data are checked before training
+        starts, and the fitted attributes are set together at the end, so a
+        ``fit`` that raises leaves the estimator as it was.
 
         Parameters
         ----------
         X : sequence of str of shape (n_samples,), or a single-column 2-D array/DataFrame
             Training texts.
         y : array-like of shape (n_samples,)
-            Labels of any hashable type.
+            Labels of any hashable type; ``classes_`` are its distinct values.
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative weight of each text. It scales the text's term in the
             classification loss and the anchor terms of its views in the
             contrastive loss (each loss is the batch mean of the weighted
             terms), and the class counts behind the priors are weight sums.
             Unit weights give the unweighted model exactly; texts of weight 0
-            are left out of training altogether.
+            are left out of training altogether, and a class whose texts all
+            weigh 0 is refused (it could be neither learnt nor given a prior).
+        X_val : sequence of str of shape (n_val,), default=None
+            Validation texts, e.g. a curated development set: the epoch kept
+            and early stopping (callback ``early_stopping``) are chosen on
+            them, and ``validation_fraction`` is not used. Request it through
+            metadata routing (``set_fit_request(X_val=True, ...)``) in a
+            meta-estimator, like ``sample_weight``.
+        y_val : array-like of shape (n_val,), default=None
+            Their labels, all among those of ``y``.
+        sample_weight_val : array-like of shape (n_val,), default=None
+            Weights of the validation texts in the validation scores.
         X_aug : sequence of str of shape (n_samples,), default=None
             Precomputed second view of each text; overrides ``augment``.
 
@@ -351,350 +358,16 @@ class SharpReCLClassifier(DecisionPriorMixin, PretrainedMixin, TextClassifierMix
         self : SharpReCLClassifier
             The fitted estimator.
         """
-        data = self._check_fit_data(X, y, sample_weight, X_aug)
-        rng = check_random_state(self.random_state)
-        torch_seed = rng.randint(2**31 - 1)
-        train_set, valid_set, view_callback = self._build_datasets(data, rng)
-        texts_per_class = np.bincount(train_set.y.numpy(), minlength=len(self.classes_))
-        self.head_init_ = resolve_head_init(self.head_init, texts_per_class, bool(self.accelerate))
-        self.net_ = self._build_net(train_set, valid_set, view_callback)
-        self.versions_ = library_versions()
-        self._train(train_set, valid_set, torch_seed)
+        params = self.get_params()
+        check_settings(params, type(self).__name__)
+        data = check_training_data(X, y, sample_weight, X_aug, X_val, y_val, sample_weight_val)
+        self._check_decision_prior(len(data.classes))
+        settings = resolve_settings(params, len(data.classes), has_aug_texts=data.aug_texts is not None,
+                                    has_validation_set=data.valid is not None)
+        second_view = second_view_of(params, settings.contrastive, data.aug_texts is not None)
+        fitted = fit_network(settings, data, check_random_state(self.random_state), second_view)
+        vars(self).update(
+            classes_=data.classes, encoder_name_=settings.encoder_name, tokenizer_=settings.tokenizer,
+            precision_=settings.precision, contrastive_=settings.contrastive,
+            versions_=library_versions(), **fitted)
         return self
-
-    def _check_fit_data(self, X, y, sample_weight, X_aug):
-        """Validate the data and the settings that fail without it; set the label attributes."""
-        check_routed_values(self._routed(), type(self).__name__)
-        texts = check_texts(X)
-        y = check_labels(y, len(texts))
-        weights = check_sample_weight(sample_weight, len(texts))
-        aug_texts = None if X_aug is None else check_texts(X_aug)
-        if aug_texts is not None and len(aug_texts) != len(texts):
-            raise ValueError(f"X_aug has {len(aug_texts)} texts but X has {len(texts)}; "
-                             "give one augmented view per text.")
-        if weights is not None:  # a text of weight 0 takes no part in training
-            kept = np.flatnonzero(weights > 0)
-            texts, y, weights = [texts[i] for i in kept], y[kept], weights[kept]
-            aug_texts = None if aug_texts is None else [aug_texts[i] for i in kept]
-        encoder = LabelEncoder().fit(y)
-        if len(encoder.classes_) < 2:
-            raise ValueError("The number of classes has to be greater than one; got "
-                             f"{len(encoder.classes_)} class ({encoder.classes_.tolist()[0]!r}).")
-        if self.accelerate and self.head_init == "linear_probe":
-            # Each process would probe its own shard and start from another head.
-            raise ValueError("head_init='linear_probe' is not supported with accelerate; use "
-                             "head_init='random' or train without accelerate.")
-        if self.accelerate and self.precision == "bf16":
-            raise ValueError("With accelerate, set mixed precision through the Accelerator, e.g. "
-                             "accelerate={'mixed_precision': 'bf16'}, and leave precision='auto'.")
-        if self.train_layers is not None and self._shared_view_layers():
-            raise ValueError(
-                "module__shared_view_layers cannot be combined with train_layers: the frozen "
-                "lower blocks draw no dropout, so the two views already share them.")
-        device = resolve_device(self.device)
-        self._warn_inert_settings(aug_texts is not None)
-        self.classes_ = encoder.classes_
-        self._check_decision_prior()
-        # With Accelerate, mixed precision is the Accelerator's: our autocast stays off.
-        self.precision_ = "fp32" if self.accelerate else resolve_precision(self.precision, device)
-        self.encoder_name_ = resolve_encoder(self.encoder)
-        trust = self._routed("module__trust_remote_code").get("module__trust_remote_code", False)
-        self.tokenizer_ = load_tokenizer(self.encoder_name_, trust)
-        check_max_length(self.max_length, self.encoder_name_, self.tokenizer_, trust)
-        return SimpleNamespace(texts=texts, y=encoder.transform(y), weights=weights,
-                               aug_texts=aug_texts, device=device)
-
-    def _has_branch(self):
-        return self.contrastive is not None and self.mu > 0
-
-    def _uses_two_views(self, has_aug_texts):
-        return self._has_branch() and (self.augment is not None or has_aug_texts)
-
-    def _warn_inert_settings(self, has_aug_texts):
-        """Warn about every setting the others leave without effect."""
-        inert = []
-        if not (self.contrastive == "sharp" and self.mu > 0):
-            inert += [name for name in self._routed() if name in SHARP_ONLY]
-        if self.validation_fraction is None:
-            inert += list(self._routed("callbacks__early_stopping"))
-        if self.head_init == "random":
-            inert += list(self._routed("callbacks__head_init"))
-        if not self._uses_two_views(has_aug_texts) or _needs_no_augmenter(self.augment) or has_aug_texts:
-            inert += list(self._routed("callbacks__refresh_view"))
-        if not self._uses_two_views(has_aug_texts) or self.augment != "dropout" or has_aug_texts:
-            inert += list(self._routed("module__shared_view_layers"))
-        if not self._has_branch():
-            inert += ["X_aug"] if has_aug_texts else []
-            inert += [] if _needs_no_augmenter(self.augment) else ["augment"]
-        if inert:
-            warnings.warn(
-                f"{', '.join(inert)} {'has' if len(inert) == 1 else 'have'} no effect with "
-                f"contrastive={self.contrastive!r}, mu={self.mu}, validation_fraction="
-                f"{self.validation_fraction!r}, head_init={self.head_init!r} and "
-                f"augment={self.augment!r}.", UserWarning, stacklevel=4)
-
-    def _build_datasets(self, data, rng):
-        """Tokenise and split: the training set (with its second view), the validation set, and
-        the ``refresh_view`` settings when the view comes from an augmenter."""
-        ids = self._tokenize(data.texts)
-        train_idx, valid_idx = np.arange(len(ids)), None
-        if self.validation_fraction is not None:
-            train_idx, valid_idx = train_test_split(
-                train_idx, test_size=self.validation_fraction, stratify=data.y,
-                random_state=rng.randint(2**31 - 1))
-        weights = None if data.weights is None else data.weights[train_idx]
-        counts = np.bincount(data.y[train_idx], weights=weights, minlength=len(self.classes_))
-        self.class_counts_ = counts if weights is not None else counts.astype(np.int64)
-        views, view_callback = [[ids[i] for i in train_idx]], None
-        if self._uses_two_views(data.aug_texts is not None):
-            second, view_callback = self._second_view(data, train_idx, views[0], rng)
-            views.append(second)
-        train_set = TokenizedTexts(views, data.y[train_idx], weights)
-        valid_set = None
-        if valid_idx is not None:
-            valid_set = TokenizedTexts([[ids[i] for i in valid_idx]], data.y[valid_idx])
-        return train_set, valid_set, view_callback
-
-    def _second_view(self, data, train_idx, train_ids, rng):
-        """Token ids of the training texts' second view, and the refresh callback's settings."""
-        seed = rng.randint(2**31 - 1)
-        if data.aug_texts is not None:
-            return self._tokenize([data.aug_texts[i] for i in train_idx]), None
-        if _needs_no_augmenter(self.augment):  # same ids, different dropout noise
-            return train_ids, None
-        # Imported late: augmentation pulls in nlpaug, which the default view never needs.
-        from .._text.augment import make_augmenter
-
-        augmenter = make_augmenter(self.augment, random_state=seed)
-        texts = [data.texts[i] for i in train_idx]
-        refresh = {"callbacks__refresh_view__texts": texts,
-                   "callbacks__refresh_view__augmenter": augmenter,
-                   "callbacks__refresh_view__to_ids": self._tokenize}
-        return self._tokenize(augmenter.augment(texts)), refresh
-
-    def _build_net(self, train_set, valid_set, view_callback=None, encoder=None):
-        """The skorch net, its parts configured from this estimator's parameters."""
-        net_class, placement = SharpReCLNet, {"device": resolve_device(self.device)}
-        if self.accelerate:
-            from accelerate import Accelerator
-
-            kwargs = self.accelerate if isinstance(self.accelerate, dict) else {}
-            net_class = AcceleratedSharpReCLNet
-            placement = {"device": None, "accelerator": Accelerator(**kwargs)}
-        routed = {**ESTIMATOR_DEFAULTS, **self._routed()}
-        if view_callback is not None:
-            routed.update(view_callback)
-        param_groups = [] if self.head_lr is None else [(p, {"lr": self.head_lr}) for p in _HEAD_PARAMETERS]
-        return net_class(
-            module=SharpReCLModule,
-            module__encoder=self.encoder_name_ if encoder is None else encoder,
-            module__n_classes=len(self.classes_),
-            criterion=SharpReCLLoss,
-            criterion__class_counts=self.class_counts_,
-            criterion__classification_loss=self.classification_loss,
-            criterion__contrastive=self.contrastive,
-            criterion__mu=self.mu,
-            criterion__tau=self.tau,
-            predict_nonlinearity=functools.partial(torch.softmax, dim=-1),
-            optimizer=torch.optim.AdamW,
-            optimizer__param_groups=param_groups,
-            lr=self.lr,
-            batch_size=self.batch_size,
-            max_epochs=self.max_epochs,
-            train_split=None if valid_set is None else predefined_split(valid_set),
-            iterator_train__shuffle=not self.group_by_length,
-            iterator_train__collate_fn=self._collator(),
-            iterator_valid__collate_fn=self._collator(),
-            callbacks=copy.deepcopy(self.callbacks or []),  # skorch initialises and mutates them
-            precision=self.precision_,
-            head_init=self.head_init_,
-            second_view="dropout" if view_callback is None else "augmented",
-            verbose=self.verbose,
-            **placement,
-            **routed,
-        )
-
-    def _train(self, train_set, valid_set, torch_seed):
-        """Train the net on the datasets; with ``train_layers``, on the frozen blocks' cached output."""
-        net = self.net_
-        if self.group_by_length:
-            from transformers.trainer_pt_utils import LengthGroupedSampler
-
-            # Its permutation draws from torch's generator, seeded for the fit.
-            net.set_params(iterator_train__sampler=LengthGroupedSampler(
-                self.batch_size, lengths=train_set.lengths().tolist()))
-        with seeded_torch(torch_seed):
-            net.initialize()
-            if self.train_layers is not None:
-                n_frozen = freeze_lower_layers(net.module_.encoder, self.train_layers)
-                refresh = self._routed("callbacks__refresh_view__each_epoch")
-                if not (any(refresh.values()) or self.accelerate):
-                    train_set, valid_set = cache_frozen_states(
-                        net.module_, [train_set, valid_set], n_frozen, self._collator(), net.device)
-                    if valid_set is not None:
-                        net.set_params(train_split=predefined_split(valid_set))
-            net.partial_fit(train_set, y=None)
-        self._drop_training_state()
-
-    def _drop_training_state(self):
-        """Forget what only training needed, so a saved model holds no training data.
-
-        The validation texts (skorch keeps them in ``train_split``), the
-        frozen-state cache and AdamW's moment estimates (twice the model's
-        size) serve further training only.
-        """
-        self.net_.train_split = None
-        self.net_.module_.use_frozen_states(None)
-        self.net_.initialize_optimizer()
-        accelerator = getattr(self.net_, "accelerator", None)
-        if accelerator is not None:
-            # It holds the prepared optimizer, whose step the LR scheduler
-            # wrapped: training state, and not picklable.
-            accelerator.free_memory()
-
-    def _tokenize(self, texts):
-        return tokenize(self.tokenizer_, texts, self.max_length, self.truncation)
-
-    def _shared_view_layers(self):
-        return self._routed("module__shared_view_layers").get("module__shared_view_layers", 0)
-
-    def _collator(self):
-        chunk_length = self.max_length if self.truncation == "chunks" else None
-        return PadCollator(self.tokenizer_.pad_token_id, chunk_length=chunk_length,
-                           share_views=self._shared_view_layers() > 0)
-
-    # --------------------------------------------------------------- inference
-    def _forward(self, X, output):
-        """One output of the network (0: logits, 2: pooled features) for each text of ``X``.
-
-        Texts are batched by length and returned in input order. Nothing of
-        the estimator or its net is set: the batches come from a local loader.
-        """
-        check_is_fitted(self)
-        dataset, restore = TokenizedTexts([self._tokenize(check_texts(X))]).sorted_by_length()
-        loader = torch.utils.data.DataLoader(dataset, batch_size=self.batch_size, collate_fn=self._collator())
-        # SharpReCLNet's own step, also for an Accelerate-trained net: the loader is this
-        # process's alone, so nothing is gathered from other processes.
-        step = functools.partial(SharpReCLNet.evaluation_step, self.net_)
-        parts = [step((inputs, None))[output].cpu() for inputs, _ in loader]
-        return torch.cat(parts).numpy()[restore]
-
-    def _scores(self, X):
-        """Log-posterior scores under the decision prior (up to a constant per text)."""
-        logits = self._forward(X, 0).astype(np.float64)
-        shift = self._prior_shift()
-        return logits if shift is None else logits + np.log(shift)
-
-    def decision_function(self, X):
-        """Scores whose argmax :meth:`predict` takes, under the decision prior.
-
-        The classifier's logits plus ``log(decision_prior / trained_prior)``:
-        log-posteriors up to a constant per text. For two classes, the score
-        of ``classes_[1]`` minus that of ``classes_[0]``, as scikit-learn's
-        binary classifiers return.
-
-        Parameters
-        ----------
-        X : sequence of str of shape (n_samples,)
-
-        Returns
-        -------
-        scores : ndarray of shape (n_samples, n_classes), or (n_samples,) for two classes
-        """
-        return decision_scores(self._scores(X))
-
-    def predict_proba(self, X):
-        """Class probabilities under the decision prior.
-
-        With ``classification_loss='logit_adjusted'`` and the default
-        ``decision_prior=None`` these estimate the balanced posterior (each
-        class equally likely a priori).
-
-        Parameters
-        ----------
-        X : sequence of str of shape (n_samples,)
-
-        Returns
-        -------
-        proba : ndarray of shape (n_samples, n_classes)
-            Columns follow ``classes_``.
-        """
-        return softmax(self._scores(X))
-
-    def transform(self, X):
-        """Learned sentence embeddings (the encoder's pooled features).
-
-        Parameters
-        ----------
-        X : sequence of str of shape (n_samples,)
-
-        Returns
-        -------
-        embeddings : ndarray of shape (n_samples, hidden_size)
-        """
-        return self._forward(X, 2)
-
-    def quantize_int8(self):
-        """A copy of this fitted model that predicts with int8 weights on the CPU.
-
-        The encoder's ``nn.Linear`` layers are dynamically quantized with
-        per-channel weight scales (``torch.ao.quantization.quantize_dynamic``);
-        the heads stay fp32 and the forward passes run outside bf16 autocast.
-        This model is left as it is. The copy predicts, transforms and
-        estimates priors; it cannot be saved (save this model instead).
-
-        Returns
-        -------
-        quantized : SharpReCLClassifier
-        """
-        check_is_fitted(self)
-        if torch.device(self.net_.device).type != "cpu":
-            raise ValueError("int8 inference runs on the CPU only; this model is on "
-                             f"{self.net_.device!r}. Load it with device='cpu'.")
-        quantized = copy.copy(self)
-        net = copy.copy(self.net_)
-        vars(net).update(module_=quantize_int8(self.net_.module_), precision="fp32")
-        vars(quantized).update(net_=net, quantized_=True)
-        return quantized
-
-    def export_onnx(self, path, *, quantize=None):
-        """Write this fitted model as ONNX, for inference without torch.
-
-        The export holds the ONNX graph of the encoder and classifier, the
-        tokenizer and a JSON of the classes and the decision prior;
-        :class:`sklearn_sharprecl.deploy.ONNXTextClassifier` loads it with
-        onnxruntime, tokenizers and numpy only (``pip install
-        sklearn-sharprecl[onnx]``). Only ``truncation='head'`` is exported.
-        The graph computes in fp32, whatever ``precision_`` the model was
-        trained in (bf16 predictions differ from it by bf16's rounding).
-
-        Parameters
-        ----------
-        path : str or path-like
-            Directory: new, empty, or a previous export, whose three files are
-            replaced (other files are kept); anything else raises ``FileExistsError``.
-        quantize : {None, 'int8'}, default=None
-            ``'int8'``: onnxruntime dynamic quantization of the encoder's linear
-            layers; the head stays fp32.
-
-        Returns
-        -------
-        path : pathlib.Path
-        """
-        # Imported here: the export needs onnx and onnxruntime, an optional extra.
-        from .._persistence.onnx_export import export_onnx
-
-        return export_onnx(self, path, quantize=quantize)
-
-    @property
-    def prototypes_(self):
-        """L2-normalised class prototypes, shape (n_classes, proj_dim)."""
-        check_is_fitted(self)
-        with torch.inference_mode():
-            return self.net_.module_.prototypes().float().cpu().numpy()
-
-
-def _needs_no_augmenter(augment):
-    """Whether ``augment`` makes no text of its own (the dropout view, or no second view)."""
-    return augment is None or (isinstance(augment, str) and augment == "dropout")
-

@@ -68,8 +68,13 @@ class DecisionPriorMixin:
     ``classes_``, ``class_counts_`` and ``_forward(X, 0)`` (the logits).
     """
 
-    def _check_decision_prior(self):
-        """The decision prior as an array of probabilities, or None / the string given."""
+    def _check_decision_prior(self, n_classes=None):
+        """The decision prior as an array of probabilities, or None / the string given.
+
+        ``n_classes`` defaults to the fitted model's; ``fit`` checks the prior
+        against its data's before training.
+        """
+        n_classes = len(self.classes_) if n_classes is None else n_classes
         prior = self.decision_prior
         if prior is None or isinstance(prior, str):
             return prior
@@ -77,12 +82,12 @@ class DecisionPriorMixin:
             prior = np.asarray(prior, dtype=float)
         except (TypeError, ValueError):
             prior = np.full(1, np.nan)  # reported below with the value given
-        if prior.shape != (len(self.classes_),) or not np.all(np.isfinite(prior)) or np.any(prior <= 0):
+        if prior.shape != (n_classes,) or not np.all(np.isfinite(prior)) or np.any(prior <= 0):
             by_label = (" To give it by label: [prior[c] for c in clf.classes_]."
                         if isinstance(self.decision_prior, dict) else "")
             raise ValueError(
                 f"decision_prior must be 'balanced', 'train', None or one positive, finite number "
-                f"per class ({len(self.classes_)} classes, in the order of classes_); got "
+                f"per class ({n_classes} classes, in the order of classes_); got "
                 f"{self.decision_prior!r}.{by_label}")
         return prior / prior.sum()
 

@@ -4,18 +4,22 @@
 callbacks__lr_schedule__warmup_fraction=0.2)`` passes each setting to the part
 of the skorch net it names, as skorch's own ``NeuralNet`` does. The names are
 checked when they are given (a misspelt one fails with the allowed names and
-a did-you-mean); the values are checked by the part that receives them, at
-``fit``.
+a did-you-mean); the values are checked against :data:`ROUTED_CONSTRAINTS` at
+``fit``, before anything trains, and when a saved model is loaded.
 """
 
 import difflib
 import inspect
 from numbers import Integral, Real
 
-from sklearn.utils._param_validation import Interval, StrOptions, validate_parameter_constraints
+# scikit-learn's parameter validation is private API, used here so that routed values are
+# refused in the words, and with the error class, of the estimator's own constraints.
+from sklearn.utils._param_validation import (InvalidParameterError, Interval, StrOptions,
+                                             validate_parameter_constraints)
 from skorch.callbacks import Callback
 from torch.optim import AdamW
 
+from .._network.build import NET_DEFAULTS
 from .._network.callbacks import DEFAULT_CALLBACK_PARAMETERS, DEFAULT_CALLBACKS
 from .._network.criterion import SharpReCLLoss
 from .._network.module import SharpReCLModule
@@ -41,7 +45,7 @@ _COUNT = [Interval(Integral, 0, None, closed="left")]
 _POSITIVE_INT = [Interval(Integral, 1, None, closed="left")]
 
 #: What each routed value may be, checked at ``fit`` as the estimator's own
-#: ``_parameter_constraints`` are (AdamW checks its other settings itself).
+#: ``_parameter_constraints`` are.
 ROUTED_CONSTRAINTS = {
     "module__pooling": [StrOptions({"mean", "cls"})],
     "module__dropout": [Interval(Real, 0, 1, closed="left")],
@@ -61,6 +65,14 @@ ROUTED_CONSTRAINTS = {
     "criterion__cl_normalization": [StrOptions({"positives", "anchors"})],
     "criterion__focal_gamma": [Interval(Real, 0, None, closed="left")],
     "optimizer__weight_decay": [Interval(Real, 0, None, closed="left")],
+    "optimizer__eps": [Interval(Real, 0, None, closed="left")],
+    "optimizer__betas": [tuple, list],  # and two numbers in [0, 1): checked below
+    "optimizer__amsgrad": ["boolean"],
+    "optimizer__maximize": ["boolean"],
+    "optimizer__capturable": ["boolean"],
+    "optimizer__differentiable": ["boolean"],
+    "optimizer__foreach": ["boolean", None],
+    "optimizer__fused": ["boolean", None],
     "callbacks__lr_schedule__warmup_fraction": [Interval(Real, 0, 1, closed="left")],
     "callbacks__hard_share__start": [Interval(Real, 0, 1, closed="both")],
     "callbacks__hard_share__per_step": ["boolean"],
@@ -78,15 +90,18 @@ ROUTED_CONSTRAINTS = {
 def check_routed_values(params, estimator_name):
     """Raise scikit-learn's ``InvalidParameterError`` for a routed value out of its constraints."""
     validate_parameter_constraints(ROUTED_CONSTRAINTS, params, caller_name=estimator_name)
+    betas = params.get("optimizer__betas")
+    if betas is not None and not (len(betas) == 2 and all(
+            isinstance(b, Real) and not isinstance(b, bool) and 0 <= b < 1 for b in betas)):
+        raise InvalidParameterError(
+            f"The 'optimizer__betas' parameter of {estimator_name} must be two numbers in [0, 1), "
+            f"e.g. (0.9, 0.999). Got {betas!r} instead.")
     for name, value in params.items():
         if name.startswith("callbacks__") and name.count("__") == 1 and isinstance(value, type) \
                 and not issubclass(value, Callback):
             raise ValueError(f"{name} must be a skorch callback or None; got the class {value.__name__}.")
 
 
-#: Where the estimator's default differs from the part's own (AdamW's weight
-#: decay is 0.01; the paper's, and ours, 5e-4).
-ESTIMATOR_DEFAULTS = {"optimizer__weight_decay": 5e-4}
 
 #: Routed settings that act only with the balanced contrastive branch
 #: (``contrastive='sharp'`` and ``mu > 0``).
@@ -140,4 +155,4 @@ def routed_defaults():
         signature = inspect.signature(cls).parameters
         for param in DEFAULT_CALLBACK_PARAMETERS[name]:
             defaults[f"callbacks__{name}__{param}"] = signature[param].default
-    return {**defaults, **ESTIMATOR_DEFAULTS}
+    return {**defaults, **NET_DEFAULTS}

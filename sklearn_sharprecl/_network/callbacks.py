@@ -25,15 +25,19 @@ def silent(*args, **kwargs):
 
 
 def macro_f1(net, X, y):
-    """Validation macro-F1; ``X`` is the (cached) validation dataset."""
-    return f1_score(y, net.predict(X), average="macro", zero_division=0)
+    """Validation macro-F1 (weighted by the validation texts' weights, if any);
+    ``X`` is the (cached) validation dataset."""
+    return f1_score(y, net.predict(X), average="macro", zero_division=0,
+                    sample_weight=X.sample_weight_array())
 
 
 def balanced_log_loss(net, X, y):
     """Validation log-loss with every class weighing the same (smooth where F1 jumps)."""
     proba = net.predict_proba(X)
-    return log_loss(y, proba, sample_weight=compute_sample_weight("balanced", y),
-                    labels=np.arange(proba.shape[1]))
+    weights = compute_sample_weight("balanced", y)
+    if X.sample_weight is not None:
+        weights = weights * X.sample_weight_array()
+    return log_loss(y, proba, sample_weight=weights, labels=np.arange(proba.shape[1]))
 
 
 def steps_per_epoch(net, n_texts):
@@ -265,28 +269,6 @@ class LinearProbeHead(Callback):
         with torch.no_grad():
             classifier.weight.copy_(torch.as_tensor(weight))
             classifier.bias.copy_(torch.as_tensor(bias))
-
-
-#: ``head_init='auto'`` starts from the linear probe when the rarest class has
-#: fewer training texts than this. A random head's row of a class seen a few
-#: times per epoch does not recover in a few epochs, and with many classes the
-#: contrastive branch's prototypes (those rows' projections) are most of the
-#: anchors (suite study, H20).
-FEW_TEXTS_PER_CLASS = 10
-
-
-def resolve_head_init(head_init, texts_per_class, accelerate=False):
-    """The head start ``head_init`` means for a training set with these class counts.
-
-    ``'auto'`` is ``'linear_probe'`` when the rarest class has fewer than
-    :data:`FEW_TEXTS_PER_CLASS` texts (and not with ``accelerate``, where each
-    process would probe its own shard), otherwise ``'random'``; the other
-    values are returned as they are.
-    """
-    if head_init != "auto":
-        return head_init
-    few = int(np.min(texts_per_class)) < FEW_TEXTS_PER_CLASS
-    return "linear_probe" if few and not accelerate else "random"
 
 
 def _full_rank_coefficients(probe, n_classes):

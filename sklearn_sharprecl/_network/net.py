@@ -18,6 +18,7 @@ from .callbacks import (
     balanced_log_loss,
     macro_f1,
 )
+from .partial import FreezeLowerLayers
 
 
 class SharpReCLNet(NeuralNet):
@@ -51,15 +52,23 @@ class SharpReCLNet(NeuralNet):
         (:class:`~sklearn_sharprecl._network.callbacks.LinearProbeHead`).
     second_view : {'dropout', 'augmented'}, default='dropout'
         ``'augmented'`` adds the ``refresh_view`` callback.
+    train_layers : int or None, default=None
+        Train only the top blocks: adds the ``freeze_lower_layers`` callback
+        (:class:`~sklearn_sharprecl._network.partial.FreezeLowerLayers`).
+    cache_frozen : bool, default=True
+        Whether that callback caches the frozen blocks' output.
     **kwargs
         Everything :class:`skorch.NeuralNet` takes.
     """
 
-    def __init__(self, *args, precision="fp32", head_init="random", second_view="dropout", **kwargs):
+    def __init__(self, *args, precision="fp32", head_init="random", second_view="dropout",
+                 train_layers=None, cache_frozen=True, **kwargs):
         super().__init__(*args, **kwargs)
         self.precision = precision
         self.head_init = head_init
         self.second_view = second_view
+        self.train_layers = train_layers
+        self.cache_frozen = cache_frozen
 
     def get_default_callbacks(self):
         callbacks = [*super().get_default_callbacks(),
@@ -68,6 +77,10 @@ class SharpReCLNet(NeuralNet):
                      ("lr_schedule", WarmupLinearDecay)]
         if self.second_view == "augmented":
             callbacks.append(("refresh_view", RefreshAugmentedView))
+        if self.train_layers is not None:  # before the probe, which then sees the cached states
+            callbacks.append(("freeze_lower_layers", FreezeLowerLayers(
+                self.train_layers, cache=self.cache_frozen,
+                collate_fn=getattr(self, "iterator_valid__collate_fn", None))))
         if self.head_init == "linear_probe":
             callbacks.append(("head_init", LinearProbeHead))
         if self.train_split is not None:

@@ -17,6 +17,7 @@ import copy
 import os
 
 import torch
+from skorch.callbacks import Callback
 from torch import nn
 
 _BLOCK_PATHS = (("encoder", "layer"), ("transformer", "layer"))
@@ -152,15 +153,16 @@ def available_memory():
 
 
 def cache_frozen_states(module, datasets, n_frozen, collator, device, warn_stacklevel=4):
-    """Replace the token ids of ``datasets`` by the output of the frozen lower blocks.
+    """Replace the token ids of ``datasets`` by the output of the frozen lower blocks, in place.
 
-    Returns the datasets in the same order (None stays None), or them unchanged,
-    with a warning, when the cache would take more than half the available
-    memory. Views that are the same list (the dropout view) are computed once.
+    Returns whether it did: not when the cache would take more than half the
+    available memory (with a warning; the lower blocks then run every step).
+    Views that are the same list (the dropout view) are computed once.
     """
     from .._text.data import TokenizedTexts
 
-    distinct = {id(view): view for data in datasets if data is not None for view in data.views}
+    datasets = [data for data in datasets if data is not None]
+    distinct = {id(view): view for data in datasets for view in data.views}
     n_tokens = sum(len(ids) for view in distinct.values() for ids in view)
     needed = 4 * module.encoder.config.hidden_size * n_tokens
     if needed > 0.5 * available_memory():
@@ -169,7 +171,7 @@ def cache_frozen_states(module, datasets, n_frozen, collator, device, warn_stack
         warnings.warn(
             f"train_layers: caching the frozen layers' output would take {needed / 2**30:.1f} "
             "GiB; they are recomputed every step instead.", UserWarning, stacklevel=warn_stacklevel)
-        return list(datasets)
+        return False
 
     def states_of(ids):
         dataset, restore = TokenizedTexts([ids]).sorted_by_length()
@@ -180,6 +182,42 @@ def cache_frozen_states(module, datasets, n_frozen, collator, device, warn_stack
 
     states = {key: states_of(view) for key, view in distinct.items()}
     module.use_frozen_states(n_frozen)
-    return [None if data is None else
-            TokenizedTexts([states[id(view)] for view in data.views], data.y, data.sample_weight)
-            for data in datasets]
+    for data in datasets:
+        data.views = [states[id(view)] for view in data.views]
+    return True
+
+
+class FreezeLowerLayers(Callback):
+    """Train only the top ``n_train`` blocks; with ``cache``, run the frozen ones once per fit.
+
+    At the start of training the embeddings and lower blocks stop taking
+    gradients (:func:`freeze_lower_layers`); with ``cache=True`` the training
+    and validation datasets then hold the frozen blocks' output instead of
+    token ids (:func:`cache_frozen_states`), and training runs the top blocks
+    only. At the end the module takes token ids again.
+
+    Parameters
+    ----------
+    n_train : int
+        Transformer blocks that train (the estimator's ``train_layers``).
+    cache : bool, default=True
+        Cache the frozen blocks' output (off when the second view is redrawn
+        each epoch, or with Accelerate).
+    collate_fn : callable, default=None
+        Collates the texts for the caching pass.
+    """
+
+    def __init__(self, n_train, cache=True, collate_fn=None):
+        self.n_train = n_train
+        self.cache = cache
+        self.collate_fn = collate_fn
+
+    def on_train_begin(self, net, X=None, y=None, **kwargs):
+        n_frozen = freeze_lower_layers(net.module_.encoder, self.n_train)
+        if self.cache and not len(net.history):
+            valid = getattr(net.train_split, "dataset", None)
+            cache_frozen_states(net.module_, [X, valid], n_frozen, self.collate_fn, net.device,
+                                warn_stacklevel=6)
+
+    def on_train_end(self, net, **kwargs):
+        net.module_.use_frozen_states(None)

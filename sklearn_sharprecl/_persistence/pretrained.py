@@ -3,6 +3,7 @@
 import torch
 from sklearn.utils.validation import check_is_fitted
 
+from .._network.build import NetSettings, build_net
 from .._network.device import resolve_device, resolve_precision
 from .saved_model import read_saved_model, warn_on_version_mismatch, write_saved_model
 
@@ -10,9 +11,9 @@ from .saved_model import read_saved_model, warn_on_version_mismatch, write_saved
 class PretrainedMixin:
     """Saving and loading for an estimator whose fitted state is its skorch net and tokenizer.
 
-    The estimator builds its net with ``_build_net(train_set, valid_set, encoder=...)``;
-    pickling it (joblib) warns, as loading the files does, when the saving
-    library versions differ from these.
+    Loading rebuilds the net from the saved settings and weights alone; pickling
+    (joblib) warns, as loading the files does, when the saving library
+    versions differ from these.
     """
 
     def save_pretrained(self, directory):
@@ -63,19 +64,24 @@ class PretrainedMixin:
         if device is not None or (estimator.device not in ("auto", "cpu") and not torch.cuda.is_available()):
             estimator.set_params(device=device or "cpu")
         fitted = saved.fitted
-        vars(estimator).update(
-            classes_=fitted["classes"], class_counts_=fitted["class_counts"],
-            encoder_name_=fitted["encoder_name"], tokenizer_=fitted["tokenizer"],
-            versions_=fitted["versions"], head_init_=fitted["head_init"],
-            precision_=resolve_precision(fitted["precision"], resolve_device(estimator.device)))
-        net = estimator._build_net(None, None, encoder=fitted["encoder"])
+        params = estimator.get_params()
+        settings = NetSettings(
+            params, fitted["encoder_name"], fitted["tokenizer"],
+            fitted["contrastive"], resolve_precision(fitted["precision"], resolve_device(params["device"])),
+            fitted["head_init"])
+        net = build_net(settings, n_classes=len(fitted["classes"]), class_counts=fitted["class_counts"],
+                        encoder=fitted["encoder"])
         net.initialize()
         try:
             net.module_.load_state_dict({k: v.to(net.device) for k, v in fitted["state"].items()}, strict=True)
         except RuntimeError as exc:
             raise ValueError(f"{directory}: the weights do not fit the saved configuration: {exc}") from exc
         net.history = fitted["history"]
-        estimator.net_ = net
+        vars(estimator).update(
+            classes_=fitted["classes"], class_counts_=fitted["class_counts"],
+            encoder_name_=settings.encoder_name, tokenizer_=settings.tokenizer,
+            versions_=fitted["versions"], head_init_=settings.head_init,
+            contrastive_=settings.contrastive, precision_=settings.precision, net_=net)
         return estimator
 
     def __setstate__(self, state):

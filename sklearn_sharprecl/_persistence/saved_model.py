@@ -286,6 +286,7 @@ def write_saved_model(estimator, directory):
         "encoder_name": estimator.encoder_name_,
         "precision": estimator.precision_,
         "head_init": estimator.head_init_,
+        "contrastive": estimator.contrastive_,
         "versions": library_versions(),
         "sha256": hashes,
     }
@@ -363,6 +364,7 @@ def read_saved_model(directory):
         "precision": config.get("precision", "fp32"),
         # Saved before 'auto' existed: the setting was the choice.
         "head_init": config.get("head_init", config["params"].get("head_init", "random")),
+        "contrastive": config.get("contrastive", config["params"].get("contrastive", "sharp")),
         "encoder": encoder,
         "state": state,
         "history": History.from_file(str(history)) if history.is_file() else History(),

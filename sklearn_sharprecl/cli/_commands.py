@@ -43,6 +43,7 @@ _FIT_PARAMETERS = (
     ("validation_fraction", "validation_fraction"),
     ("random_state", "random_state"),
     ("augment", "augment"),
+    ("contrastive", "contrastive"),
     ("device", "device"),
     ("decision_prior", "decision_prior"),
 )
@@ -139,6 +140,12 @@ def _cmd_fit(args):
     aug = None
     if args.aug_column is not None:
         aug = _texts(frame, args.aug_column, "--aug-column", args.data)
+    validation = {}
+    if args.validation is not None:
+        valid_frame = read_data(args.validation)
+        validation = {
+            "X_val": _texts(valid_frame, args.text_column, "--text-column", args.validation),
+            "y_val": _labels(valid_frame, args.label_column, "--label-column", args.validation)}
 
     writer = _ModelWriter(model)  # an unwritable folder fails now, not after training
     try:
@@ -146,7 +153,7 @@ def _cmd_fit(args):
         fitted = False
         with _recording_interrupts() as interrupt, _plain_output():
             try:
-                estimator.fit(texts, labels, X_aug=aug)
+                estimator.fit(texts, labels, X_aug=aug, **validation)
             except InvalidParameterError as exc:  # checked first thing, before any loading
                 raise _parameter_error(exc, params) from exc
             fitted = True

@@ -87,6 +87,7 @@ def _model_info(path, estimator):
         "encoder": base.encoder_name_,
         "precision": base.precision_,
         "head_init": base.head_init_,
+        "contrastive": getattr(base, "contrastive_", base.contrastive),
         "classes": [c.item() if hasattr(c, "item") else c for c in estimator.classes_],
         **own,
     }
@@ -112,6 +113,8 @@ def _print_header(info, estimator):
     print(f"precision: {info['precision']}{chosen}")
     chosen = " (chosen by head_init='auto')" if base.head_init == "auto" else ""
     print(f"head:     {info['head_init']}{chosen}")
+    chosen = " (chosen by contrastive='auto')" if base.contrastive == "auto" else ""
+    print(f"contrastive branch: {info['contrastive'] or 'none'}{chosen}")
     if base is estimator:
         print(f"epochs:   {info['epochs']}")
         if info["best_valid_f1_macro"] is not None:

@@ -79,6 +79,9 @@ def _add_fit_command(commands, data_help):
                           "empty or hold a saved model, which is replaced), or a joblib "
                           "pickle if the name ends in .joblib or .pkl")
     _add_data_arguments(fit, labels=True)
+    fit.add_argument("--validation", metavar="FILE",
+                     help="a labelled data file (same columns as DATA) to choose the best "
+                          "epoch and stop early on, instead of a --validation-fraction split")
     fit.add_argument("--aug-column", metavar="COL",
                      help="column with a precomputed augmented view of each text "
                           "(the contrastive second view; overrides --augment)")
@@ -92,7 +95,7 @@ def _add_fit_command(commands, data_help):
 def _add_model_options(hyper):
     """fit's options for SharpReCLClassifier parameters; their values are the estimator's to check."""
     from .._estimators.classifier import SharpReCLClassifier
-    from .._network.callbacks import FEW_TEXTS_PER_CLASS
+    from ..auto import FEW_CLASSES, FEW_TEXTS_PER_CLASS
 
     defaults = SharpReCLClassifier().get_params()
     hyper.add_argument("--encoder", metavar="PATH",
@@ -131,9 +134,14 @@ def _add_model_options(hyper):
                             "(default: none)")
     hyper.add_argument("--random-state", type=int, metavar="SEED",
                        help="seed for a reproducible fit (default: none)")
+    hyper.add_argument("--contrastive", metavar="BRANCH",
+                       help="contrastive branch: sharp, supcon, none, or auto: sharp with "
+                            f"fewer than {FEW_CLASSES} classes, none otherwise (default: "
+                            f"{defaults['contrastive']})")
     hyper.add_argument("--augment", metavar="PRESET",
-                       help="second view: dropout, wordnet, random_swap, random_delete or "
-                            f"contextual:<mlm-path> (default: {defaults['augment']})")
+                       help="second view of the contrastive branch: none (one encoder pass), "
+                            "dropout, wordnet, random_swap, random_delete or "
+                            f"contextual:<mlm-path> (default: {str(defaults['augment']).lower()})")
     hyper.add_argument("--device", help=f"torch device, e.g. cpu or cuda (default: "
                                         f"{defaults['device']})")
     _add_decision_prior(hyper, default="none; predict and evaluate can override it")

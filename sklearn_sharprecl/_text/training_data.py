@@ -1,0 +1,139 @@
+"""The data of a fit, checked and encoded, and the datasets the net trains and validates on.
+
+:func:`check_training_data` turns what a user passes to ``fit`` into
+:class:`TrainingData` (texts, encoded labels, weights, an optional second view
+and validation set), refusing anything a later step would trip over, so a
+``fit`` that starts training has data it can finish on.
+:func:`training_datasets` then tokenises once, holds out the validation texts
+and makes the second view: the datasets go down to the net from here.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import LabelEncoder
+
+from .data import TokenizedTexts
+from .validation import check_labels, check_sample_weight, check_texts
+
+
+@dataclass(frozen=True)
+class LabelledTexts:
+    """Texts with their encoded labels and weights (``None``: every text weighs 1)."""
+
+    texts: list
+    y: np.ndarray
+    weights: np.ndarray = None
+
+    def kept(self):
+        """The texts of positive weight: a text of weight 0 takes no part in training."""
+        if self.weights is None:
+            return self
+        keep = np.flatnonzero(self.weights > 0)
+        return LabelledTexts([self.texts[i] for i in keep], self.y[keep], self.weights[keep])
+
+
+@dataclass(frozen=True)
+class TrainingData:
+    """What ``fit`` trains on: the training texts, their second view, a validation set."""
+
+    classes: np.ndarray
+    train: LabelledTexts
+    aug_texts: list = None
+    valid: LabelledTexts = None
+
+
+def check_training_data(X, y, sample_weight=None, X_aug=None, X_val=None, y_val=None,
+                        sample_weight_val=None):
+    """Validate and encode the data of a ``fit``; nothing is tokenised yet.
+
+    ``classes`` are the labels of ``y`` (scikit-learn's convention, whatever
+    the weights); a class whose texts all weigh 0 is refused, since the model
+    could neither learn it nor give it a prior. Texts of weight 0 are dropped.
+    """
+    texts = check_texts(X)
+    labels = check_labels(y, len(texts))
+    weights = check_sample_weight(sample_weight, len(texts))
+    aug_texts = None if X_aug is None else check_texts(X_aug)
+    if aug_texts is not None and len(aug_texts) != len(texts):
+        raise ValueError(f"X_aug has {len(aug_texts)} texts but X has {len(texts)}; "
+                         "give one augmented view per text.")
+    encoder = LabelEncoder().fit(labels)
+    classes = encoder.classes_
+    if len(classes) < 2:
+        raise ValueError("The number of classes has to be greater than one; got "
+                         f"{len(classes)} class ({classes.tolist()[0]!r}).")
+    train = LabelledTexts(texts, encoder.transform(labels), weights)
+    if weights is not None:
+        _check_every_class_weighs(classes, train)
+        kept = np.flatnonzero(weights > 0)
+        aug_texts = None if aug_texts is None else [aug_texts[i] for i in kept]
+        train = train.kept()
+    valid = _check_validation_set(X_val, y_val, sample_weight_val, encoder)
+    return TrainingData(classes, train, aug_texts, valid)
+
+
+def _check_every_class_weighs(classes, data):
+    weight_of = np.bincount(data.y, weights=data.weights, minlength=len(classes))
+    empty = classes[weight_of == 0].tolist()
+    if empty:
+        raise ValueError(f"sample_weight is 0 for every text of class(es) {empty}; a class needs "
+                         "weight to be learnt. Drop its texts from X and y to leave it out.")
+
+
+def _check_validation_set(X_val, y_val, sample_weight_val, encoder):
+    if X_val is None and y_val is None:
+        if sample_weight_val is not None:
+            raise ValueError("sample_weight_val is given without X_val and y_val.")
+        return None
+    if X_val is None or y_val is None:
+        raise ValueError("X_val and y_val must be given together.")
+    texts = check_texts(X_val)
+    labels = check_labels(y_val, len(texts))
+    unknown = sorted(set(labels.tolist()) - set(encoder.classes_.tolist()), key=str)
+    if unknown:
+        raise ValueError(f"y_val holds label(s) {unknown} that y does not have; the model can "
+                         "only be validated on the classes it is trained on.")
+    weights = check_sample_weight(sample_weight_val, len(texts))
+    return LabelledTexts(texts, encoder.transform(labels), weights)
+
+
+def training_datasets(data, tokenize, *, validation_fraction, second_view, rng):
+    """The training and validation ``TokenizedTexts`` of a fit.
+
+    ``second_view`` is None (one view), ``'same'`` (the same token ids: the
+    two passes differ by dropout), ``'given'`` (``data.aug_texts``) or a
+    function of a seed returning an augmenter (an object with an ``augment``
+    method); the seed is drawn from ``rng`` after the split's. The validation set
+    is the user's, or a stratified ``validation_fraction`` of the training
+    texts, or None. Returns ``(train_set, valid_set, augmentation,
+    train_weights)``: ``augmentation`` is ``(texts, augmenter)``, what the
+    augmenter drew the view from (to redraw it each epoch), or None;
+    ``train_weights`` are the training texts' weights in float64 (the
+    dataset holds them in float32), or None.
+    """
+    train, valid = data.train, data.valid
+    ids = tokenize(train.texts)
+    keep = np.arange(len(ids))
+    if valid is None and validation_fraction is not None:
+        keep, held_out = train_test_split(keep, test_size=validation_fraction, stratify=train.y,
+                                          random_state=rng.randint(2**31 - 1))
+        weights = None if train.weights is None else train.weights[held_out]
+        valid_set = TokenizedTexts([[ids[i] for i in held_out]], train.y[held_out], weights)
+    else:
+        valid_set = None if valid is None else TokenizedTexts([tokenize(valid.texts)], valid.y, valid.weights)
+    views = [[ids[i] for i in keep]]
+    augmentation = None
+    view_seed = None if second_view is None else rng.randint(2**31 - 1)
+    if second_view == "given":
+        views.append(tokenize([data.aug_texts[i] for i in keep]))
+    elif second_view == "same":
+        views.append(views[0])
+    elif second_view is not None:
+        texts = [train.texts[i] for i in keep]
+        augmenter = second_view(view_seed)
+        views.append(tokenize(augmenter.augment(texts)))
+        augmentation = (texts, augmenter)
+    weights = None if train.weights is None else train.weights[keep]
+    return TokenizedTexts(views, train.y[keep], weights), valid_set, augmentation, weights
