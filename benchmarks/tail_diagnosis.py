@@ -41,6 +41,9 @@ from .encoders import load_tokenizer
 
 DIAGNOSIS = RESULTS / "diagnosis"
 METHODS = ("SharpReCL", "LA-CE (w/o CL)")
+# SharpReCL as the baseline records ran it (0.1.0's defaults), spelled out since
+# contrastive='auto' and augment=None became the defaults (suite study H25).
+BRANCH = {"contrastive": "sharp", "augment": "dropout"}
 # The suite's baseline settings (``benchmarks.run --set``); ``--set`` adds to them.
 BASELINE = ["center_prototypes=true", "precision=bf16"]
 QUANTITIES = ("recall", "precision", "auc", "offset_own", "margin_own", "offset_all",
@@ -86,16 +89,16 @@ def network_parts(model, X_train):
     import torch
 
     module = model.net_.module_
-    with torch.inference_mode():
-        weight = module.classifier.weight.float()
+    with torch.no_grad():
+        weight = module.classifier.weight.detach().float()
         head = module.prototype_head
         prototypes = head.proj_h(weight)
         if head.center:
             prototypes = prototypes - prototypes.mean(0, keepdim=True)
         features = torch.as_tensor(model.transform(X_train)).float()
         embeddings = torch.nn.functional.normalize(module.proj_f(features), dim=-1)
-    return (prototypes.numpy(), weight.norm(dim=1).numpy(), module.classifier.bias.float().numpy(),
-            embeddings.numpy())
+        parts = (prototypes, weight.norm(dim=1), module.classifier.bias.detach().float(), embeddings)
+    return tuple(part.detach().cpu().numpy() for part in parts)
 
 
 def diagnose(cell, seed, overrides, data, recipe="r1-linear-all", max_epochs=4):
@@ -108,7 +111,8 @@ def diagnose(cell, seed, overrides, data, recipe="r1-linear-all", max_epochs=4):
               "set": overrides, "max_length": max_length, "code_revision": code_revision(),
               "classes": [str(c) for c in classes], "methods": {}}
     for method in METHODS:
-        model = make_method(method, seed, max_length, None, max_epochs, neural_settings(recipe, overrides))
+        settings = {**neural_settings(recipe, overrides), **(BRANCH if method == "SharpReCL" else {})}
+        model = make_method(method, seed, max_length, None, max_epochs, settings)
         tic = time.perf_counter()
         model.fit(X_train, y_train)
         fit_seconds = time.perf_counter() - tic
@@ -116,7 +120,7 @@ def diagnose(cell, seed, overrides, data, recipe="r1-linear-all", max_epochs=4):
         prototypes, weight_norm, bias, embeddings = network_parts(model, X_train)
         result = per_class(y_dev, scores, y_train, embeddings, prototypes, classes)
         result.update(weight_norm=weight_norm.tolist(), bias=bias.tolist(), fit_seconds=fit_seconds,
-                      head_init=getattr(model, "head_init_", None),
+                      head_init=getattr(model, "head_init_", None), settings=settings,
                       dev_macro_f1=float(f1_score(y_dev, classes[scores.argmax(1)], labels=classes,
                                                   average="macro", zero_division=0)))
         record["methods"][method] = result
