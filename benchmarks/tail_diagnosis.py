@@ -113,13 +113,13 @@ def diagnose(cell, seed, overrides, data, recipe="r1-linear-all", max_epochs=4):
     for method in METHODS:
         settings = {**neural_settings(recipe, overrides), **(BRANCH if method == "SharpReCL" else {})}
         model = make_method(method, seed, max_length, None, max_epochs, settings)
-        tic = time.perf_counter()
+        tic, cpu_tic = time.perf_counter(), time.process_time()
         model.fit(X_train, y_train)
-        fit_seconds = time.perf_counter() - tic
+        fit_seconds, fit_cpu_seconds = time.perf_counter() - tic, time.process_time() - cpu_tic
         scores = np.asarray(model.decision_function(X_dev), float)
         prototypes, weight_norm, bias, embeddings = network_parts(model, X_train)
         result = per_class(y_dev, scores, y_train, embeddings, prototypes, classes)
-        result.update(weight_norm=weight_norm.tolist(), bias=bias.tolist(), fit_seconds=fit_seconds,
+        result.update(weight_norm=weight_norm.tolist(), bias=bias.tolist(), fit_seconds=fit_seconds, fit_cpu_seconds=fit_cpu_seconds,
                       head_init=getattr(model, "head_init_", None), settings=settings,
                       dev_macro_f1=float(f1_score(y_dev, classes[scores.argmax(1)], labels=classes,
                                                   average="macro", zero_division=0)))
