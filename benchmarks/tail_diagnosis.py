@@ -21,6 +21,11 @@ training count, on the development split:
     python -m benchmarks.tail_diagnosis --cell stackoverflow:50 --seed 0
     python -m benchmarks.tail_diagnosis --cell banking77:50 --seed 0 --set head_init=linear_probe
     python -m benchmarks.tail_diagnosis --plot   # one PNG per record, from the records alone
+    python -m benchmarks.tail_diagnosis --from-runs  # recall and precision per class over the suite's seeds
+
+``--from-runs`` needs no fit: it reads the suite's protocol-2 run records of SharpReCL and LA-CE
+(their development recall and precision per class) and writes ``diagnosis/from_runs.json`` and
+``tail_recall_precision_from_runs.png``.
 
 Records: ``benchmarks/results/diagnosis/<cell>__seed<seed>.json``.
 """
@@ -119,7 +124,8 @@ def diagnose(cell, seed, overrides, data, recipe="r1-linear-all", max_epochs=4):
         scores = np.asarray(model.decision_function(X_dev), float)
         prototypes, weight_norm, bias, embeddings = network_parts(model, X_train)
         result = per_class(y_dev, scores, y_train, embeddings, prototypes, classes)
-        result.update(weight_norm=weight_norm.tolist(), bias=bias.tolist(), fit_seconds=fit_seconds, fit_cpu_seconds=fit_cpu_seconds,
+        result.update(weight_norm=weight_norm.tolist(), bias=bias.tolist(), fit_seconds=fit_seconds,
+                      fit_cpu_seconds=fit_cpu_seconds,
                       head_init=getattr(model, "head_init_", None), settings=settings,
                       dev_macro_f1=float(f1_score(y_dev, classes[scores.argmax(1)], labels=classes,
                                                   average="macro", zero_division=0)))
@@ -135,6 +141,8 @@ def plot(path):
     """One PNG per record: a panel per quantity against the training count, both methods."""
     import matplotlib
 
+    import matplotlib.ticker
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -146,6 +154,7 @@ def plot(path):
             pairs = [(n, v) for n, v in zip(r["train_count"], r[name]) if v is not None]
             ax.scatter(*zip(*pairs), marker=marker, s=18, alpha=0.8, label=method)
         ax.set_xscale("log")
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         ax.set_title(name)
         ax.set_xlabel("training texts of the class")
     axes.flat[0].legend()
@@ -153,6 +162,66 @@ def plot(path):
                  f"development split (set: {record['set']})")
     fig.tight_layout()
     out = RESULTS / f"tail_diagnosis_{record['dataset']}_ir{record['imbalance_ratio']}.png"
+    fig.savefig(out, dpi=80)
+    return out
+
+
+#: The suite's runs read by ``--from-runs``: a cell and the ``--set`` of its records.
+RUN_SETS = ((("stackoverflow", 50), {"center_prototypes": True, "precision": "bf16"}),
+            (("banking77", 50), {"center_prototypes": True, "precision": "bf16"}),
+            (("banking77", 50), {"center_prototypes": True, "precision": "bf16", "head_init": "linear_probe"}))
+
+
+def from_runs(results=RESULTS / "study"):
+    """Per class, the mean over seeds of the development recall and precision of SharpReCL and
+    LA-CE in the suite's run records (the seeds both have), with the class's training count."""
+    from . import suite_report
+
+    grid = suite_report.load(results)
+    out = []
+    for cell, settings in RUN_SETS:
+        runs = {m: suite_report.runs_of(grid, 2, m, settings, cell) for m in METHODS}
+        seeds = sorted(set.intersection(*(set(r) for r in runs.values())))
+        if not seeds:
+            continue
+        counts = runs[METHODS[0]][seeds[0]]["train_class_counts"]
+        classes = sorted(counts, key=lambda c: (counts[c], c))
+        entry = {"dataset": cell[0], "imbalance_ratio": cell[1], "set": settings, "seeds": seeds,
+                 "classes": classes, "train_count": [counts[c] for c in classes], "methods": {}}
+        for method in METHODS:
+            per_class = [runs[method][s]["dev"]["per_class"] for s in seeds]
+            entry["methods"][method] = {
+                key: [float(np.mean([pc[c][key] for pc in per_class])) for c in classes]
+                for key in ("recall", "precision")}
+        out.append(entry)
+    DIAGNOSIS.mkdir(parents=True, exist_ok=True)
+    (DIAGNOSIS / "from_runs.json").write_text(json.dumps(out, indent=1))
+    return out
+
+
+def plot_from_runs(entries):
+    """SharpReCL minus LA-CE, recall and precision per class against its training count."""
+    import matplotlib
+
+    import matplotlib.ticker
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(len(entries), 2, figsize=(11, 3.2 * len(entries)), squeeze=False)
+    for row, entry in zip(axes, entries):
+        for ax, key in zip(row, ("recall", "precision")):
+            a, b = (np.array(entry["methods"][m][key]) for m in METHODS)
+            ax.scatter(entry["train_count"], 100 * (a - b), s=14)
+            ax.axhline(0, color="grey", lw=0.8)
+            ax.set_xscale("log")
+            ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+            head = "probe head" if entry["set"].get("head_init") == "linear_probe" else "random head"
+            ax.set_title(f"{entry['dataset']} ir={entry['imbalance_ratio']} ({head}, {len(entry['seeds'])} seeds): "
+                         f"{key}, SharpReCL − LA-CE", fontsize=9)
+            ax.set_xlabel("training texts of the class")
+    fig.tight_layout()
+    out = RESULTS / "tail_recall_precision_from_runs.png"
     fig.savefig(out, dpi=80)
     return out
 
@@ -165,9 +234,14 @@ def main(argv=None):
                         help=f"settings added to the baseline's ({' '.join(BASELINE)})")
     parser.add_argument("--data", default=os.environ.get("SHARPRECL_DATA", str(DEFAULT_DATA)))
     parser.add_argument("--plot", action="store_true", help="plot every record in " + str(DIAGNOSIS))
+    parser.add_argument("--from-runs", action="store_true", help="recall and precision per class from the "
+                        "suite's run records (no fit)")
     args = parser.parse_args(argv)
+    if args.from_runs:
+        print(plot_from_runs(from_runs()))
+        return
     if args.plot:
-        for path in sorted(DIAGNOSIS.glob("*.json")):
+        for path in sorted(DIAGNOSIS.glob("*__seed*.json")):
             print(plot(path))
         return
     from .run import parse_overrides
