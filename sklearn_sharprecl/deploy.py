@@ -35,8 +35,9 @@ import numpy as np
 import onnxruntime
 from tokenizers import Tokenizer
 
-from ._estimators.scores import decision_scores, softmax
-from ._persistence.files import read_format_config, sha256
+from ._shared.files import read_format_config, sha256
+from ._shared.scores import decision_scores, softmax
+from ._shared.texts import check_texts
 
 FORMAT = "sklearn-sharprecl-onnx"
 FORMAT_VERSION = 1
@@ -68,25 +69,8 @@ def read_export_config(directory):
     return config
 
 
-def _texts(X):
-    """``X`` as a list of str: a 1-D sequence, or a single-column 2-D array or DataFrame."""
-    if isinstance(X, (str, bytes)):
-        raise TypeError("X must be a collection of strings, got a single string; wrap it in a list: [text].")
-    if hasattr(X, "iloc") and getattr(X, "ndim", 1) == 2:  # a one-column DataFrame
-        X = X.iloc[:, 0]
-    arr = np.asarray(X, dtype=object)
-    if arr.ndim == 2 and arr.shape[1] == 1:
-        arr = arr[:, 0]
-    if arr.ndim != 1 or arr.shape[0] == 0:
-        raise ValueError(f"X must be a non-empty 1-D collection of strings, got shape {arr.shape}.")
-    for i, text in enumerate(arr):
-        if not isinstance(text, str):
-            raise TypeError(f"X must contain only strings; element {i} is {text!r} of type "
-                            f"{type(text).__name__}.")
-    return arr.tolist()
-
-
 __all__ = ["ONNXTextClassifier"]
+
 
 class ONNXTextClassifier:
     """A SharpReCLClassifier exported by ``export_onnx``, run by onnxruntime.
@@ -142,6 +126,12 @@ class ONNXTextClassifier:
         Returns
         -------
         classifier : ONNXTextClassifier
+
+        Raises
+        ------
+        FileNotFoundError, ValueError
+            For a directory without an export, or files that do not match
+            the SHA-256 recorded at export.
         """
         directory = Path(directory)
         config = read_export_config(directory)
@@ -157,8 +147,12 @@ class ONNXTextClassifier:
         return cls(session, tokenizer, config, batch_size=batch_size)
 
     def token_ids(self, X):
-        """Token ids of each text, truncated to ``max_length`` as the estimator does."""
-        return [encoding.ids for encoding in self.tokenizer.encode_batch(_texts(X))]
+        """Token ids of each text, truncated to ``max_length`` as the estimator does.
+
+        ``X`` is checked as the estimator checks it: what the estimator refuses
+        is refused here with the same error.
+        """
+        return [encoding.ids for encoding in self.tokenizer.encode_batch(check_texts(X))]
 
     def logits(self, X):
         """Classifier logits (before the decision prior), shape (n_samples, n_classes), float32.

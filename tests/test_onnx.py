@@ -2,11 +2,13 @@
 
 import copy
 import json
+import re
 import subprocess
 import sys
 
 import numpy as np
 import onnx
+import pandas as pd
 import pytest
 import torch
 
@@ -92,11 +94,14 @@ def test_loader_imports_no_torch(fitted, exported, held_out):
         f"model = ONNXTextClassifier.load({str(exported)!r})\n"
         f"labels = model.predict({texts!r}).tolist()\n"
         "heavy = sorted(m for m in ('torch', 'transformers', 'sklearn', 'skorch') if m in sys.modules)\n"
-        "print(json.dumps({'labels': labels, 'heavy': heavy}))\n"
+        "own = sorted(m for m in sys.modules if m.startswith('sklearn_sharprecl.'))\n"
+        "print(json.dumps({'labels': labels, 'heavy': heavy, 'own': own}))\n"
     )
     run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     result = json.loads(run.stdout)
     assert result["heavy"] == []
+    # The loader stands on the torch-free leaf alone, not on the estimators' or the persistence modules.
+    assert [m for m in result["own"] if not m.startswith("sklearn_sharprecl._shared")] == ["sklearn_sharprecl.deploy"]
     assert result["labels"] == fitted.predict(texts).tolist()
 
 
@@ -148,3 +153,42 @@ def test_loader_refuses_a_single_string(exported):
     model = ONNXTextClassifier.load(exported)
     with pytest.raises(TypeError, match="single string"):
         model.predict("who wrote hamlet")
+
+
+def _error(call):
+    """The exception ``call()`` raises (its type and message), or None."""
+    try:
+        call()
+    except Exception as exc:  # noqa: BLE001 - compared as a whole below
+        return type(exc), str(exc)
+    return None
+
+
+@pytest.mark.parametrize("X", [
+    pd.DataFrame({"subject": ["printer jammed", "refund please"], "body": ["again", "now"]}),
+    np.array([["printer jammed", "again"], ["refund please", "now"]], dtype=object),
+    ["fine", "abc\ud800"],
+    None,
+    [],
+    "a single string",
+    ["ok", None],
+    ["ok", 3],
+    [b"bytes", "ok"],
+    np.empty((2, 2, 2), dtype=object),
+], ids=["two-column-frame", "two-column-array", "lone-surrogate", "None", "empty", "single-string",
+        "None-element", "int-element", "bytes-element", "3-d"])
+def test_loader_refuses_what_the_estimator_refuses_with_the_same_error(fitted, exported, X):
+    model = ONNXTextClassifier.load(exported)
+    expected = _error(lambda: fitted.predict(X))
+    assert expected is not None
+    for method in ("predict", "predict_proba", "decision_function", "token_ids"):
+        assert _error(lambda: getattr(model, method)(X)) == expected, method
+
+
+def test_loader_accepts_what_the_estimator_accepts(fitted, exported, held_out):
+    model = ONNXTextClassifier.load(exported)
+    texts = held_out[:12]
+    expected = fitted.predict_proba(texts)
+    for X in (tuple(texts), np.asarray(texts, dtype=object), pd.Series(texts),
+              pd.DataFrame({"text": texts}), np.asarray(texts, dtype=object).reshape(-1, 1)):
+        np.testing.assert_allclose(model.predict_proba(X), expected, atol=1e-4)

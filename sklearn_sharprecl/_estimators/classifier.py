@@ -26,13 +26,14 @@ from .._network.quantize import quantize_int8
 from .._network.seeding import seeded_torch
 from .._persistence.pretrained import PretrainedMixin
 from .._persistence.saved_model import library_versions
+from .._shared.scores import decision_scores, softmax
+from .._shared.texts import check_texts
 from .._text.data import TRUNCATIONS, PadCollator, TokenizedTexts, tokenize
 from .._text.encoder import check_max_length, load_tokenizer, resolve_encoder
-from .._text.validation import check_labels, check_sample_weight, check_texts
+from .._text.validation import check_labels, check_sample_weight
 from .base import TextClassifierMixin
 from .prior import DecisionPriorMixin
 from .routing import ESTIMATOR_DEFAULTS, SHARP_ONLY, check_routed_names, check_routed_values, routed_defaults
-from .scores import decision_scores, softmax
 
 # Randomly initialised parts of SharpReCLModule (fnmatch patterns, skorch param groups).
 _HEAD_PARAMETERS = ("classifier.*", "proj_f.*", "prototype_head.*")

@@ -6,7 +6,7 @@ import warnings
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
-from .scores import softmax
+from .._shared.scores import softmax
 
 
 def em_class_prior(proba, reference_prior, *, max_iter=1000, tol=1e-8):
