@@ -192,3 +192,36 @@ def test_loader_accepts_what_the_estimator_accepts(fitted, exported, held_out):
     for X in (tuple(texts), np.asarray(texts, dtype=object), pd.Series(texts),
               pd.DataFrame({"text": texts}), np.asarray(texts, dtype=object).reshape(-1, 1)):
         np.testing.assert_allclose(model.predict_proba(X), expected, atol=1e-4)
+
+
+@pytest.mark.parametrize("batch_size, got", [(-1, "-1"), (0, "0"), (None, "None"), (2.5, "2.5"), (True, "True"),
+                                             ("8", "'8'")])
+def test_load_refuses_a_bad_batch_size_before_reading_anything(exported, tmp_path, batch_size, got):
+    message = (f"The 'batch_size' parameter of ONNXTextClassifier.load must be an int in the range [1, inf). "
+               f"Got {got} instead.")
+    for directory in (exported, tmp_path / "no-such-directory"):
+        with pytest.raises(ValueError, match=re.escape(message)):
+            ONNXTextClassifier.load(directory, batch_size=batch_size)
+
+
+@pytest.mark.parametrize("name, value, expected", [
+    ("intra_op_num_threads", 0, "an int in the range [1, inf) or None. Got 0 instead."),
+    ("intra_op_num_threads", 1.5, "an int in the range [1, inf) or None. Got 1.5 instead."),
+    ("providers", "CPUExecutionProvider", "a list of str or None. Got 'CPUExecutionProvider' instead."),
+])
+def test_load_validates_its_other_parameters(exported, name, value, expected):
+    with pytest.raises(ValueError, match=re.escape(f"The '{name}' parameter of ONNXTextClassifier.load must be "
+                                                   f"{expected}")):
+        ONNXTextClassifier.load(exported, **{name: value})
+
+
+def test_any_valid_batch_size_gives_the_same_answers(fitted, exported, held_out):
+    texts = held_out[:7]
+    expected = fitted.predict_proba(texts)
+    for batch_size in (1, np.int64(3), 7, 1000):
+        model = ONNXTextClassifier.load(exported, batch_size=batch_size)
+        np.testing.assert_allclose(model.predict_proba(texts), expected, atol=1e-4)
+    model = ONNXTextClassifier.load(exported)
+    with pytest.raises(ValueError, match=re.escape("The 'batch_size' parameter of ONNXTextClassifier must be an int "
+                                                   "in the range [1, inf). Got -1 instead.")):
+        model.batch_size = -1
