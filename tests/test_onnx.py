@@ -225,3 +225,12 @@ def test_any_valid_batch_size_gives_the_same_answers(fitted, exported, held_out)
     with pytest.raises(ValueError, match=re.escape("The 'batch_size' parameter of ONNXTextClassifier must be an int "
                                                    "in the range [1, inf). Got -1 instead.")):
         model.batch_size = -1
+
+
+def test_a_misspelt_decision_prior_is_refused_by_predict_and_by_the_export(fitted, tmp_path):
+    clf = copy.copy(fitted).set_params(decision_prior="balnced")
+    with pytest.raises(ValueError, match="decision_prior must be 'balanced', 'train', None or"):
+        clf.predict_proba(["printer jammed"])
+    with pytest.raises(ValueError, match="decision_prior must be 'balanced', 'train', None or"):
+        export_onnx(clf, tmp_path / "m")
+    assert not (tmp_path / "m").exists()

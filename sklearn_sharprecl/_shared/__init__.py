@@ -6,8 +6,8 @@ import of any other module of the package, so that
 scikit-learn. ``tests/test_layers.py`` keeps it so.
 
 - :mod:`.texts`: the input check of every ``fit``/``predict`` text collection.
-- :mod:`.scores`: from class scores to ``decision_function`` and
-  ``predict_proba``.
+- :mod:`.scores`: the decision-prior shift (its one definition), and from
+  class scores to ``decision_function`` and ``predict_proba``.
 - :mod:`.files`: SHA-256 and the versioned configuration of a model directory.
 
 Nothing is imported here: each module is imported by name.
