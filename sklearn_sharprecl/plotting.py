@@ -426,7 +426,8 @@ def plot_embeddings(estimator, X, y, method="pca", ax=None, max_points=2000, ran
     if method not in ("pca", "tsne"):
         raise ValueError(f"method must be 'pca' or 'tsne', got {method!r}.")
     plt = _pyplot()
-    from ._text.validation import check_labels, check_texts
+    from ._shared.texts import check_texts
+    from ._text.validation import check_labels
 
     texts = check_texts(X)
     y = check_labels(y, len(texts))
@@ -521,7 +522,8 @@ def evaluation_report(estimator, X, y, out_dir, *, embeddings_method="pca", dpi=
     """
     from imblearn.metrics import classification_report_imbalanced
 
-    from ._text.validation import check_labels, check_texts
+    from ._shared.texts import check_texts
+    from ._text.validation import check_labels
 
     plt = _pyplot()
     if embeddings_method not in ("pca", "tsne"):

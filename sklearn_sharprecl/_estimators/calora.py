@@ -33,9 +33,10 @@ from torch.nn import functional as F
 
 from .._network.loss import make_classification_loss
 from .._network.seeding import seeded_torch
-from .._text.validation import check_labels, check_texts
+from .._shared.scores import decision_scores
+from .._shared.texts import check_texts
+from .._text.validation import check_labels
 from .base import TextClassifierMixin
-from .scores import decision_scores
 
 
 class ClassAwareLoRALinear(nn.Module):

@@ -9,8 +9,8 @@ from sklearn.utils.validation import check_is_fitted
 from .._network.build import NetSettings
 from .._network.net import SharpReCLNet
 from .._text.data import TokenizedTexts, tokenize
-from .._text.validation import check_texts
-from .scores import decision_scores, softmax
+from .._shared.scores import decision_scores, softmax
+from .._shared.texts import check_texts
 
 
 class NetInferenceMixin:

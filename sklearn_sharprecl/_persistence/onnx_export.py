@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from .. import deploy
+from .._shared.scores import log_decision_prior_shift
 
 _OPSET = 17  # LayerNormalization is one operator from opset 17 on
 _CLASSIFIER_SCOPE = "/module/classifier/"  # node-name prefix of the classifier head in the graph
@@ -35,28 +36,10 @@ class _LogitsOnly(nn.Module):
 
 
 def decision_log_shift(estimator):
-    """``log(decision prior / trained prior)`` per class, as the estimator's ``predict_proba`` applies it.
-
-    The trained prior is uniform for ``classification_loss='logit_adjusted'``
-    and the training class frequencies otherwise; a ``decision_prior`` of
-    None leaves the logits as they are.
-    """
-    n_classes = len(estimator.classes_)
-    counts = np.asarray(estimator.class_counts_, dtype=float)
-    named = {"balanced": np.full(n_classes, 1.0 / n_classes), "train": counts / counts.sum()}
-    trained = named["balanced" if estimator.classification_loss == "logit_adjusted" else "train"]
-    prior = estimator.decision_prior
-    if prior is None:
-        return np.zeros(n_classes)
-    if isinstance(prior, str):
-        target = named[prior]
-    else:
-        target = np.asarray(prior, dtype=float)
-        if target.shape != (n_classes,) or not np.all(np.isfinite(target)) or np.any(target <= 0):
-            raise ValueError(f"decision_prior must be 'balanced', 'train', None or one positive, finite "
-                             f"number per class ({n_classes} classes); got {prior!r}.")
-        target = target / target.sum()
-    return np.log(target) - np.log(trained)
+    """``log(decision prior / trained prior)`` per class, as the estimator's ``predict_proba`` applies it
+    (the shift of :func:`~sklearn_sharprecl._shared.scores.decision_prior_shift`; zeros for None)."""
+    return log_decision_prior_shift(estimator.decision_prior, estimator.class_counts_,
+                                    estimator.classification_loss)
 
 
 def _check_exportable(estimator, quantize):

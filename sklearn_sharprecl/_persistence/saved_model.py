@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .files import read_format_config, sha256
+from .._shared.files import read_format_config, sha256
 
 FORMAT = "sklearn-sharprecl"
 FORMAT_VERSION = 1

@@ -15,7 +15,8 @@ from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelEncoder
 
 from .data import TokenizedTexts
-from .validation import check_labels, check_sample_weight, check_texts
+from .._shared.texts import check_texts
+from .validation import check_labels, check_sample_weight
 
 
 @dataclass(frozen=True)
