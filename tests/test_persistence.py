@@ -6,6 +6,8 @@ import json
 import numpy as np
 import pytest
 
+from skorch.callbacks import Callback
+
 from sklearn_sharprecl import SharpReCLClassifier
 
 
@@ -52,13 +54,16 @@ def test_saving_again_replaces_only_the_models_files(fitted, tmp_path):
     (path / "notes.txt").write_text("v1")
     (path / "docs").mkdir()
     (path / "docs" / "card.md").write_text("model card")
-    (path / "tokenizer" / "stale.json").write_text("{}")  # left by an earlier save: ours
+    (path / "encoder" / "stale.json").write_text("{}")  # left by an earlier save: ours
+    (path / "tokenizer").mkdir()  # of format version 1: ours
+    (path / "tokenizer" / "vocab.txt").write_text("old")
     fitted.save_pretrained(path)
 
     assert set(_config(path)["sha256"]) == set(fresh)  # only the model's files are hashed
     assert (path / "notes.txt").read_text() == "v1"
     assert (path / "docs" / "card.md").read_text() == "model card"
-    assert not (path / "tokenizer" / "stale.json").exists()
+    assert not (path / "encoder" / "stale.json").exists()
+    assert not (path / "tokenizer").exists()
     (path / "notes.txt").write_text("v2")  # editing one's own files never blocks loading
     SharpReCLClassifier.load_pretrained(path)
 
@@ -168,3 +173,47 @@ def test_library_versions_reports_further_distributions():
     assert versions["numpy"] == numpy.__version__
     assert versions["no-such-distribution-sharprecl"] is None  # not installed
     assert "numpy" not in recorded  # what a model records is unchanged
+
+
+class _Records(Callback):
+    """Records ``value`` in the history at every epoch, as a user's callback may."""
+
+    def __init__(self, value=None):
+        self.value = value
+
+    def on_epoch_end(self, net, **kwargs):
+        net.history.record("user_value", self.value)
+
+
+def _fit_tiny(tiny_encoder, tickets, **params):
+    X, y = tickets
+    return SharpReCLClassifier(
+        encoder=tiny_encoder, max_length=16, batch_size=32, max_epochs=1, criterion__n_neg=20,
+        random_state=0, precision="fp32", **params).fit(X[:80], y[:80])
+
+
+def _snapshot(path):
+    """Every file under ``path`` with its bytes."""
+    return {p.relative_to(path).as_posix(): p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file()}
+
+
+def test_a_history_holding_numpy_scalars_saves(tiny_encoder, tickets, tmp_path):
+    clf = _fit_tiny(tiny_encoder, tickets, callbacks=[("user", _Records(np.float32(0.25)))])
+    loaded = SharpReCLClassifier.load_pretrained(clf.save_pretrained(tmp_path / "model"))
+    assert loaded.net_.history[-1, "user_value"] == 0.25
+    X, _ = tickets
+    np.testing.assert_array_equal(loaded.predict_proba(X[:5]), clf.predict_proba(X[:5]))
+
+
+def test_a_failed_save_leaves_the_previous_model_as_it_was(fitted, tiny_encoder, tickets, tmp_path):
+    path = fitted.save_pretrained(tmp_path / "model")
+    (path / "notes.txt").write_text("mine")
+    before = _snapshot(path)
+    broken = _fit_tiny(tiny_encoder, tickets, callbacks=[("user", _Records({"not", "json"}))])
+    with pytest.raises(TypeError, match="not JSON serializable"):
+        broken.save_pretrained(path)
+    assert _snapshot(path) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]  # no temporary folder left
+    X, _ = tickets
+    loaded = SharpReCLClassifier.load_pretrained(path)
+    np.testing.assert_array_equal(loaded.predict_proba(X[:20]), fitted.predict_proba(X[:20]))

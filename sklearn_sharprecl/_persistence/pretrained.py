@@ -1,10 +1,31 @@
 """``save_pretrained`` / ``load_pretrained``: a fitted estimator to files and back, without pickle."""
 
+from pathlib import Path
+
 import torch
+from sklearn.utils._param_validation import InvalidParameterError
 from sklearn.utils.validation import check_is_fitted
 
 from .._network.device import resolve_device, resolve_precision
 from .saved_model import read_saved_model, warn_on_version_mismatch, write_saved_model
+
+
+def _checked_estimator(cls, params, config_file):
+    """``cls(**params)``, its settings checked as ``fit`` checks them, errors naming ``config_file``."""
+    try:
+        estimator = cls(**params)
+    except TypeError as exc:  # a setting that is no parameter of cls
+        raise ValueError(f"{config_file} holds an unknown setting: {exc}") from exc
+    try:
+        estimator._validate_params()
+        if hasattr(estimator, "_routed"):
+            from .._estimators.routing import check_routed_values
+
+            check_routed_values(estimator._routed(), cls.__name__)
+    except (InvalidParameterError, ValueError) as exc:
+        raise ValueError(f"{config_file} holds an invalid setting, refusing to load the model: "
+                         f"{exc}") from exc
+    return estimator
 
 
 class PretrainedMixin:
@@ -59,7 +80,7 @@ class PretrainedMixin:
         estimator : SharpReCLClassifier
         """
         saved = read_saved_model(directory)
-        estimator = cls(**saved.params)
+        estimator = _checked_estimator(cls, saved.params, Path(directory) / "config.json")
         if device is not None or (estimator.device not in ("auto", "cpu") and not torch.cuda.is_available()):
             estimator.set_params(device=device or "cpu")
         fitted = saved.fitted
@@ -68,6 +89,12 @@ class PretrainedMixin:
             encoder_name_=fitted["encoder_name"], tokenizer_=fitted["tokenizer"],
             versions_=fitted["versions"], head_init_=fitted["head_init"],
             precision_=resolve_precision(fitted["precision"], resolve_device(estimator.device)))
+        if hasattr(estimator, "_check_decision_prior"):
+            try:
+                estimator._check_decision_prior()  # its length depends on the classes
+            except ValueError as exc:
+                raise ValueError(f"{Path(directory) / 'config.json'} holds an invalid setting: "
+                                 f"{exc}") from exc
         net = estimator._build_net(None, None, encoder=fitted["encoder"])
         net.initialize()
         try:
