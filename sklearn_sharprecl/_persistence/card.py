@@ -19,9 +19,10 @@ _LIMITS = (
     "SharpReCL fine-tunes a pretrained encoder with a class-balanced supervised-contrastive loss "
     "and a logit-adjusted classifier, which raises the recall of rare classes; it does not make up "
     "for classes with no or mislabelled training texts, and a class seen a handful of times is "
-    "still recognised less reliably than a frequent one. Its probabilities estimate the balanced "
-    "posterior (every class equally likely a priori) unless a `decision_prior` is set, so they "
-    "are not calibrated to the training or deployment frequencies. Texts longer than `max_length` "
+    "still recognised less reliably than a frequent one. With the default logit-adjusted loss its "
+    "probabilities estimate the balanced posterior (every class equally likely a priori) unless a "
+    "`decision_prior` is set, so they are not calibrated to the training or deployment "
+    "frequencies. Texts longer than `max_length` "
     "tokens are truncated, the model knows only the classes it was trained on, and it inherits the "
     "languages, domains and biases of its base encoder and training data; check it on data of "
     "your own before relying on it."
@@ -44,6 +45,19 @@ def _is_hub_id(name):
         return False
     parts = name.split("/")
     return len(parts) <= 2 and all(part and all(c.isalnum() or c in "-_." for c in part) for part in parts)
+
+
+#: The encoder ``encoder=None`` stands for: the packaged copy of this Hub model (English).
+_PACKAGED_ENCODER = "sentence-transformers/all-MiniLM-L6-v2"
+_PACKAGED_LANGUAGE = "en"
+
+
+def _base_model(config):
+    """The Hub id of the encoder the model was fine-tuned from, or None for a local model."""
+    if config.get("params", {}).get("encoder", "") is None:
+        return _PACKAGED_ENCODER
+    name = config.get("encoder_name")
+    return name if _is_hub_id(name) else None
 
 
 def _yaml_string(value):
@@ -111,7 +125,8 @@ def model_card(config, history):
     card : str
         The text of ``README.md``. The same arguments always give the same text.
     """
-    encoder = config.get("encoder_name")
+    encoder = _base_model(config) or config.get("encoder_name")
+    base_model = _base_model(config)
     classes = config.get("classes", [])
     counts = config.get("class_counts", [])
     validation = _validation_rows(history)
@@ -120,15 +135,17 @@ def model_card(config, history):
     front = ["---", "library_name: sklearn-sharprecl", "tags:"]
     front += [f"- {tag}" for tag in ("sklearn-sharprecl", "text-classification", "imbalanced-classification",
                                      "contrastive-learning", "skorch", "transformers")]
-    if _is_hub_id(encoder):
-        front.append(f"base_model: {_yaml_string(encoder)}")
+    if base_model:
+        front.append(f"base_model: {_yaml_string(base_model)}")
+    if base_model == _PACKAGED_ENCODER:
+        front.append(f"language: {_PACKAGED_LANGUAGE}")
     front.append("pipeline_tag: text-classification")
     if validation:
         front += ["metrics:", "- f1"]
     front.append("---")
 
     lines = [*front, "", f"# {estimator} ({len(classes)} classes)", "", GENERATED_BY, ""]
-    base = f"[`{encoder}`](https://huggingface.co/{encoder})" if _is_hub_id(encoder) else f"`{encoder}`"
+    base = f"[`{encoder}`](https://huggingface.co/{encoder})" if base_model else f"`{encoder}`"
     total = sum(counts)
     lines += [
         f"A text classifier fine-tuned with [sklearn-sharprecl](https://pypi.org/project/sklearn-sharprecl/) "
@@ -187,8 +204,8 @@ def model_card(config, history):
         'clf.predict(["a text to classify"])',
         "```",
         "",
-        "For inference without torch, export it to ONNX and load that with "
-        "`sklearn_sharprecl.deploy` (onnxruntime, tokenizers and numpy only):",
+        "For inference without torch, export it to ONNX (models with `truncation='head'`) and load "
+        "that with `sklearn_sharprecl.deploy` (onnxruntime, tokenizers and numpy only):",
         "",
         "```python",
         'clf.export_onnx("path/to/onnx")',
