@@ -320,6 +320,32 @@ def _write_files(estimator, directory):
     (directory / CARD).write_text(model_card(config, json.loads((directory / "history.json").read_text())))
 
 
+def check_model_savable(estimator):
+    """Raise ``ValueError`` for a fitted estimator whose model the format cannot hold, before any file is written."""
+    if getattr(estimator, "quantized_", False):
+        raise ValueError("An int8 copy cannot be saved; save the model it was made from and "
+                         "call quantize_int8() after loading it.")
+    classes = estimator.classes_.tolist()
+    if not all(isinstance(c, (str, int, float, bool)) for c in classes):
+        raise ValueError(
+            "Only str, int, float or bool class labels can be saved in the pickle-free "
+            f"format, got {type(classes[0]).__name__}; use joblib.dump instead."
+        )
+    _json_params(estimator)
+
+
+def write_saved_model_files(estimator, folder):
+    """Write a fitted estimator's saved model into ``folder``, which must not exist yet.
+
+    No atomicity of its own: for a model written inside another one (the base
+    of a CALoRA model), whose writer swaps in the whole.
+    """
+    check_model_savable(estimator)
+    folder = Path(folder)
+    folder.mkdir()
+    _write_files(estimator, folder)
+
+
 def write_saved_model(estimator, directory):
     """Write a fitted estimator to ``directory`` (created if needed).
 
@@ -328,13 +354,7 @@ def write_saved_model(estimator, directory):
     in it are carried over); anything else raises ``FileExistsError``. A
     save that fails leaves ``directory`` as it was.
     """
-    classes = estimator.classes_.tolist()
-    if not all(isinstance(c, (str, int, float, bool)) for c in classes):
-        raise ValueError(
-            "Only str, int, float or bool class labels can be saved in the pickle-free "
-            f"format, got {type(classes[0]).__name__}; use joblib.dump instead."
-        )
-    _json_params(estimator)  # refuses unsavable parameters before any file is written
+    check_model_savable(estimator)  # before any file is written
     directory = Path(directory)
     user_card = directory / CARD
     if holds_saved_model(directory) and user_card.is_file() and not _is_own_entry(user_card):
