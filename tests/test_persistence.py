@@ -415,3 +415,18 @@ def test_a_readme_of_the_users_is_kept_and_a_generated_card_replaced(fitted, tmp
     with pytest.warns(UserWarning, match="README.md is not a model card written by sklearn-sharprecl"):
         fitted.save_pretrained(path)
     assert (path / "README.md").read_text() == "# My model\n"
+
+
+def test_the_example_card_of_the_docs_is_what_the_generator_writes():
+    from pathlib import Path
+
+    from sklearn_sharprecl._persistence.card import model_card
+
+    docs = Path(__file__).resolve().parents[1] / "docs"
+    example = docs / "model-card-example"
+    config = json.loads((example / "config.json").read_text())
+    history = json.loads((example / "history.json").read_text())
+    assert (example / "README.md").read_text() == model_card(config, history), (
+        "docs/model-card-example/README.md is not the card of the saved state next to it: "
+        "run python docs/model-card-example/make_example.py")
+    assert "```{literalinclude} model-card-example/README.md" in (docs / "persistence.md").read_text()
