@@ -430,3 +430,25 @@ def test_the_example_card_of_the_docs_is_what_the_generator_writes():
         "docs/model-card-example/README.md is not the card of the saved state next to it: "
         "run python docs/model-card-example/make_example.py")
     assert "```{literalinclude} model-card-example/README.md" in (docs / "persistence.md").read_text()
+
+
+def test_an_encoder_not_saved_as_it_is_keeps_every_weight_in_the_model_file(fitted, tickets, tmp_path,
+                                                                            monkeypatch):
+    """Should an encoder's own save_pretrained rename or shard its weights, model.safetensors holds
+    them all and loading reads them from there."""
+    from safetensors import safe_open
+
+    from sklearn_sharprecl._persistence import saved_model
+
+    write_encoder = saved_model._write_encoder
+    monkeypatch.setattr(saved_model, "_write_encoder", lambda *args: write_encoder(*args) and False)
+    path = fitted.save_pretrained(tmp_path / "model")
+    assert _config(path)["encoder_weights"] == "model.safetensors"
+    with safe_open(path / "model.safetensors", "pt") as weights:
+        assert any(name.startswith("encoder.") for name in weights.keys())
+    X, _ = tickets
+    np.testing.assert_array_equal(SharpReCLClassifier.load_pretrained(path).predict_proba(X[:20]),
+                                  fitted.predict_proba(X[:20]))
+    (path / "encoder" / "model.safetensors").write_bytes(b"changed")  # in the manifest all the same
+    with pytest.raises(ValueError, match="encoder/model.safetensors does not match"):
+        SharpReCLClassifier.load_pretrained(path)

@@ -41,23 +41,28 @@ class PretrainedMixin:
 
         Loading it back (:meth:`load_pretrained`) executes no code from the
         files. Parameters that are objects (``callbacks``, an augmenter, a
-        RandomState) are saved as their defaults.
+        RandomState) are saved as their defaults. The fine-tuned encoder and
+        its tokenizer are written in the transformers layout in ``encoder/``
+        (``transformers.AutoModel.from_pretrained(directory / "encoder")``
+        loads them without this package), and a model card, ``README.md``, is
+        generated from the saved configuration and history.
+
+        The model is written into a new folder beside ``directory`` and
+        swapped in by renames once every file is written: a save that fails
+        leaves ``directory`` as it was.
 
         Parameters
         ----------
         directory : str or path-like
             Created if needed. It must be new, empty, or hold a saved model,
-            whose files are replaced (other files in it are kept); anything
-            else raises ``FileExistsError``.
+            which is replaced (other files in it, such as notes or a README
+            of your own, are kept); anything else raises ``FileExistsError``.
 
         Returns
         -------
         directory : pathlib.Path
         """
         check_is_fitted(self)
-        if getattr(self, "quantized_", False):
-            raise ValueError("An int8 copy cannot be saved; save the model it was made from and "
-                             "call quantize_int8() after loading it.")
         return write_saved_model(self, directory)
 
     @classmethod
