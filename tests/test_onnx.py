@@ -234,3 +234,22 @@ def test_a_misspelt_decision_prior_is_refused_by_predict_and_by_the_export(fitte
     with pytest.raises(ValueError, match="decision_prior must be 'balanced', 'train', None or"):
         export_onnx(clf, tmp_path / "m")
     assert not (tmp_path / "m").exists()
+
+
+def test_a_failed_export_leaves_the_previous_one_as_it_was(fitted, held_out, tmp_path, monkeypatch):
+    from sklearn_sharprecl._persistence import onnx_export
+
+    path = export_onnx(fitted, tmp_path / "m")
+    (path / "notes.txt").write_text("mine")
+    before = {p.name: p.read_bytes() for p in path.iterdir()}
+    expected = ONNXTextClassifier.load(path).predict_proba(held_out[:20])
+
+    def fail(estimator, target):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(onnx_export, "_write_tokenizer", fail)  # after the graph was written
+    with pytest.raises(OSError, match="disk full"):
+        export_onnx(fitted, path, quantize="int8")
+    assert {p.name: p.read_bytes() for p in path.iterdir()} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m"]  # no temporary folder left
+    np.testing.assert_array_equal(ONNXTextClassifier.load(path).predict_proba(held_out[:20]), expected)
