@@ -15,9 +15,10 @@ from .._text.training_data import check_training_data
 from .base import TextClassifierMixin
 from .deployment import DeploymentMixin
 from .inference import NetInferenceMixin
+from .multilabel import MultiLabelMixin
 from .prior import DecisionPriorMixin
 from .routing import check_routed_names, routed_defaults
-from .settings import check_settings, resolve_settings, second_view_of
+from .settings import check_multilabel_settings, check_settings, resolve_settings, second_view_of
 
 _ROUTE_PREFIXES = ("module__", "criterion__", "optimizer__", "callbacks__")
 
@@ -26,7 +27,7 @@ def _is_routed(name):
     return name.startswith(_ROUTE_PREFIXES)
 
 
-class SharpReCLClassifier(NetInferenceMixin, DeploymentMixin, DecisionPriorMixin, PretrainedMixin,
+class SharpReCLClassifier(MultiLabelMixin, NetInferenceMixin, DeploymentMixin, DecisionPriorMixin, PretrainedMixin,
                           TextClassifierMixin, BaseEstimator):
     """Transformer text classifier for imbalanced classes (SharpReCL).
 
@@ -361,11 +362,15 @@ class SharpReCLClassifier(NetInferenceMixin, DeploymentMixin, DecisionPriorMixin
         params = self.get_params()
         check_settings(params, type(self).__name__)
         data = check_training_data(X, y, sample_weight, X_aug, X_val, y_val, sample_weight_val)
+        if data.multilabel:
+            check_multilabel_settings(params)
         self._check_decision_prior(len(data.classes))
         settings = resolve_settings(params, len(data.classes), has_aug_texts=data.aug_texts is not None,
-                                    has_validation_set=data.valid is not None)
+                                    has_validation_set=data.valid is not None, multilabel=data.multilabel)
         second_view = second_view_of(params, settings.contrastive, data.aug_texts is not None)
         fitted = fit_network(settings, data, check_random_state(self.random_state), second_view)
+        for name in ("label_prior_", "thresholds_"):  # a multi-label fit's, set anew below
+            vars(self).pop(name, None)
         vars(self).update(
             classes_=data.classes, encoder_name_=settings.encoder_name, tokenizer_=settings.tokenizer,
             precision_=settings.precision, contrastive_=settings.contrastive,
