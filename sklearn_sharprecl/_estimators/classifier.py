@@ -83,7 +83,9 @@ class SharpReCLClassifier(MultiLabelMixin, NetInferenceMixin, DeploymentMixin, D
             default='logit_adjusted'
         Loss of the classification branch. ``'logit_adjusted'`` is
         ``CE(logits + log pi, y)`` with the training prior ``pi`` (paper Eq. 6);
-        ``'cross_entropy'`` is the paper's "w/o delta_CLS" (Table 7).
+        ``'cross_entropy'`` is the paper's "w/o delta_CLS" (Table 7). For a
+        multi-label ``y``: per-label binary cross-entropy, logit-adjusted by each
+        label's training log-odds or plain (see ``docs/method.md``).
     contrastive : {'auto', 'sharp', 'supcon'} or None, default='auto'
         ``'sharp'``: the balanced contrastive branch of SharpReCL.
         ``'supcon'``: plain SupCon over the two views (the paper's "w/o SSHM").
@@ -175,9 +177,18 @@ class SharpReCLClassifier(MultiLabelMixin, NetInferenceMixin, DeploymentMixin, D
     Attributes
     ----------
     classes_ : ndarray of shape (n_classes,)
-        Class labels.
+        Class labels; for a multi-label ``y``, ``np.arange(n_labels)``.
     class_counts_ : ndarray of shape (n_classes,)
-        Training examples per class (their weight sums with ``sample_weight``).
+        Training examples per class (their weight sums with ``sample_weight``);
+        for a multi-label ``y``, the training texts carrying each label.
+    thresholds_ : ndarray of shape (n_labels,)
+        Multi-label ``y`` only: each label's decision threshold on
+        :meth:`predict_proba`, the one that maximised the label's F1 on the
+        validation texts; 0.5 for a label without positive validation texts
+        and for every label without validation texts.
+    label_prior_ : ndarray of shape (n_labels,)
+        Multi-label ``y`` only: each label's (+1/+2 smoothed) training
+        frequency, whose log-odds the logit-adjusted loss adds.
     net_ : SharpReCLNet
         The fitted skorch net; ``net_.history`` holds the training curves.
     tokenizer_ : transformers tokenizer
@@ -331,8 +342,10 @@ class SharpReCLClassifier(MultiLabelMixin, NetInferenceMixin, DeploymentMixin, D
         ----------
         X : sequence of str of shape (n_samples,), or a single-column 2-D array/DataFrame
             Training texts.
-        y : array-like of shape (n_samples,)
+        y : array-like of shape (n_samples,) or (n_samples, n_labels)
             Labels of any hashable type; ``classes_`` are its distinct values.
+            Multi-label: a binary indicator matrix (dense or sparse), as
+            ``MultiLabelBinarizer`` gives; a row may be all zeros.
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative weight of each text. It scales the text's term in the
             classification loss and the anchor terms of its views in the
@@ -347,8 +360,9 @@ class SharpReCLClassifier(MultiLabelMixin, NetInferenceMixin, DeploymentMixin, D
             them, and ``validation_fraction`` is not used. Request it through
             metadata routing (``set_fit_request(X_val=True, ...)``) in a
             meta-estimator, like ``sample_weight``.
-        y_val : array-like of shape (n_val,), default=None
-            Their labels, all among those of ``y``.
+        y_val : array-like of shape (n_val,) or (n_val, n_labels), default=None
+            Their labels, all among those of ``y``; multi-label thresholds
+            (``thresholds_``) are chosen on them.
         sample_weight_val : array-like of shape (n_val,), default=None
             Weights of the validation texts in the validation scores.
         X_aug : sequence of str of shape (n_samples,), default=None
