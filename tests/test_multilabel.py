@@ -1,6 +1,7 @@
 """Multi-label y: a binary indicator matrix in, one probability and one decision per label out."""
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 import torch.nn.functional as F
@@ -150,6 +151,22 @@ def test_sparse_y_and_linear_probe_head(data, params):
     np.testing.assert_allclose(clf.net_.module_.classifier.bias.detach().numpy(), bias, atol=1e-4)
 
 
+def test_nested_lists_of_zeros_and_ones_are_an_indicator_matrix(data, params):
+    X, Y = data
+    clf = _one_thread(lambda: SharpReCLClassifier(**params).fit(X, Y.tolist()))
+    assert clf.predict(X[:2]).shape == (2, N_LABELS)
+
+
+def test_frozen_lower_layers_keep_the_validation_texts_for_the_thresholds(data, params):
+    # The frozen layers' cache replaces the validation set's token ids during training;
+    # the thresholds are still chosen on the texts.
+    X, Y = data
+    clf = _one_thread(lambda: SharpReCLClassifier(**params, train_layers=1).fit(
+        X[60:], Y[60:], X_val=X[:60], y_val=Y[:60]))
+    expected = f1_thresholds(clf.predict_proba(X[:60]), Y[:60])
+    np.testing.assert_allclose(clf.thresholds_, expected, atol=1e-6)
+
+
 def test_grid_search_with_f1_macro(data, params):
     X, Y = data
     search = GridSearchCV(SharpReCLClassifier(**params), {"tau": [0.3]}, scoring="f1_macro", cv=2)
@@ -163,6 +180,8 @@ def test_grid_search_with_f1_macro(data, params):
     (lambda Y: np.column_stack([Y, np.zeros(len(Y), int)]), r"column\(s\) \[4\] of y have no positive"),
     (lambda Y: np.column_stack([Y, np.ones(len(Y), int)]), r"column\(s\) \[4\] of y have no negative"),
     (lambda Y: Y * 2 + 1, "binary indicator matrix"),
+    (lambda Y: pd.Series([[j for j in np.flatnonzero(row)] for row in Y]), "MultiLabelBinarizer"),
+    (lambda Y: [["a", "b"]] * len(Y), "MultiLabelBinarizer"),  # equal lengths: still label lists
 ])
 def test_bad_multilabel_targets_are_refused(data, params, y, match):
     X, Y = data

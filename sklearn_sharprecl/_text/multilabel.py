@@ -15,12 +15,24 @@ _BINARIZE = ("Convert it with Y = sklearn.preprocessing.MultiLabelBinarizer().fi
 
 def is_label_lists(y):
     """Whether ``y`` is a sequence of label sequences (lists, tuples, sets), the legacy
-    multi-label form that scikit-learn refuses."""
+    multi-label form that scikit-learn refuses.
+
+    Nested lists of numbers or bools of equal length are a matrix (an
+    indicator matrix written as lists), not label lists.
+    """
+    if hasattr(y, "to_numpy") and getattr(y, "ndim", 1) == 1:  # a pandas Series
+        y = y.to_numpy()
     if isinstance(y, np.ndarray) and y.dtype != object:
         return False
     if not isinstance(y, (list, tuple, np.ndarray)) or len(y) == 0:
         return False
-    return any(isinstance(item, (list, tuple, set, frozenset, np.ndarray)) for item in y)
+    if not any(isinstance(item, (list, tuple, set, frozenset, np.ndarray)) for item in y):
+        return False
+    try:
+        array = np.asarray(y)
+    except ValueError:  # ragged
+        return True
+    return not (array.ndim == 2 and array.dtype.kind in "biuf")
 
 
 def refuse_label_lists(y, name="y"):
@@ -59,7 +71,8 @@ def check_label_matrix(y, n_samples, name="y"):
     if kind != "multilabel-indicator":
         raise ValueError(f"A 2-D {name} must be a binary indicator matrix (0/1 or bool, one column "
                          f"per label) for multi-label classification; got a {kind!r} target. "
-                         "Multi-output classification (several multiclass columns) is not supported.")
+                         "Multi-output classification (several multiclass columns) is not "
+                         f"supported. If each row lists a text's labels: {_BINARIZE}")
     return array.astype(np.int64)
 
 

@@ -58,17 +58,21 @@ def check_training_data(X, y, sample_weight=None, X_aug=None, X_val=None, y_val=
     ``classes`` are the labels of ``y`` (scikit-learn's convention, whatever
     the weights); a class whose texts all weigh 0 is refused, since the model
     could neither learn it nor give it a prior. Texts of weight 0 are dropped.
+    A multi-label ``y`` (a binary indicator matrix) has its column indices as
+    ``classes`` (see :mod:`~sklearn_sharprecl._text.multilabel`); a list of
+    label lists is refused.
     """
     texts = check_texts(X)
     refuse_label_lists(y)
+    multilabel = is_multilabel(y)
+    labels = None if multilabel else check_labels(y, len(texts))
     weights = check_sample_weight(sample_weight, len(texts))
     aug_texts = None if X_aug is None else check_texts(X_aug)
     if aug_texts is not None and len(aug_texts) != len(texts):
         raise ValueError(f"X_aug has {len(aug_texts)} texts but X has {len(texts)}; "
                          "give one augmented view per text.")
-    if is_multilabel(y):
+    if multilabel:
         return _check_multilabel_data(texts, y, weights, aug_texts, X_val, y_val, sample_weight_val)
-    labels = check_labels(y, len(texts))
     encoder = LabelEncoder().fit(labels)
     classes = encoder.classes_
     if len(classes) < 2:
