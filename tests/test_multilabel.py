@@ -245,3 +245,13 @@ def test_int8_copy_predicts_per_label(fitted, data):
     quantized = fitted.quantize_int8()
     assert quantized.predict(X).shape == Y.shape
     np.testing.assert_allclose(quantized.predict_proba(X), fitted.predict_proba(X), atol=0.05)
+
+
+def test_calora_refuses_multilabel_targets_and_bases(fitted, data):
+    from sklearn_sharprecl import CALoRAClassifier
+
+    X, Y = data
+    with pytest.raises(ValueError, match="CALoRAClassifier is single-label"):
+        CALoRAClassifier().fit(X, Y)
+    with pytest.raises(ValueError, match="CALoRAClassifier is single-label"):
+        CALoRAClassifier(estimator=fitted).fit(X, np.arange(len(X)) % 2)
