@@ -23,7 +23,8 @@ Layout of an export directory::
 
     model.onnx       the network: int64 input_ids, attention_mask (batch x sequence) -> float32 logits
     tokenizer.json   the encoder's fast tokenizer, in the format of the ``tokenizers`` library
-    classifier.json  format and version, classes, the decision-prior shift, max_length, hashes
+    classifier.json  format and version, classes, the decision-prior shift, max_length, hashes,
+                     and for a multi-label model its per-label thresholds
 
 Loading checks both files against the SHA-256 recorded in ``classifier.json``.
 """
@@ -39,6 +40,7 @@ from tokenizers import Tokenizer
 from ._shared.files import read_format_config, sha256
 from ._shared.scores import decision_scores, softmax
 from ._shared.texts import check_texts
+from ._shared.thresholds import sigmoid, threshold_predictions, threshold_scores
 
 FORMAT = "sklearn-sharprecl-onnx"
 FORMAT_VERSION = 1
@@ -104,7 +106,10 @@ class ONNXTextClassifier:
 
     Build it with :meth:`load`. Its ``predict_proba``, ``predict`` and
     ``decision_function`` follow the estimator's: the decision prior the
-    estimator had at export is applied to the logits.
+    estimator had at export is applied to the logits. A model fitted on a
+    multi-label ``y`` gives each label's sigmoid probability and predicts the
+    indicator matrix of the labels that reach their threshold
+    (``thresholds_``, as fitted).
 
     Parameters
     ----------
@@ -123,6 +128,8 @@ class ONNXTextClassifier:
     max_length : int
     quantization : str or None
         ``'int8'`` for a dynamically quantized model, else None (fp32).
+    thresholds_ : ndarray of shape (n_labels,) or None
+        A multi-label model's per-label thresholds; None for a single-label one.
     """
 
     def __init__(self, session, tokenizer, config, batch_size=32):
@@ -135,6 +142,8 @@ class ONNXTextClassifier:
         self.quantization = config.get("quantization")
         self._log_shift = np.asarray(config["log_prior_shift"], dtype=np.float64)
         self._pad_id = int(config["pad_token_id"])
+        thresholds = config.get("thresholds") if config.get("multilabel") else None
+        self.thresholds_ = None if thresholds is None else np.asarray(thresholds, dtype=np.float64)
 
     @classmethod
     def load(cls, directory, *, batch_size=32, intra_op_num_threads=None, providers=None):
@@ -226,16 +235,25 @@ class ONNXTextClassifier:
     def decision_function(self, X):
         """The logits plus the log decision-prior shift of each text of ``X`` (a sequence of
         str), as :meth:`SharpReCLClassifier.decision_function` returns them: one column per
-        class, one score per text for two classes."""
+        class, one score per text for two classes. Multi-label: each label's logit minus
+        the logit of its threshold."""
+        if self.thresholds_ is not None:
+            return threshold_scores(self.logits(X), self.thresholds_)
         return decision_scores(self._scores(X))
 
     def predict_proba(self, X):
         """The class probabilities under the decision prior of each text of ``X``, an array
-        of shape (n_samples, n_classes) with columns in the order of ``classes_``."""
+        of shape (n_samples, n_classes) with columns in the order of ``classes_``.
+        Multi-label: each label's sigmoid probability."""
+        if self.thresholds_ is not None:
+            return sigmoid(self.logits(X))
         return softmax(self._scores(X))
 
     def predict(self, X):
-        """The most probable class of each text of ``X`` under the decision prior."""
+        """The most probable class of each text of ``X`` under the decision prior.
+        Multi-label: the indicator matrix of the labels that reach their thresholds."""
+        if self.thresholds_ is not None:
+            return threshold_predictions(self.predict_proba(X), self.thresholds_)
         return self.classes_[self._scores(X).argmax(axis=1)]
 
     def __repr__(self):

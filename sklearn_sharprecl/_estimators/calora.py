@@ -35,8 +35,10 @@ from .._network.loss import make_classification_loss
 from .._network.seeding import seeded_torch
 from .._shared.scores import decision_scores
 from .._shared.texts import check_texts
+from .._text.multilabel import is_label_lists, is_multilabel
 from .._text.validation import check_labels
 from .base import TextClassifierMixin
+from .multilabel import is_multilabel_model
 
 
 class ClassAwareLoRALinear(nn.Module):
@@ -342,6 +344,9 @@ class CALoRAClassifier(TextClassifierMixin, BaseEstimator):
         """
         given = self.estimator
         texts = check_texts(X)
+        if is_multilabel(y) or is_label_lists(y) or is_multilabel_model(given):
+            raise ValueError("CALoRAClassifier is single-label: its class experts are chosen among "
+                             "exclusive classes. For multi-label y use SharpReCLClassifier.")
         y = check_labels(y, len(texts))
         rng = check_random_state(self.random_state)
         base_seed, head_seed = rng.randint(2**31 - 1, size=2)

@@ -65,8 +65,12 @@ def copy_callbacks(callbacks):
 
 
 def build_net(settings, *, n_classes, class_counts, encoder=None, valid_set=None,
-              augmentation=None, train_lengths=None):
+              augmentation=None, train_lengths=None, label_prior=None):
     """The skorch net of ``settings``, not yet initialised.
+
+    ``label_prior`` (each label's training frequency) makes it a multi-label
+    net: one sigmoid per label, trained by per-label binary losses, with
+    ``class_counts`` the labels' positive counts.
 
     ``encoder`` replaces the encoder's name (a loaded model passes its saved
     configuration); ``valid_set`` is validated on each epoch; ``augmentation``
@@ -107,7 +111,10 @@ def build_net(settings, *, n_classes, class_counts, encoder=None, valid_set=None
         criterion__contrastive=settings.contrastive,
         criterion__mu=params["mu"],
         criterion__tau=params["tau"],
-        predict_nonlinearity=functools.partial(torch.softmax, dim=-1),
+        criterion__label_prior=label_prior,
+        predict_nonlinearity=(torch.sigmoid if label_prior is not None
+                              else functools.partial(torch.softmax, dim=-1)),
+        multilabel=label_prior is not None,
         optimizer=torch.optim.AdamW,
         optimizer__param_groups=param_groups,
         lr=params["lr"],

@@ -59,6 +59,9 @@ def _check_exportable(estimator, quantize):
     if not all(isinstance(c, (str, int, float, bool)) for c in classes):
         raise ValueError(f"Only str, int, float or bool class labels can be exported, got "
                          f"{type(classes[0]).__name__}.")
+    if getattr(estimator, "thresholds_", None) is not None and estimator.decision_prior is not None:
+        raise ValueError("decision_prior is single-label: a multi-label model decides by its "
+                         "per-label thresholds_; set decision_prior=None to export it.")
     if getattr(estimator.tokenizer_, "backend_tokenizer", None) is None:
         raise ValueError(f"export_onnx needs a fast tokenizer (one backed by the tokenizers library); "
                          f"{type(estimator.tokenizer_).__name__} is not.")
@@ -184,11 +187,18 @@ def _config(estimator, quantize, shift, directory):
         "truncation_side": estimator.tokenizer_.truncation_side,
         "pad_token_id": int(estimator.tokenizer_.pad_token_id or 0),
         "quantization": quantize,
+        **_multilabel_config(estimator),
         "opset": _OPSET,
         "versions": {"sklearn-sharprecl": __version__, "torch": torch.__version__,
                      "onnx": version("onnx"), "onnxruntime": version("onnxruntime")},
         "sha256": {name: deploy.sha256(directory / name) for name in (deploy.MODEL_FILE, deploy.TOKENIZER_FILE)},
     }
+
+
+def _multilabel_config(estimator):
+    """A multi-label model's per-label thresholds; the loader then applies a sigmoid per label."""
+    thresholds = getattr(estimator, "thresholds_", None)
+    return {} if thresholds is None else {"multilabel": True, "thresholds": [float(t) for t in thresholds]}
 
 
 def export_onnx(estimator, path, *, quantize=None):

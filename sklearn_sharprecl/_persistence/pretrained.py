@@ -100,7 +100,7 @@ class PretrainedMixin:
             fitted["contrastive"], resolve_precision(fitted["precision"], resolve_device(params["device"])),
             fitted["head_init"])
         net = build_net(settings, n_classes=len(fitted["classes"]), class_counts=fitted["class_counts"],
-                        encoder=fitted["encoder"])
+                        encoder=fitted["encoder"], label_prior=fitted.get("label_prior"))
         net.initialize()
         try:
             net.module_.load_state_dict({k: v.to(net.device) for k, v in fitted["state"].items()}, strict=True)
@@ -112,6 +112,8 @@ class PretrainedMixin:
             encoder_name_=settings.encoder_name, tokenizer_=settings.tokenizer,
             versions_=fitted["versions"], head_init_=settings.head_init,
             contrastive_=settings.contrastive, precision_=settings.precision, net_=net)
+        if fitted.get("thresholds") is not None:  # a multi-label model
+            vars(estimator).update(thresholds_=fitted["thresholds"], label_prior_=fitted["label_prior"])
         return estimator
 
     def __setstate__(self, state):

@@ -316,6 +316,7 @@ def _write_files(estimator, directory):
         # Where the encoder's weights are read from at load time.
         "encoder_weights": _ENCODER_WEIGHTS if standalone else _WEIGHTS,
         "sha256": hashes,
+        **_multilabel_config(estimator),
     }
     (directory / "config.json").write_text(json.dumps(config, indent=2))
     (directory / CARD).write_text(model_card(config, json.loads((directory / "history.json").read_text())))
@@ -364,6 +365,14 @@ def write_saved_model(estimator, directory):
     return write_directory_atomically(
         directory, lambda folder: _write_files(estimator, folder), holds=holds_saved_model,
         is_own=_is_own_entry, what="saved model")
+
+
+def _multilabel_config(estimator):
+    """A multi-label model's per-label thresholds and label prior (nothing for single-label)."""
+    if getattr(estimator, "thresholds_", None) is None:
+        return {}
+    return {"thresholds": [float(t) for t in estimator.thresholds_],
+            "label_prior": [float(p) for p in estimator.label_prior_]}
 
 
 def read_config(directory):
@@ -461,5 +470,12 @@ def read_saved_model(directory):
         "encoder": encoder,
         "state": state,
         "history": History.from_file(str(history)) if history.is_file() else History(),
+        # A multi-label model's; None for single-label.
+        "thresholds": _float_array(config.get("thresholds")),
+        "label_prior": _float_array(config.get("label_prior")),
     }
     return SimpleNamespace(params=saved_params(config), fitted=fitted)
+
+
+def _float_array(values):
+    return None if values is None else np.asarray(values, dtype=np.float64)
