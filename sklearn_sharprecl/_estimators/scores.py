@@ -16,3 +16,9 @@ def decision_scores(scores):
     ``classes_[1]`` minus that of ``classes_[0]`` (scikit-learn's binary convention,
     which its scorers such as ``'roc_auc'`` read), otherwise unchanged."""
     return scores[:, 1] - scores[:, 0] if scores.shape[1] == 2 else scores
+
+
+def log_softmax(scores):
+    """Row-wise log of :func:`softmax`, finite where a probability underflows to 0."""
+    shifted = scores - scores.max(axis=1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
