@@ -24,6 +24,7 @@ from .._network.net import AcceleratedSharpReCLNet, SharpReCLNet
 from .._network.partial import cache_frozen_states, freeze_lower_layers
 from .._network.quantize import quantize_int8
 from .._network.seeding import seeded_torch
+from .._network.user_callbacks import copy_user_callbacks
 from .._persistence.pretrained import PretrainedMixin
 from .._persistence.saved_model import library_versions
 from .._text.data import TRUNCATIONS, PadCollator, TokenizedTexts, tokenize
@@ -505,7 +506,7 @@ class SharpReCLClassifier(DecisionPriorMixin, PretrainedMixin, TextClassifierMix
             iterator_train__shuffle=not self.group_by_length,
             iterator_train__collate_fn=self._collator(),
             iterator_valid__collate_fn=self._collator(),
-            callbacks=copy.deepcopy(self.callbacks or []),  # skorch initialises and mutates them
+            callbacks=copy_user_callbacks(self.callbacks),  # skorch initialises and mutates them
             precision=self.precision_,
             head_init=self.head_init_,
             second_view="dropout" if view_callback is None else "augmented",
