@@ -51,6 +51,19 @@ class TextClassifierMixin(_SetOutputMixin, ClassifierMixin):
         -------
         log_proba : ndarray of shape (n_samples, n_classes)
             Columns follow ``classes_``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn_sharprecl import SharpReCLClassifier
+        >>> texts = ["what is the capital of france", "who wrote hamlet"] * 20
+        >>> clf = SharpReCLClassifier(max_epochs=1, max_length=16, random_state=0)
+        >>> clf = clf.fit(texts, ["LOC", "HUM"] * 20)
+        >>> log_proba = clf.predict_log_proba(["who painted the mona lisa"])
+        >>> log_proba.shape
+        (1, 2)
+        >>> bool(np.allclose(np.exp(log_proba), clf.predict_proba(["who painted the mona lisa"])))
+        True
         """
         scores = getattr(self, "_scores", None)  # log-posteriors up to a constant per text
         if scores is not None:
@@ -72,7 +85,9 @@ class TextClassifierMixin(_SetOutputMixin, ClassifierMixin):
         class name in lower case and the index, e.g. ``sharpreclclassifier0``,
         ``sharpreclclassifier1``, ... They name the columns of the
         DataFrame ``transform`` returns after ``set_output(transform='pandas')``
-        (or ``'polars'``).
+        (or ``'polars'``), scikit-learn's ``set_output`` API: the estimator's
+        own setting, or ``sklearn.set_config(transform_output='pandas')`` for
+        every estimator. A one-column DataFrame of texts keeps its index.
 
         Parameters
         ----------
@@ -83,6 +98,21 @@ class TextClassifierMixin(_SetOutputMixin, ClassifierMixin):
         Returns
         -------
         feature_names_out : ndarray of str objects of shape (hidden_size,)
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> from sklearn_sharprecl import SharpReCLClassifier
+        >>> texts = ["what is the capital of france", "who wrote hamlet"] * 20
+        >>> clf = SharpReCLClassifier(max_epochs=1, max_length=16, random_state=0)
+        >>> clf = clf.fit(texts, ["LOC", "HUM"] * 20)
+        >>> clf.get_feature_names_out()[:2].tolist()
+        ['sharpreclclassifier0', 'sharpreclclassifier1']
+        >>> frame = pd.DataFrame({"text": ["who painted the mona lisa", "where is rome"]},
+        ...                      index=["q1", "q2"])
+        >>> embeddings = clf.set_output(transform="pandas").transform(frame)
+        >>> embeddings.shape, list(embeddings.index)
+        ((2, 384), ['q1', 'q2'])
         """
         prefix = type(self).__name__.lower()
         return np.asarray([f"{prefix}{i}" for i in range(self._n_features_out)], dtype=object)
