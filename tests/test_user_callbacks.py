@@ -5,10 +5,10 @@ import pickle
 
 import numpy as np
 import pytest
-from skorch.callbacks import Callback, EpochScoring, TensorBoard
+from skorch.callbacks import Callback, Checkpoint, EpochScoring, LoadInitState, TensorBoard
 
 from sklearn_sharprecl import SharpReCLClassifier
-from sklearn_sharprecl._network.user_callbacks import copy_callback, copy_user_callbacks
+from sklearn_sharprecl._network.user_callbacks import copy_user_callbacks, shared_resources
 
 
 class RecordEpochs(Callback):
@@ -56,28 +56,60 @@ class Uncopyable(Callback):
 
 
 # ------------------------------------------------------------------ the copy rule
-def test_a_callback_that_can_be_deep_copied_is():
-    callback = EpochScoring("accuracy", name="acc")
-    copied = copy_callback(callback)
-    assert copied is not callback and copied.scoring == "accuracy" and copied.name == "acc"
-    recorder = RecordEpochs()
-    copied = copy_callback(recorder)
-    assert copied.losses is not recorder.losses
+def test_callbacks_are_deep_copied():
+    scoring, recorder = EpochScoring("accuracy", name="acc"), RecordEpochs()
+    copied = copy_user_callbacks([scoring, recorder])
+    assert copied[0] is not scoring and (copied[0].scoring, copied[0].name) == ("accuracy", "acc")
+    assert copied[1] is not recorder and copied[1].losses is not recorder.losses
+    assert shared_resources([scoring, recorder]) == []
 
 
-def test_a_callback_holding_a_live_resource_is_copied_shallowly():
+def test_callbacks_that_refer_to_each_other_still_do_in_the_copy(tmp_path):
+    checkpoint = Checkpoint(dirname=str(tmp_path), monitor=None)
+    copied_checkpoint, copied_loader = copy_user_callbacks([checkpoint, LoadInitState(checkpoint)])
+    assert copied_checkpoint is not checkpoint
+    assert copied_loader.checkpoint is copied_checkpoint
+
+
+def test_a_resource_that_cannot_be_deep_copied_is_shared():
     handle = Handle()
     with pytest.raises(TypeError):
         copy.deepcopy(handle)
     callback = LogToHandle(handle)
-    copied = copy_callback(callback)
+    (copied,) = copy_user_callbacks([callback])
     assert copied is not callback and type(copied) is LogToHandle
     assert copied.handle is handle  # the resource is the user's, shared
+    assert shared_resources([callback]) == [handle]
 
 
-def test_a_callback_that_cannot_be_copied_is_used_as_it_is():
-    callback = Uncopyable()
-    assert copy_callback(callback) is callback
+class Closable:
+    """Copyable, but a handle to something outside: it has close()."""
+
+    def __init__(self):
+        self.closed = False
+
+    def close(self):
+        self.closed = True
+
+
+def test_a_resource_with_close_is_shared_even_when_it_could_be_copied():
+    closable = Closable()
+    copy.deepcopy(closable)  # no error
+    callback = LogToHandle(closable)
+    (copied,) = copy_user_callbacks([callback])
+    assert copied.handle is closable
+
+
+def test_a_callback_that_cannot_be_deep_copied_is_copied_shallowly_or_used_as_it_is():
+    class NoDeepCopy(RecordEpochs):
+        def __deepcopy__(self, memo):
+            raise TypeError("no deep copies")
+
+    no_deep, uncopyable, plain = NoDeepCopy(), Uncopyable(), RecordEpochs()
+    copied = copy_user_callbacks([no_deep, ("u", uncopyable), plain])
+    assert copied[0] is not no_deep and copied[0].losses is no_deep.losses
+    assert copied[1] == ("u", uncopyable) and copied[1][1] is uncopyable
+    assert copied[2] is not plain and copied[2].losses is not plain.losses  # the others: deep copies
 
 
 def test_copy_user_callbacks_keeps_names_order_and_classes():
@@ -139,9 +171,10 @@ def test_tensorboard_logs_the_fit(params, tickets, tmp_path):
                                history[:, "train_loss"], rtol=1e-6)
     np.testing.assert_allclose([v for _, v in scalars["Loss/valid_loss"]],
                                history[:, "valid_loss"], rtol=1e-6)
-    # skorch closes the writer after training (close_after_train=True). A closed writer
-    # can be deep-copied: a refit logs through a copy, into the same directory.
+    # skorch closes the writer after training (close_after_train=True); a refit logs
+    # through the same writer, which reopens in its directory.
     clf.set_params(max_epochs=1).fit(X, y)
+    assert dict(clf.net_.callbacks_)["TensorBoard"].writer is writer
     assert len(_scalars(tmp_path)["Loss/train_loss"]) == 3
 
 
