@@ -92,12 +92,19 @@ class Closable:
         self.closed = True
 
 
-def test_a_resource_with_close_is_shared_even_when_it_could_be_copied():
-    closable = Closable()
-    copy.deepcopy(closable)  # no error
-    callback = LogToHandle(closable)
+class Finishable:
+    """Like a W&B run: copyable, and ended by finish()."""
+
+    def finish(self):
+        pass
+
+
+@pytest.mark.parametrize("resource", [Closable(), Finishable()], ids=["close", "finish"])
+def test_a_resource_with_close_or_finish_is_shared_even_when_it_could_be_copied(resource):
+    copy.deepcopy(resource)  # no error
+    callback = LogToHandle(resource)
     (copied,) = copy_user_callbacks([callback])
-    assert copied.handle is closable
+    assert copied.handle is resource
 
 
 def test_a_callback_that_cannot_be_deep_copied_is_copied_shallowly_or_used_as_it_is():
@@ -201,3 +208,43 @@ def test_a_writer_left_open_is_shared_by_every_fit_and_not_saved(params, tickets
     restored = SharpReCLClassifier.load_pretrained(tmp_path / "model")
     assert restored.callbacks is None
     np.testing.assert_allclose(restored.predict_proba(X[:5]), clf.predict_proba(X[:5]), rtol=1e-5)
+
+
+class TensorBoardPerFit(TensorBoard):
+    """The recipe of docs/logging.md: skorch's TensorBoard with a writer of its own for each
+    fit, in a new folder of ``log_dir``, so that scikit-learn's clone (searches,
+    cross-validation) copies a folder name instead of a live writer."""
+
+    def __init__(self, log_dir, **kwargs):
+        super().__init__(writer=None, **kwargs)
+        del self.writer  # skorch reads a callback's parameters from its attributes
+        self.log_dir = log_dir
+
+    def initialize(self):
+        import os
+        import time
+
+        from torch.utils.tensorboard import SummaryWriter
+
+        self.writer = SummaryWriter(os.path.join(self.log_dir, f"fit-{os.getpid()}-{time.time_ns()}"))
+        return super().initialize()
+
+
+def test_cross_validation_logs_each_fit_to_its_own_folder(params, tickets, tmp_path):
+    from sklearn.base import clone
+    from sklearn.model_selection import StratifiedKFold, cross_val_score
+    from torch.utils.tensorboard import SummaryWriter
+
+    X, y = tickets
+    writer = SummaryWriter(str(tmp_path / "shared"))
+    with pytest.raises(TypeError):  # scikit-learn's clone deep-copies parameters: not a live writer
+        clone(SharpReCLClassifier(**params, callbacks=[TensorBoard(writer)]))
+    writer.close()
+    callback = TensorBoardPerFit(str(tmp_path / "cv"))
+    scores = cross_val_score(SharpReCLClassifier(**params, callbacks=[callback]), X, y,
+                             cv=StratifiedKFold(2, shuffle=True, random_state=0))
+    assert len(scores) == 2 and not hasattr(callback, "writer")
+    folders = sorted((tmp_path / "cv").iterdir())
+    assert len(folders) == 2
+    for folder in folders:
+        assert [step for step, _ in _scalars(folder)["Loss/train_loss"]] == [1]

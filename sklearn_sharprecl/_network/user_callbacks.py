@@ -16,10 +16,13 @@ attribute of a callback is such a resource when
 
 - deep-copying it fails (it holds a lock, a thread, a socket or an open file:
   an open ``torch.utils.tensorboard.SummaryWriter``, a W&B run), or
-- it has a ``close()`` method (a file, a writer, a connection), so that a
-  ``SummaryWriter`` is shared whether it is open or closed: skorch's
-  ``TensorBoard`` closes it after each fit, and the next fit writes through
-  the same writer again (it reopens in its ``log_dir``).
+- it has a ``close()`` or ``finish()`` method (a file, a writer, a
+  connection, a W&B run): such objects can copy without error into a second
+  handle, or into a detached one (a W&B run pickles to a reference that has
+  to be attached again). A ``SummaryWriter`` is thus shared whether it is
+  open or closed: skorch's ``TensorBoard`` closes it after each fit, and the
+  next fit writes through the same writer again (it reopens in its
+  ``log_dir``).
 
 The callback itself is still copied, so skorch's state goes to the fit's copy.
 A callback that cannot be copied at all, even with its resources shared, is
@@ -34,7 +37,7 @@ __all__ = ["copy_user_callbacks", "shared_resources"]
 
 
 def _is_resource(value):
-    if callable(getattr(value, "close", None)) and not isinstance(value, type):
+    if not isinstance(value, type) and any(callable(getattr(value, name, None)) for name in ("close", "finish")):
         return True
     try:
         copy.deepcopy(value)
