@@ -74,6 +74,17 @@ def test_predict_log_proba_follows_the_decision_prior(fitted, tickets):
     assert not np.allclose(shifted.predict_log_proba(X[:10]), fitted.predict_log_proba(X[:10]))
 
 
+def test_calora_predict_log_proba_and_no_embedding_output(fitted, tickets):
+    """CALoRA shares the mixin: the log of its probabilities, and no transform to name."""
+    from sklearn_sharprecl import CALoRAClassifier
+
+    X, y = tickets
+    calora = CALoRAClassifier(fitted, rank=2, top_k=2, max_epochs=2, random_state=0).fit(X, y)
+    np.testing.assert_allclose(np.exp(calora.predict_log_proba(X[:10])), calora.predict_proba(X[:10]),
+                               rtol=1e-6)
+    assert not hasattr(calora, "get_feature_names_out") and not hasattr(calora, "set_output")
+
+
 def test_log_softmax_stays_finite_where_softmax_underflows():
     scores = np.array([[0.0, -1000.0, 5.0], [1.0, 1.0, 1.0]])
     with np.errstate(divide="ignore"):
