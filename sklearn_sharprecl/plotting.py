@@ -342,7 +342,7 @@ def contrastive_embeddings(estimator, X):
     import torch
     import torch.nn.functional as F
 
-    features = estimator.transform(X)
+    features = np.array(estimator.transform(X))  # also under set_output(transform='pandas')
     module = estimator.net_.module_
     module = getattr(module, "module", module)  # unwrap DistributedDataParallel
     proj_f = module.proj_f
@@ -441,7 +441,7 @@ def plot_embeddings(estimator, X, y, method="pca", ax=None, max_points=2000, ran
         prototypes = estimator.prototypes_
         space = "contrastive embeddings"
     else:
-        points = estimator.transform(texts)
+        points = np.array(estimator.transform(texts))
         prototypes = np.empty((0, points.shape[1]), dtype=points.dtype)
         space = "sentence embeddings (contrastive=None: no prototypes)"
     stacked = np.vstack([points, prototypes])

@@ -170,7 +170,11 @@ class SharpReCLClassifier(MultiLabelMixin, NetInferenceMixin, DeploymentMixin, D
     verbose : int, default=0
         ``>0`` prints skorch's per-epoch log and a progress bar.
     callbacks : list of skorch callbacks or (name, callback) tuples, default=None
-        Extra skorch callbacks (copied at each fit), e.g. ``Checkpoint``.
+        Extra skorch callbacks, e.g. ``Checkpoint`` or ``TensorBoard``. Each
+        fit trains on a deep copy of the list, except live resources (an
+        attribute that cannot be copied or has a ``close()``/``finish()``
+        method, such as a ``SummaryWriter``), which the copies share
+        (docs/logging.md).
     **routed_params
         Routed parameters, described above.
 

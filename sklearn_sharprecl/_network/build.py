@@ -1,6 +1,5 @@
 """The skorch net of a fit or of a loaded model, configured from the estimator's settings."""
 
-import copy
 import functools
 from dataclasses import dataclass
 
@@ -11,6 +10,7 @@ from .criterion import SharpReCLLoss
 from .device import resolve_device
 from .module import SharpReCLModule
 from .net import AcceleratedSharpReCLNet, SharpReCLNet
+from .user_callbacks import copy_user_callbacks
 
 # Randomly initialised parts of SharpReCLModule (fnmatch patterns, skorch param groups).
 _HEAD_PARAMETERS = ("classifier.*", "proj_f.*", "prototype_head.*")
@@ -57,11 +57,6 @@ class HeldOut:
 
     def __call__(self, dataset, y=None, groups=None):
         return dataset, self.dataset
-
-
-def copy_callbacks(callbacks):
-    """The user's callbacks for one fit: skorch initialises and mutates them."""
-    return copy.deepcopy(callbacks or [])
 
 
 def build_net(settings, *, n_classes, class_counts, encoder=None, valid_set=None,
@@ -124,7 +119,7 @@ def build_net(settings, *, n_classes, class_counts, encoder=None, valid_set=None
         iterator_train__shuffle=not params["group_by_length"],
         iterator_train__collate_fn=settings.collator(),
         iterator_valid__collate_fn=settings.collator(),
-        callbacks=copy_callbacks(params["callbacks"]),
+        callbacks=copy_user_callbacks(params["callbacks"]),  # skorch initialises and mutates them
         precision=settings.precision,
         head_init=settings.head_init,
         second_view="dropout" if augmentation is None else "augmented",

@@ -119,3 +119,9 @@ def log_decision_prior_shift(decision_prior, class_counts, classification_loss):
     what is added to the logits (see :func:`decision_prior_shift`)."""
     shift = decision_prior_shift(decision_prior, class_counts, classification_loss)
     return np.zeros(len(class_counts)) if shift is None else np.log(shift)
+
+
+def log_softmax(scores):
+    """Row-wise log of :func:`softmax`, finite where a probability underflows to 0."""
+    shifted = scores - scores.max(axis=1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
