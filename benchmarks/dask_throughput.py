@@ -24,7 +24,6 @@ Writes ``results/dask_throughput.json`` and ``results/dask_throughput.md``.
 """
 
 import argparse
-import json
 import os
 import platform
 import tempfile
@@ -40,6 +39,8 @@ from sklearn_sharprecl import SharpReCLClassifier
 from sklearn_sharprecl.datasets import make_support_tickets
 from sklearn_sharprecl.deploy import ONNXTextClassifier
 from sklearn_sharprecl.deploy_dask import cache_info, predict_dask
+
+from .reporting.records import write_results
 
 RESULTS = Path(__file__).resolve().parent / "results"
 QUICK = {"n_texts": 200, "partitions": 4, "repeats": 1}
@@ -195,12 +196,7 @@ def main(argv=None):
     args = parse_args(argv)
     torch.set_num_threads(1)  # the fit is tiny; leave the cores to the measurement
     results = run(args)
-    out = Path(args.out) if args.out else RESULTS
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "dask_throughput.json").write_text(json.dumps(results, indent=1))
-    text = markdown(results)
-    (out / "dask_throughput.md").write_text(text)
-    print(text)
+    write_results(results, "dask_throughput", markdown(results), Path(args.out) if args.out else RESULTS)
     return results
 
 

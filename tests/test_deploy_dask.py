@@ -8,7 +8,6 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 
 from sklearn_sharprecl import SharpReCLClassifier
 from sklearn_sharprecl._text.synthetic import make_support_tickets
@@ -16,16 +15,13 @@ from sklearn_sharprecl.deploy import ONNXTextClassifier
 from sklearn_sharprecl.deploy_dask import (cache_info, clear_cache, load_cached, predict_dask,
                                            predict_partition)
 
+from conftest import fit_on_one_thread
+
 
 def _fit(tiny_encoder, X, y):
     clf = SharpReCLClassifier(encoder=tiny_encoder, max_length=32, batch_size=16, max_epochs=1,
                               contrastive=None, lr=3e-3, random_state=0, precision="fp32")
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        return clf.fit(X, y)
-    finally:
-        torch.set_num_threads(previous)
+    return fit_on_one_thread(clf, X, y)
 
 
 @pytest.fixture(scope="module")

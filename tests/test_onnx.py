@@ -10,12 +10,13 @@ import numpy as np
 import onnx
 import pandas as pd
 import pytest
-import torch
 
 from sklearn_sharprecl import SharpReCLClassifier
 from sklearn_sharprecl._persistence.onnx_export import export_onnx
 from sklearn_sharprecl._text.synthetic import make_support_tickets
 from sklearn_sharprecl.deploy import ONNXTextClassifier
+
+from conftest import fit_on_one_thread
 
 
 @pytest.fixture(scope="module")
@@ -24,14 +25,7 @@ def fitted(tiny_encoder, tickets):
     # fp32, as the exported graph computes: bf16 autocast would differ by its rounding.
     clf = SharpReCLClassifier(encoder=tiny_encoder, max_length=32, batch_size=16, max_epochs=3, precision="fp32",
                               contrastive=None, lr=3e-3, random_state=0)
-    # One thread, as conftest's per-test fixture sets (it acts after module fixtures):
-    # thread start-up dominates the tiny encoder's matmuls.
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        return clf.fit(X, y)
-    finally:
-        torch.set_num_threads(previous)
+    return fit_on_one_thread(clf, X, y)
 
 
 @pytest.fixture(scope="module")

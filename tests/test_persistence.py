@@ -10,6 +10,9 @@ from skorch.callbacks import Callback
 
 from sklearn_sharprecl import SharpReCLClassifier
 
+#: What a saved card compares the settings with: every default of the estimator.
+CARD_DEFAULTS = {**SharpReCLClassifier().get_params(deep=False), **SharpReCLClassifier.routed_parameters()}
+
 
 @pytest.fixture(scope="module")
 def fitted(tiny_encoder, tickets):
@@ -362,7 +365,7 @@ def test_the_model_card_is_generated_from_the_saved_state(tiny_encoder, tickets,
     clf = _fit_tiny(tiny_encoder, tickets, n_texts=240, validation_fraction=0.25, max_epochs=2, tau=0.2)
     path = clf.save_pretrained(tmp_path / "model")
     card = (path / "README.md").read_text()
-    assert card == model_card(_config(path), json.loads((path / "history.json").read_text()))
+    assert card == model_card(_config(path), json.loads((path / "history.json").read_text()), CARD_DEFAULTS)
     front = _front_matter(card)
     assert front["library_name"] == "sklearn-sharprecl"
     assert front["pipeline_tag"] == "text-classification" and "text-classification" in front["tags"]
@@ -389,9 +392,9 @@ def test_the_model_card_names_the_base_model_and_says_when_there_is_no_validatio
     card = (path / "README.md").read_text()
     assert "No validation set was used" in card and "metrics" not in _front_matter(card)
     config["encoder_name"] = "someone/bert-small"
-    assert _front_matter(model_card(config, history))["base_model"] == "someone/bert-small"
+    assert _front_matter(model_card(config, history, CARD_DEFAULTS))["base_model"] == "someone/bert-small"
     config["params"]["encoder"] = None  # the packaged MiniLM
-    front = _front_matter(model_card(config, history))
+    front = _front_matter(model_card(config, history, CARD_DEFAULTS))
     assert (front["base_model"], front["language"]) == ("sentence-transformers/all-MiniLM-L6-v2", "en")
 
 
@@ -426,7 +429,7 @@ def test_the_example_card_of_the_docs_is_what_the_generator_writes():
     example = docs / "model-card-example"
     config = json.loads((example / "config.json").read_text())
     history = json.loads((example / "history.json").read_text())
-    assert (example / "README.md").read_text() == model_card(config, history), (
+    assert (example / "README.md").read_text() == model_card(config, history, CARD_DEFAULTS), (
         "docs/model-card-example/README.md is not the card of the saved state next to it: "
         "run python docs/model-card-example/make_example.py")
     assert "```{literalinclude} model-card-example/README.md" in (docs / "persistence.md").read_text()

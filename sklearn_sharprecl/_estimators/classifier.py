@@ -17,7 +17,7 @@ from .deployment import DeploymentMixin
 from .inference import NetInferenceMixin
 from .multilabel import MultiLabelMixin
 from .prior import DecisionPriorMixin
-from .routing import check_routed_names, routed_defaults
+from .routing import check_routed_names, check_routed_values, routed_defaults
 from .settings import check_multilabel_settings, check_settings, resolve_settings, second_view_of
 
 _ROUTE_PREFIXES = ("module__", "criterion__", "optimizer__", "callbacks__")
@@ -217,6 +217,14 @@ class SharpReCLClassifier(MultiLabelMixin, NetInferenceMixin, DeploymentMixin, D
     (1,)
     >>> clf.set_params(criterion__n_neg=64).get_params()["criterion__n_neg"]
     64
+
+    Your own development set chooses the epoch (``validation_fraction`` is
+    then not used):
+
+    >>> clf = SharpReCLClassifier(max_epochs=2, random_state=0)
+    >>> clf = clf.fit(texts, labels, X_val=["who built the pyramids"], y_val=["HUM"])
+    >>> len(clf.net_.history[:, "valid_f1_macro"])
+    2
     """
 
     _parameter_constraints = {
@@ -312,6 +320,11 @@ class SharpReCLClassifier(MultiLabelMixin, NetInferenceMixin, DeploymentMixin, D
             replaced or set to ``None``.
         """
         return routed_defaults()
+
+    def _validate_params(self):
+        # scikit-learn's check of _parameter_constraints (run by fit), and the routed values'.
+        super()._validate_params()
+        check_routed_values(self._routed(), type(self).__name__)
 
     def _routed(self, prefix=""):
         """The routed parameters set on this estimator (those starting with ``prefix``)."""

@@ -75,20 +75,8 @@ def _number(value, digits=4):
     return f"{value:.{digits}f}"
 
 
-def _defaults(estimator):
-    """The default of every setting of the estimator named ``estimator`` (constructor and routed)."""
-    if estimator != "SharpReCLClassifier":
-        return {}
-    from .._estimators.classifier import SharpReCLClassifier
-
-    defaults = SharpReCLClassifier().get_params(deep=False)
-    defaults.update(SharpReCLClassifier.routed_parameters())
-    return defaults
-
-
-def _changed_settings(config):
+def _changed_settings(config, defaults):
     """``(name, value, default)`` of every saved setting that differs from its default, by name."""
-    defaults = _defaults(config.get("estimator"))
     changed = []
     for name, value in sorted(config.get("params", {}).items()):
         default = defaults.get(name, None)
@@ -110,7 +98,7 @@ def _validation_rows(history):
     return rows
 
 
-def model_card(config, history):
+def model_card(config, history, defaults):
     """The model card of a saved model: Markdown with YAML front matter.
 
     Parameters
@@ -119,6 +107,9 @@ def model_card(config, history):
         The saved model's ``config.json``, parsed.
     history : list of dict
         Its ``history.json``, parsed (skorch's history as a list of epochs).
+    defaults : dict
+        The default of every setting of the estimator (constructor and
+        routed), which the card's settings table compares with.
 
     Returns
     -------
@@ -173,7 +164,7 @@ def model_card(config, history):
     else:
         lines.append("No validation set was used (`validation_fraction=None`): the card reports no scores.")
     lines += ["", "## Settings", ""]
-    changed = _changed_settings(config)
+    changed = _changed_settings(config, defaults)
     if changed:
         lines += ["Settings that differ from the defaults of this sklearn-sharprecl version "
                   "(the others are at their defaults):", "", "| setting | value | default |", "|---|---|---|"]
@@ -231,13 +222,3 @@ def model_card(config, history):
         "",
     ]
     return "\n".join(lines)
-
-
-def write_card(directory):
-    """(Re)write the card of the saved model in ``directory`` from its ``config.json`` and ``history.json``."""
-    directory = Path(directory)
-    config = json.loads((directory / "config.json").read_text())
-    history_file = directory / "history.json"
-    history = json.loads(history_file.read_text()) if history_file.is_file() else []
-    (directory / "README.md").write_text(model_card(config, history))
-    return directory / "README.md"

@@ -18,11 +18,7 @@ def _checked_estimator(cls, params, config_file):
     except TypeError as exc:  # a setting that is no parameter of cls
         raise ValueError(f"{config_file} holds an unknown setting: {exc}") from exc
     try:
-        estimator._validate_params()
-        if hasattr(estimator, "_routed"):
-            from .._estimators.routing import check_routed_values
-
-            check_routed_values(estimator._routed(), cls.__name__)
+        estimator._validate_params()  # the estimator's own constraints, routed values included
     except (InvalidParameterError, ValueError) as exc:
         raise ValueError(f"{config_file} holds an invalid setting, refusing to load the model: "
                          f"{exc}") from exc

@@ -319,7 +319,9 @@ def _write_files(estimator, directory):
         **_multilabel_config(estimator),
     }
     (directory / "config.json").write_text(json.dumps(config, indent=2))
-    (directory / CARD).write_text(model_card(config, json.loads((directory / "history.json").read_text())))
+    defaults = {**type(estimator)().get_params(deep=False), **estimator.routed_parameters()}
+    history = json.loads((directory / "history.json").read_text())
+    (directory / CARD).write_text(model_card(config, history, defaults))
 
 
 def check_model_savable(estimator):
