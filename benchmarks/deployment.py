@@ -22,7 +22,6 @@ Writes ``results/deployment.json`` and ``results/deployment.md``.
 """
 
 import argparse
-import json
 import os
 import platform
 import tempfile
@@ -39,6 +38,7 @@ from sklearn_sharprecl.datasets import load_text_dataset, make_long_tailed
 from sklearn_sharprecl.deploy import MODEL_FILE, ONNXTextClassifier
 
 from .encoders import load_tokenizer
+from .reporting.records import write_results
 from .run import choose_max_length
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -194,12 +194,7 @@ def main(argv=None):
     results = {"quick": args.quick, "repeats": args.repeats, "seed": args.seed, "machine": machine(args.threads),
                "encoder": args.encoder or "all-MiniLM-L6-v2 (packaged)",
                "cells": [bench_cell(name, args) for name in args.cells]}
-    out = Path(args.out) if args.out else RESULTS
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "deployment.json").write_text(json.dumps(results, indent=1))
-    text = markdown(results)
-    (out / "deployment.md").write_text(text)
-    print(text)
+    write_results(results, "deployment", markdown(results), Path(args.out) if args.out else RESULTS)
     return results
 
 

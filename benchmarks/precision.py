@@ -26,6 +26,7 @@ from sklearn_sharprecl import SharpReCLClassifier
 from sklearn_sharprecl.datasets import load_text_dataset, make_long_tailed
 
 from .speed import cpu_bf16_flags
+from .reporting.records import write_results
 
 RESULTS = Path(__file__).resolve().parent / "results"
 METHODS = {"SharpReCL": {}, "LA-CE (w/o CL)": {"contrastive": None}}
@@ -93,11 +94,7 @@ def run_and_write(argv, doc, name, measure, markdown):
     results = {"machine": f"{platform.machine()}, {torch.get_num_threads()} torch threads",
                "torch": torch.__version__, "cpu_bf16_flags": cpu_bf16_flags(),
                "rows": measure(args)}
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / f"{name}.json").write_text(json.dumps(results, indent=1))
-    text = markdown(results)
-    (RESULTS / f"{name}.md").write_text(text)
-    print(text)
+    write_results(results, name, markdown(results), RESULTS)
 
 
 def main(argv=None):

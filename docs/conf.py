@@ -27,7 +27,8 @@ extensions = [
 ]
 
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
-exclude_patterns = ["_build", "Thumbs.db", ".DS_Store"]
+# model-card-example/ holds the saved state and card that persistence.md includes.
+exclude_patterns = ["_build", "Thumbs.db", ".DS_Store", "model-card-example"]
 templates_path = ["_templates"]
 
 # The pages link to each other's section titles (e.g. cli.md's "#sharprecl-fit"):

@@ -5,9 +5,11 @@
    files you trust.
 2. ``clf.save_pretrained(dir)`` / ``SharpReCLClassifier.load_pretrained(dir)``:
    a directory of safetensors weights and JSON (parameters, classes, library
-   versions, the SHA-256 of the weights), the encoder's ``config.json`` and
-   the tokenizer files. Loading runs no code from the files, and a truncated
-   or edited weights file is refused. Suited to sharing models.
+   versions, the SHA-256 of every file loaded), the fine-tuned encoder and its
+   tokenizer in the transformers layout (``encoder/``, which
+   ``transformers.AutoModel.from_pretrained`` loads as it is) and a generated
+   model card (``README.md``). Loading runs no code from the files, and a
+   truncated or edited file is refused. Suited to sharing models.
 
 For each round trip the script checks with numpy that the loaded model gives
 exactly the same ``predict_proba`` as the original, prints the result, and

@@ -23,20 +23,24 @@ Layout of an export directory::
 
     model.onnx       the network: int64 input_ids, attention_mask (batch x sequence) -> float32 logits
     tokenizer.json   the encoder's fast tokenizer, in the format of the ``tokenizers`` library
-    classifier.json  format and version, classes, the decision-prior shift, max_length, hashes
+    classifier.json  format and version, classes, the decision-prior shift, max_length, hashes,
+                     and for a multi-label model its per-label thresholds
 
 Loading checks both files against the SHA-256 recorded in ``classifier.json``.
 """
 
 import json
+import numbers
 from pathlib import Path
 
 import numpy as np
 import onnxruntime
 from tokenizers import Tokenizer
 
-from ._estimators.scores import decision_scores, softmax
-from ._persistence.files import read_format_config, sha256
+from ._shared.files import read_format_config, sha256
+from ._shared.scores import decision_scores, softmax
+from ._shared.texts import check_texts
+from ._shared.thresholds import sigmoid, threshold_predictions, threshold_scores
 
 FORMAT = "sklearn-sharprecl-onnx"
 FORMAT_VERSION = 1
@@ -68,32 +72,44 @@ def read_export_config(directory):
     return config
 
 
-def _texts(X):
-    """``X`` as a list of str: a 1-D sequence, or a single-column 2-D array or DataFrame."""
-    if isinstance(X, (str, bytes)):
-        raise TypeError("X must be a collection of strings, got a single string; wrap it in a list: [text].")
-    if hasattr(X, "iloc") and getattr(X, "ndim", 1) == 2:  # a one-column DataFrame
-        X = X.iloc[:, 0]
-    arr = np.asarray(X, dtype=object)
-    if arr.ndim == 2 and arr.shape[1] == 1:
-        arr = arr[:, 0]
-    if arr.ndim != 1 or arr.shape[0] == 0:
-        raise ValueError(f"X must be a non-empty 1-D collection of strings, got shape {arr.shape}.")
-    for i, text in enumerate(arr):
-        if not isinstance(text, str):
-            raise TypeError(f"X must contain only strings; element {i} is {text!r} of type "
-                            f"{type(text).__name__}.")
-    return arr.tolist()
+class InvalidParameterError(ValueError, TypeError):
+    """A parameter of the wrong type or out of range, as scikit-learn's error of that name
+    (a ValueError and a TypeError), without importing scikit-learn."""
+
+
+def _check_int(value, name, caller, *, allow_none=False):
+    """``value`` as an int of at least 1 (or None where ``allow_none``), else the error
+    scikit-learn's parameter validation raises."""
+    if allow_none and value is None:
+        return None
+    if isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_)) and value >= 1:
+        return int(value)
+    expected = "an int in the range [1, inf)" + (" or None" if allow_none else "")
+    raise InvalidParameterError(f"The {name!r} parameter of {caller} must be {expected}. Got {value!r} instead.")
+
+
+def _check_providers(providers, caller):
+    """``providers`` as a list of str, or None."""
+    if providers is None:
+        return None
+    if isinstance(providers, (list, tuple)) and all(isinstance(p, str) for p in providers):
+        return list(providers)
+    raise InvalidParameterError(f"The 'providers' parameter of {caller} must be a list of str or None. "
+                                f"Got {providers!r} instead.")
 
 
 __all__ = ["ONNXTextClassifier"]
+
 
 class ONNXTextClassifier:
     """A SharpReCLClassifier exported by ``export_onnx``, run by onnxruntime.
 
     Build it with :meth:`load`. Its ``predict_proba``, ``predict`` and
     ``decision_function`` follow the estimator's: the decision prior the
-    estimator had at export is applied to the logits.
+    estimator had at export is applied to the logits. A model fitted on a
+    multi-label ``y`` gives each label's sigmoid probability and predicts the
+    indicator matrix of the labels that reach their threshold
+    (``thresholds_``, as fitted).
 
     Parameters
     ----------
@@ -104,6 +120,7 @@ class ONNXTextClassifier:
     config : dict
         The export's ``classifier.json``.
     batch_size : int, default=32
+        Texts per forward pass, at least 1.
 
     Attributes
     ----------
@@ -111,18 +128,22 @@ class ONNXTextClassifier:
     max_length : int
     quantization : str or None
         ``'int8'`` for a dynamically quantized model, else None (fp32).
+    thresholds_ : ndarray of shape (n_labels,) or None
+        A multi-label model's per-label thresholds; None for a single-label one.
     """
 
     def __init__(self, session, tokenizer, config, batch_size=32):
         self.session = session
         self.tokenizer = tokenizer
         self.config = config
-        self.batch_size = batch_size
+        self.batch_size = batch_size  # checked by the property below
         self.classes_ = np.asarray(config["classes"], dtype=np.dtype(config["classes_dtype"]))
         self.max_length = int(config["max_length"])
         self.quantization = config.get("quantization")
         self._log_shift = np.asarray(config["log_prior_shift"], dtype=np.float64)
         self._pad_id = int(config["pad_token_id"])
+        thresholds = config.get("thresholds") if config.get("multilabel") else None
+        self.thresholds_ = None if thresholds is None else np.asarray(thresholds, dtype=np.float64)
 
     @classmethod
     def load(cls, directory, *, batch_size=32, intra_op_num_threads=None, providers=None):
@@ -133,7 +154,7 @@ class ONNXTextClassifier:
         directory : str or path-like
             A directory written by ``SharpReCLClassifier.export_onnx``.
         batch_size : int, default=32
-            Texts per forward pass.
+            Texts per forward pass, at least 1.
         intra_op_num_threads : int or None, default=None
             Threads onnxruntime uses per operator; None lets it choose.
         providers : list of str or None, default=None
@@ -142,12 +163,27 @@ class ONNXTextClassifier:
         Returns
         -------
         classifier : ONNXTextClassifier
+
+        Raises
+        ------
+        InvalidParameterError
+            A ValueError (and TypeError) in scikit-learn's words, for a
+            ``batch_size`` or ``intra_op_num_threads`` that is not an int of at
+            least 1, or ``providers`` that are not a list of str; raised
+            before any file is read.
+        FileNotFoundError, ValueError
+            For a directory without an export, or files that do not match
+            the SHA-256 recorded at export.
         """
+        caller = f"{cls.__name__}.load"
+        batch_size = _check_int(batch_size, "batch_size", caller)
+        intra_op_num_threads = _check_int(intra_op_num_threads, "intra_op_num_threads", caller, allow_none=True)
+        providers = _check_providers(providers, caller)
         directory = Path(directory)
         config = read_export_config(directory)
         options = onnxruntime.SessionOptions()
         if intra_op_num_threads is not None:
-            options.intra_op_num_threads = int(intra_op_num_threads)
+            options.intra_op_num_threads = intra_op_num_threads
         session = onnxruntime.InferenceSession(
             str(directory / MODEL_FILE), options, providers=providers or ["CPUExecutionProvider"])
         tokenizer = Tokenizer.from_file(str(directory / TOKENIZER_FILE))
@@ -156,9 +192,22 @@ class ONNXTextClassifier:
         tokenizer.no_padding()
         return cls(session, tokenizer, config, batch_size=batch_size)
 
+    @property
+    def batch_size(self):
+        """Texts per forward pass: an int of at least 1."""
+        return self._batch_size
+
+    @batch_size.setter
+    def batch_size(self, value):
+        self._batch_size = _check_int(value, "batch_size", type(self).__name__)
+
     def token_ids(self, X):
-        """Token ids of each text, truncated to ``max_length`` as the estimator does."""
-        return [encoding.ids for encoding in self.tokenizer.encode_batch(_texts(X))]
+        """Token ids of each text, truncated to ``max_length`` as the estimator does.
+
+        ``X`` is checked as the estimator checks it: what the estimator refuses
+        is refused here with the same error.
+        """
+        return [encoding.ids for encoding in self.tokenizer.encode_batch(check_texts(X))]
 
     def logits(self, X):
         """Classifier logits (before the decision prior), shape (n_samples, n_classes), float32.
@@ -186,16 +235,25 @@ class ONNXTextClassifier:
     def decision_function(self, X):
         """The logits plus the log decision-prior shift of each text of ``X`` (a sequence of
         str), as :meth:`SharpReCLClassifier.decision_function` returns them: one column per
-        class, one score per text for two classes."""
+        class, one score per text for two classes. Multi-label: each label's logit minus
+        the logit of its threshold."""
+        if self.thresholds_ is not None:
+            return threshold_scores(self.logits(X), self.thresholds_)
         return decision_scores(self._scores(X))
 
     def predict_proba(self, X):
         """The class probabilities under the decision prior of each text of ``X``, an array
-        of shape (n_samples, n_classes) with columns in the order of ``classes_``."""
+        of shape (n_samples, n_classes) with columns in the order of ``classes_``.
+        Multi-label: each label's sigmoid probability."""
+        if self.thresholds_ is not None:
+            return sigmoid(self.logits(X))
         return softmax(self._scores(X))
 
     def predict(self, X):
-        """The most probable class of each text of ``X`` under the decision prior."""
+        """The most probable class of each text of ``X`` under the decision prior.
+        Multi-label: the indicator matrix of the labels that reach their thresholds."""
+        if self.thresholds_ is not None:
+            return threshold_predictions(self.predict_proba(X), self.thresholds_)
         return self.classes_[self._scores(X).argmax(axis=1)]
 
     def __repr__(self):

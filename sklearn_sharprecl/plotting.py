@@ -342,7 +342,7 @@ def contrastive_embeddings(estimator, X):
     import torch
     import torch.nn.functional as F
 
-    features = estimator.transform(X)
+    features = np.array(estimator.transform(X))  # also under set_output(transform='pandas')
     module = estimator.net_.module_
     module = getattr(module, "module", module)  # unwrap DistributedDataParallel
     proj_f = module.proj_f
@@ -426,7 +426,8 @@ def plot_embeddings(estimator, X, y, method="pca", ax=None, max_points=2000, ran
     if method not in ("pca", "tsne"):
         raise ValueError(f"method must be 'pca' or 'tsne', got {method!r}.")
     plt = _pyplot()
-    from ._text.validation import check_labels, check_texts
+    from ._shared.texts import check_texts
+    from ._text.validation import check_labels
 
     texts = check_texts(X)
     y = check_labels(y, len(texts))
@@ -440,7 +441,7 @@ def plot_embeddings(estimator, X, y, method="pca", ax=None, max_points=2000, ran
         prototypes = estimator.prototypes_
         space = "contrastive embeddings"
     else:
-        points = estimator.transform(texts)
+        points = np.array(estimator.transform(texts))
         prototypes = np.empty((0, points.shape[1]), dtype=points.dtype)
         space = "sentence embeddings (contrastive=None: no prototypes)"
     stacked = np.vstack([points, prototypes])
@@ -521,7 +522,8 @@ def evaluation_report(estimator, X, y, out_dir, *, embeddings_method="pca", dpi=
     """
     from imblearn.metrics import classification_report_imbalanced
 
-    from ._text.validation import check_labels, check_texts
+    from ._shared.texts import check_texts
+    from ._text.validation import check_labels
 
     plt = _pyplot()
     if embeddings_method not in ("pca", "tsne"):

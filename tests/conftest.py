@@ -102,6 +102,17 @@ class ValidationScoreAtEnd(Callback):
         self.score_ = macro_f1(net, valid, valid.y.numpy())
 
 
+def fit_on_one_thread(clf, X, y):
+    """``clf.fit(X, y)`` on one torch thread, as the per-test fixture sets (it acts after
+    module fixtures): thread start-up dominates the tiny encoder's matmuls."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return clf.fit(X, y)
+    finally:
+        torch.set_num_threads(previous)
+
+
 def validation_score_at_end(clf):
     """``score_`` of the fitted copy of :class:`ValidationScoreAtEnd` in ``clf``."""
     return dict(clf.net_.callbacks_)["ValidationScoreAtEnd"].score_

@@ -324,3 +324,82 @@ def test_labels_unknown_to_a_fitted_base_raise(base, tickets):
     y[0] = "warranty"
     with pytest.raises(ValueError, match="'warranty'"):
         CALoRAClassifier(base).fit(X, y)
+
+
+# ------------------------------------------------------- the pickle-free format
+def test_save_pretrained_round_trip_is_identical(calora, base, tickets, tmp_path):
+    import json
+
+    X, _ = tickets
+    path = calora.save_pretrained(tmp_path / "model")
+    assert {"config.json", "head.safetensors", "history.json", "base"} <= {p.name for p in path.iterdir()}
+    assert not list(path.rglob("*.pkl")) and not list(path.rglob("*.joblib"))
+    loaded = CALoRAClassifier.load_pretrained(path)
+    np.testing.assert_array_equal(loaded.predict_proba(X), calora.predict_proba(X))
+    np.testing.assert_array_equal(loaded.decision_function(X), calora.decision_function(X))
+    np.testing.assert_array_equal(loaded.route(X[:20]), calora.route(X[:20]))
+    np.testing.assert_array_equal(loaded.predict(X), calora.predict(X))
+    assert loaded.n_trainable_parameters_ == calora.n_trainable_parameters_
+    np.testing.assert_array_equal(loaded.class_counts_, calora.class_counts_)
+    assert len(loaded.net_.history) == len(calora.net_.history) == 5
+    # The parameter 'estimator' comes back as an unfitted copy of the base.
+    params = {k: v for k, v in loaded.get_params(deep=False).items() if k != "estimator"}
+    assert params == {k: v for k, v in calora.get_params(deep=False).items() if k != "estimator"}
+    assert loaded.estimator.get_params() == loaded.estimator_.get_params()
+    assert not hasattr(loaded.estimator, "net_")
+    assert json.loads((path / "config.json").read_text())["params"]["estimator"] == "base"
+
+
+def test_save_pretrained_fails_atomically(calora, fast_params, tickets, tmp_path):
+    from skorch.callbacks import Callback
+
+    class RecordsASet(Callback):
+        def on_epoch_end(self, net, **kwargs):
+            net.history.record("user_value", {"not", "json"})
+
+    X, y = tickets
+    path = calora.save_pretrained(tmp_path / "model")
+    before = {p.relative_to(path).as_posix(): p.read_bytes() for p in path.rglob("*") if p.is_file()}
+    unsavable_base = SharpReCLClassifier(**{**fast_params, "max_epochs": 1},
+                                         callbacks=[("user", RecordsASet())])
+    broken = CALoRAClassifier(unsavable_base, rank=2, max_epochs=1, random_state=0).fit(X, y)
+    with pytest.raises(TypeError, match="not JSON serializable"):
+        broken.save_pretrained(path)
+    after = {p.relative_to(path).as_posix(): p.read_bytes() for p in path.rglob("*") if p.is_file()}
+    assert after == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
+    np.testing.assert_array_equal(CALoRAClassifier.load_pretrained(path).predict_proba(X[:20]),
+                                  calora.predict_proba(X[:20]))
+
+
+def test_save_pretrained_refuses_other_directories_and_tampered_files(calora, base, tmp_path):
+    sharp = base.save_pretrained(tmp_path / "sharp")
+    with pytest.raises(FileExistsError, match="holds no saved CALoRA model"):
+        calora.save_pretrained(sharp)
+    path = calora.save_pretrained(tmp_path / "model")
+    head = path / "head.safetensors"
+    data = bytearray(head.read_bytes())
+    data[-1] ^= 1
+    head.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match="head.safetensors does not match the SHA-256"):
+        CALoRAClassifier.load_pretrained(path)
+
+
+def test_a_default_base_and_a_random_state_object_are_saved_as_data(base, fast_params, tickets, tmp_path):
+    X, y = tickets
+    clf = CALoRAClassifier(base, rank=2, max_epochs=1, random_state=np.random.RandomState(0)).fit(X, y)
+    clf.set_params(estimator=None)  # as if fitted with the default base
+    loaded = CALoRAClassifier.load_pretrained(clf.save_pretrained(tmp_path / "model"))
+    assert loaded.estimator is None and loaded.random_state is None
+    np.testing.assert_array_equal(loaded.predict_proba(X[:20]), clf.predict_proba(X[:20]))
+
+
+def test_load_pretrained_checks_the_saved_settings(calora, tmp_path):
+    import json
+
+    path = calora.save_pretrained(tmp_path / "model")
+    config = json.loads((path / "config.json").read_text())
+    config["params"]["top_k"] = 0
+    (path / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ValueError, match="config.json holds an invalid setting.*'top_k' parameter"):
+        CALoRAClassifier.load_pretrained(path)

@@ -102,10 +102,10 @@ def test_persistence_round_trips_are_identical(fast_args, tmp_path, capsys):
     out = capsys.readouterr().out
     assert out.count("identical predict_proba: True") == 2
     assert (tmp_path / "model.joblib").is_file()
-    for name in ("config.json", "model.safetensors", "encoder/config.json", "history.json"):
+    for name in ("config.json", "model.safetensors", "encoder/config.json", "encoder/model.safetensors",
+                 "encoder/tokenizer_config.json", "history.json", "README.md"):
         assert (tmp_path / "model" / name).is_file()
         assert name in out
-    assert "tokenizer/" in out
 
 
 def test_own_encoder(tiny_encoder, tmp_path, capsys):

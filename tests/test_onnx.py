@@ -2,18 +2,21 @@
 
 import copy
 import json
+import re
 import subprocess
 import sys
 
 import numpy as np
 import onnx
+import pandas as pd
 import pytest
-import torch
 
 from sklearn_sharprecl import SharpReCLClassifier
 from sklearn_sharprecl._persistence.onnx_export import export_onnx
 from sklearn_sharprecl._text.synthetic import make_support_tickets
 from sklearn_sharprecl.deploy import ONNXTextClassifier
+
+from conftest import fit_on_one_thread
 
 
 @pytest.fixture(scope="module")
@@ -22,14 +25,7 @@ def fitted(tiny_encoder, tickets):
     # fp32, as the exported graph computes: bf16 autocast would differ by its rounding.
     clf = SharpReCLClassifier(encoder=tiny_encoder, max_length=32, batch_size=16, max_epochs=3, precision="fp32",
                               contrastive=None, lr=3e-3, random_state=0)
-    # One thread, as conftest's per-test fixture sets (it acts after module fixtures):
-    # thread start-up dominates the tiny encoder's matmuls.
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        return clf.fit(X, y)
-    finally:
-        torch.set_num_threads(previous)
+    return fit_on_one_thread(clf, X, y)
 
 
 @pytest.fixture(scope="module")
@@ -92,11 +88,14 @@ def test_loader_imports_no_torch(fitted, exported, held_out):
         f"model = ONNXTextClassifier.load({str(exported)!r})\n"
         f"labels = model.predict({texts!r}).tolist()\n"
         "heavy = sorted(m for m in ('torch', 'transformers', 'sklearn', 'skorch') if m in sys.modules)\n"
-        "print(json.dumps({'labels': labels, 'heavy': heavy}))\n"
+        "own = sorted(m for m in sys.modules if m.startswith('sklearn_sharprecl.'))\n"
+        "print(json.dumps({'labels': labels, 'heavy': heavy, 'own': own}))\n"
     )
     run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     result = json.loads(run.stdout)
     assert result["heavy"] == []
+    # The loader stands on the torch-free leaf alone, not on the estimators' or the persistence modules.
+    assert [m for m in result["own"] if not m.startswith("sklearn_sharprecl._shared")] == ["sklearn_sharprecl.deploy"]
     assert result["labels"] == fitted.predict(texts).tolist()
 
 
@@ -148,3 +147,103 @@ def test_loader_refuses_a_single_string(exported):
     model = ONNXTextClassifier.load(exported)
     with pytest.raises(TypeError, match="single string"):
         model.predict("who wrote hamlet")
+
+
+def _error(call):
+    """The exception ``call()`` raises (its type and message), or None."""
+    try:
+        call()
+    except Exception as exc:  # noqa: BLE001 - compared as a whole below
+        return type(exc), str(exc)
+    return None
+
+
+@pytest.mark.parametrize("X", [
+    pd.DataFrame({"subject": ["printer jammed", "refund please"], "body": ["again", "now"]}),
+    np.array([["printer jammed", "again"], ["refund please", "now"]], dtype=object),
+    ["fine", "abc\ud800"],
+    None,
+    [],
+    "a single string",
+    ["ok", None],
+    ["ok", 3],
+    [b"bytes", "ok"],
+    np.empty((2, 2, 2), dtype=object),
+], ids=["two-column-frame", "two-column-array", "lone-surrogate", "None", "empty", "single-string",
+        "None-element", "int-element", "bytes-element", "3-d"])
+def test_loader_refuses_what_the_estimator_refuses_with_the_same_error(fitted, exported, X):
+    model = ONNXTextClassifier.load(exported)
+    expected = _error(lambda: fitted.predict(X))
+    assert expected is not None
+    for method in ("predict", "predict_proba", "decision_function", "token_ids"):
+        assert _error(lambda: getattr(model, method)(X)) == expected, method
+
+
+def test_loader_accepts_what_the_estimator_accepts(fitted, exported, held_out):
+    model = ONNXTextClassifier.load(exported)
+    texts = held_out[:12]
+    expected = fitted.predict_proba(texts)
+    for X in (tuple(texts), np.asarray(texts, dtype=object), pd.Series(texts),
+              pd.DataFrame({"text": texts}), np.asarray(texts, dtype=object).reshape(-1, 1)):
+        np.testing.assert_allclose(model.predict_proba(X), expected, atol=1e-4)
+
+
+@pytest.mark.parametrize("batch_size, got", [(-1, "-1"), (0, "0"), (None, "None"), (2.5, "2.5"), (True, "True"),
+                                             ("8", "'8'")])
+def test_load_refuses_a_bad_batch_size_before_reading_anything(exported, tmp_path, batch_size, got):
+    message = (f"The 'batch_size' parameter of ONNXTextClassifier.load must be an int in the range [1, inf). "
+               f"Got {got} instead.")
+    for directory in (exported, tmp_path / "no-such-directory"):
+        with pytest.raises(ValueError, match=re.escape(message)):
+            ONNXTextClassifier.load(directory, batch_size=batch_size)
+
+
+@pytest.mark.parametrize("name, value, expected", [
+    ("intra_op_num_threads", 0, "an int in the range [1, inf) or None. Got 0 instead."),
+    ("intra_op_num_threads", 1.5, "an int in the range [1, inf) or None. Got 1.5 instead."),
+    ("providers", "CPUExecutionProvider", "a list of str or None. Got 'CPUExecutionProvider' instead."),
+])
+def test_load_validates_its_other_parameters(exported, name, value, expected):
+    with pytest.raises(ValueError, match=re.escape(f"The '{name}' parameter of ONNXTextClassifier.load must be "
+                                                   f"{expected}")):
+        ONNXTextClassifier.load(exported, **{name: value})
+
+
+def test_any_valid_batch_size_gives_the_same_answers(fitted, exported, held_out):
+    texts = held_out[:7]
+    expected = fitted.predict_proba(texts)
+    for batch_size in (1, np.int64(3), 7, 1000):
+        model = ONNXTextClassifier.load(exported, batch_size=batch_size)
+        np.testing.assert_allclose(model.predict_proba(texts), expected, atol=1e-4)
+    model = ONNXTextClassifier.load(exported)
+    with pytest.raises(ValueError, match=re.escape("The 'batch_size' parameter of ONNXTextClassifier must be an int "
+                                                   "in the range [1, inf). Got -1 instead.")):
+        model.batch_size = -1
+
+
+def test_a_misspelt_decision_prior_is_refused_by_predict_and_by_the_export(fitted, tmp_path):
+    clf = copy.copy(fitted).set_params(decision_prior="balnced")
+    with pytest.raises(ValueError, match="decision_prior must be 'balanced', 'train', None or"):
+        clf.predict_proba(["printer jammed"])
+    with pytest.raises(ValueError, match="decision_prior must be 'balanced', 'train', None or"):
+        export_onnx(clf, tmp_path / "m")
+    assert not (tmp_path / "m").exists()
+
+
+def test_a_failed_export_leaves_the_previous_one_as_it_was(fitted, held_out, tmp_path, monkeypatch):
+    from sklearn_sharprecl._persistence import onnx_export
+
+    path = export_onnx(fitted, tmp_path / "m")
+    (path / "notes.txt").write_text("mine")
+    before = {p.name: p.read_bytes() for p in path.iterdir()}
+    expected = ONNXTextClassifier.load(path).predict_proba(held_out[:20])
+
+    def fail(estimator, target):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(onnx_export, "_write_tokenizer", fail)  # after the graph was written
+    with pytest.raises(OSError, match="disk full"):
+        export_onnx(fitted, path, quantize="int8")
+    assert {p.name: p.read_bytes() for p in path.iterdir()} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m"]  # no temporary folder left
+    np.testing.assert_array_equal(ONNXTextClassifier.load(path).predict_proba(held_out[:20]), expected)

@@ -6,7 +6,12 @@ import json
 import numpy as np
 import pytest
 
+from skorch.callbacks import Callback
+
 from sklearn_sharprecl import SharpReCLClassifier
+
+#: What a saved card compares the settings with: every default of the estimator.
+CARD_DEFAULTS = {**SharpReCLClassifier().get_params(deep=False), **SharpReCLClassifier.routed_parameters()}
 
 
 @pytest.fixture(scope="module")
@@ -52,13 +57,16 @@ def test_saving_again_replaces_only_the_models_files(fitted, tmp_path):
     (path / "notes.txt").write_text("v1")
     (path / "docs").mkdir()
     (path / "docs" / "card.md").write_text("model card")
-    (path / "tokenizer" / "stale.json").write_text("{}")  # left by an earlier save: ours
+    (path / "encoder" / "stale.json").write_text("{}")  # left by an earlier save: ours
+    (path / "tokenizer").mkdir()  # of format version 1: ours
+    (path / "tokenizer" / "vocab.txt").write_text("old")
     fitted.save_pretrained(path)
 
     assert set(_config(path)["sha256"]) == set(fresh)  # only the model's files are hashed
     assert (path / "notes.txt").read_text() == "v1"
     assert (path / "docs" / "card.md").read_text() == "model card"
-    assert not (path / "tokenizer" / "stale.json").exists()
+    assert not (path / "encoder" / "stale.json").exists()
+    assert not (path / "tokenizer").exists()
     (path / "notes.txt").write_text("v2")  # editing one's own files never blocks loading
     SharpReCLClassifier.load_pretrained(path)
 
@@ -168,3 +176,282 @@ def test_library_versions_reports_further_distributions():
     assert versions["numpy"] == numpy.__version__
     assert versions["no-such-distribution-sharprecl"] is None  # not installed
     assert "numpy" not in recorded  # what a model records is unchanged
+
+
+class _Records(Callback):
+    """Records ``value`` in the history at every epoch, as a user's callback may."""
+
+    def __init__(self, value=None):
+        self.value = value
+
+    def on_epoch_end(self, net, **kwargs):
+        net.history.record("user_value", self.value)
+
+
+def _fit_tiny(tiny_encoder, tickets, n_texts=80, **params):
+    X, y = tickets
+    settings = dict(encoder=tiny_encoder, max_length=16, batch_size=32, max_epochs=1, criterion__n_neg=20,
+                    random_state=0, precision="fp32")
+    return SharpReCLClassifier(**{**settings, **params}).fit(X[:n_texts], y[:n_texts])
+
+
+def _snapshot(path):
+    """Every file under ``path`` with its bytes."""
+    return {p.relative_to(path).as_posix(): p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file()}
+
+
+def test_a_history_holding_numpy_scalars_saves(tiny_encoder, tickets, tmp_path):
+    clf = _fit_tiny(tiny_encoder, tickets, callbacks=[("user", _Records(np.float32(0.25)))])
+    loaded = SharpReCLClassifier.load_pretrained(clf.save_pretrained(tmp_path / "model"))
+    assert loaded.net_.history[-1, "user_value"] == 0.25
+    X, _ = tickets
+    np.testing.assert_array_equal(loaded.predict_proba(X[:5]), clf.predict_proba(X[:5]))
+
+
+def test_a_failed_save_leaves_the_previous_model_as_it_was(fitted, tiny_encoder, tickets, tmp_path):
+    path = fitted.save_pretrained(tmp_path / "model")
+    (path / "notes.txt").write_text("mine")
+    before = _snapshot(path)
+    broken = _fit_tiny(tiny_encoder, tickets, callbacks=[("user", _Records({"not", "json"}))])
+    with pytest.raises(TypeError, match="not JSON serializable"):
+        broken.save_pretrained(path)
+    assert _snapshot(path) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]  # no temporary folder left
+    X, _ = tickets
+    loaded = SharpReCLClassifier.load_pretrained(path)
+    np.testing.assert_array_equal(loaded.predict_proba(X[:20]), fitted.predict_proba(X[:20]))
+
+
+@pytest.mark.parametrize("setting, value, message", [
+    ("tau", -3, "'tau' parameter of SharpReCLClassifier must be a float in the range .*Got -3"),
+    ("max_length", 1, "'max_length' parameter"),
+    ("criterion__n_neg", -1, "'criterion__n_neg' parameter"),
+    ("module__pooling", "max", "'module__pooling' parameter"),
+    ("decision_prior", [0.5, 0.5], "decision_prior must be"),  # 6 classes
+    ("criterion__n_negs", 3, "unexpected parameter 'criterion__n_negs'"),
+])
+def test_loading_checks_the_saved_settings(fitted, tmp_path, setting, value, message):
+    path = fitted.save_pretrained(tmp_path / "model")
+    config = _config(path)
+    config["params"][setting] = value
+    (path / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ValueError, match=message) as error:
+        SharpReCLClassifier.load_pretrained(path)
+    assert str(path / "config.json") in str(error.value)
+
+
+_CHILD = """
+import json, sys
+import numpy as np
+import torch
+from transformers import AutoModel, AutoTokenizer
+
+folder, texts, out = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3]
+tokenizer = AutoTokenizer.from_pretrained(folder)
+encoder = AutoModel.from_pretrained(folder).eval()
+batch = tokenizer(texts, padding=True, truncation=True, max_length=16, return_tensors="pt")
+with torch.no_grad():
+    states = encoder(**batch).last_hidden_state
+assert "sklearn_sharprecl" not in sys.modules, "the child imported sklearn_sharprecl"
+np.savez(out, input_ids=batch["input_ids"].numpy(), states=states.numpy())
+"""
+
+
+def test_the_encoder_folder_loads_with_transformers_alone(fitted, tickets, tmp_path):
+    import subprocess
+    import sys
+
+    import torch
+
+    path = fitted.save_pretrained(tmp_path / "model")
+    texts = list(tickets[0][:4])
+    out = tmp_path / "child.npz"
+    subprocess.run([sys.executable, "-c", _CHILD, str(path / "encoder"), json.dumps(texts), str(out)],
+                   check=True, cwd=tmp_path, capture_output=True)
+    child = np.load(out)
+    batch = fitted.tokenizer_(texts, padding=True, truncation=True, max_length=16, return_tensors="pt")
+    np.testing.assert_array_equal(child["input_ids"], batch["input_ids"].numpy())
+    encoder = fitted.net_.module_.encoder
+    was_training = encoder.training
+    try:
+        with torch.no_grad():
+            ours = encoder.eval()(**batch).last_hidden_state.numpy()
+    finally:
+        encoder.train(was_training)
+    np.testing.assert_allclose(child["states"], ours, atol=1e-5, rtol=0)
+    assert np.abs(ours).max() > 0.1  # compared states, not zeros
+
+
+def test_the_encoder_weights_are_stored_once(fitted, tmp_path):
+    from safetensors import safe_open
+
+    path = fitted.save_pretrained(tmp_path / "model")
+    config = _config(path)
+    assert config["encoder_weights"] == "encoder/model.safetensors"
+    with safe_open(path / "model.safetensors", "pt") as heads:
+        names = list(heads.keys())
+    assert names and not any(name.startswith("encoder.") for name in names)
+    assert {"encoder/model.safetensors", "encoder/config.json", "model.safetensors"} <= set(config["sha256"])
+    assert "README.md" not in config["sha256"]  # the card is not loaded, so not hashed
+
+
+def test_a_file_added_to_the_encoder_folder_is_refused(fitted, tmp_path):
+    path = fitted.save_pretrained(tmp_path / "model")
+    (path / "encoder" / "added_tokens.json").write_text('{"[NEW]": 9999}')
+    with pytest.raises(ValueError, match="added_tokens.json is not recorded"):
+        SharpReCLClassifier.load_pretrained(path)
+
+
+def test_a_tampered_encoder_weight_file_is_refused(fitted, tmp_path):
+    path = fitted.save_pretrained(tmp_path / "model")
+    weights = path / "encoder" / "model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 1
+    weights.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match="encoder/model.safetensors does not match the SHA-256"):
+        SharpReCLClassifier.load_pretrained(path)
+
+
+def _as_format_version_1(path):
+    """Rewrite a saved model in the layout of format version 1, as earlier versions wrote it:
+    every weight in model.safetensors, the tokenizer in tokenizer/, only config.json in encoder/,
+    no model card."""
+    import hashlib
+
+    from safetensors.torch import load_file, save_file
+
+    config = _config(path)
+    state = {**load_file(path / "model.safetensors"),
+             **{f"encoder.{k}": v for k, v in load_file(path / "encoder" / "model.safetensors").items()}}
+    save_file(state, path / "model.safetensors")
+    (path / "tokenizer").mkdir()
+    for file in sorted((path / "encoder").iterdir()):
+        if file.name == "model.safetensors":
+            file.unlink()
+        elif file.name != "config.json":
+            file.rename(path / "tokenizer" / file.name)
+    (path / "README.md").unlink()
+    del config["encoder_weights"]
+    config["format_version"] = 1
+    config["sha256"] = {p.relative_to(path).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+                        for p in sorted(path.rglob("*")) if p.is_file() and p != path / "config.json"}
+    (path / "config.json").write_text(json.dumps(config, indent=2))
+    return path
+
+
+def test_a_model_saved_in_the_first_layout_still_loads(fitted, tickets, tmp_path):
+    path = _as_format_version_1(fitted.save_pretrained(tmp_path / "model"))
+    assert sorted(p.name for p in (path / "encoder").iterdir()) == ["config.json"]
+    loaded = SharpReCLClassifier.load_pretrained(path)
+    X, _ = tickets
+    np.testing.assert_array_equal(loaded.predict_proba(X[:20]), fitted.predict_proba(X[:20]))
+    # Saving over it writes the current layout, its tokenizer/ folder gone.
+    loaded.save_pretrained(path)
+    assert not (path / "tokenizer").exists() and (path / "README.md").is_file()
+    again = SharpReCLClassifier.load_pretrained(path)
+    np.testing.assert_array_equal(again.predict_proba(X[:20]), fitted.predict_proba(X[:20]))
+
+
+def _front_matter(card):
+    import yaml
+
+    assert card.startswith("---\n")
+    return yaml.safe_load(card.split("---\n")[1])
+
+
+def test_the_model_card_is_generated_from_the_saved_state(tiny_encoder, tickets, tmp_path):
+    from sklearn_sharprecl._persistence.card import model_card
+
+    clf = _fit_tiny(tiny_encoder, tickets, n_texts=240, validation_fraction=0.25, max_epochs=2, tau=0.2)
+    path = clf.save_pretrained(tmp_path / "model")
+    card = (path / "README.md").read_text()
+    assert card == model_card(_config(path), json.loads((path / "history.json").read_text()), CARD_DEFAULTS)
+    front = _front_matter(card)
+    assert front["library_name"] == "sklearn-sharprecl"
+    assert front["pipeline_tag"] == "text-classification" and "text-classification" in front["tags"]
+    assert front["metrics"] == ["f1"]
+    assert "base_model" not in front  # a local encoder has no Hub id
+    for label, count in zip(clf.classes_, clf.class_counts_):
+        assert f"| {label} | {count} |" in card
+    scores = clf.net_.history[:, "valid_f1_macro"]
+    assert len(scores) == 2
+    for epoch, score in enumerate(scores, start=1):
+        assert f"| {epoch} | {score:.4f} |" in card
+    assert "| `tau` | `0.2` | `0.3` |" in card and "| `max_epochs` | `2` | `4` |" in card
+    assert "`mu`" not in card  # at its default
+    for name, version in clf.versions_.items():
+        assert f"| {name} | {version} |" in card
+    assert 'AutoModel.from_pretrained("path/to/this/folder/encoder")' in card
+
+
+def test_the_model_card_names_the_base_model_and_says_when_there_is_no_validation(fitted, tmp_path):
+    from sklearn_sharprecl._persistence.card import model_card
+
+    path = fitted.save_pretrained(tmp_path / "model")
+    config, history = _config(path), json.loads((path / "history.json").read_text())
+    card = (path / "README.md").read_text()
+    assert "No validation set was used" in card and "metrics" not in _front_matter(card)
+    config["encoder_name"] = "someone/bert-small"
+    assert _front_matter(model_card(config, history, CARD_DEFAULTS))["base_model"] == "someone/bert-small"
+    config["params"]["encoder"] = None  # the packaged MiniLM
+    front = _front_matter(model_card(config, history, CARD_DEFAULTS))
+    assert (front["base_model"], front["language"]) == ("sentence-transformers/all-MiniLM-L6-v2", "en")
+
+
+def test_loading_neither_needs_nor_reads_the_card(fitted, tickets, tmp_path):
+    path = fitted.save_pretrained(tmp_path / "model")
+    (path / "README.md").write_text("---\nnot: [valid\n---\n")
+    X, _ = tickets
+    loaded = SharpReCLClassifier.load_pretrained(path)
+    (path / "README.md").unlink()
+    np.testing.assert_array_equal(SharpReCLClassifier.load_pretrained(path).predict(X[:10]),
+                                  loaded.predict(X[:10]))
+
+
+def test_a_readme_of_the_users_is_kept_and_a_generated_card_replaced(fitted, tmp_path):
+    path = fitted.save_pretrained(tmp_path / "model")
+    card = (path / "README.md").read_text()
+    (path / "README.md").write_text(card + "\nedited\n")  # still a generated card: ours
+    fitted.save_pretrained(path)
+    assert (path / "README.md").read_text() == card
+    (path / "README.md").write_text("# My model\n")
+    with pytest.warns(UserWarning, match="README.md is not a model card written by sklearn-sharprecl"):
+        fitted.save_pretrained(path)
+    assert (path / "README.md").read_text() == "# My model\n"
+
+
+def test_the_example_card_of_the_docs_is_what_the_generator_writes():
+    from pathlib import Path
+
+    from sklearn_sharprecl._persistence.card import model_card
+
+    docs = Path(__file__).resolve().parents[1] / "docs"
+    example = docs / "model-card-example"
+    config = json.loads((example / "config.json").read_text())
+    history = json.loads((example / "history.json").read_text())
+    assert (example / "README.md").read_text() == model_card(config, history, CARD_DEFAULTS), (
+        "docs/model-card-example/README.md is not the card of the saved state next to it: "
+        "run python docs/model-card-example/make_example.py")
+    assert "```{literalinclude} model-card-example/README.md" in (docs / "persistence.md").read_text()
+
+
+def test_an_encoder_not_saved_as_it_is_keeps_every_weight_in_the_model_file(fitted, tickets, tmp_path,
+                                                                            monkeypatch):
+    """Should an encoder's own save_pretrained rename or shard its weights, model.safetensors holds
+    them all and loading reads them from there."""
+    from safetensors import safe_open
+
+    from sklearn_sharprecl._persistence import saved_model
+
+    write_encoder = saved_model._write_encoder
+    monkeypatch.setattr(saved_model, "_write_encoder", lambda *args: write_encoder(*args) and False)
+    path = fitted.save_pretrained(tmp_path / "model")
+    assert _config(path)["encoder_weights"] == "model.safetensors"
+    with safe_open(path / "model.safetensors", "pt") as weights:
+        assert any(name.startswith("encoder.") for name in weights.keys())
+    X, _ = tickets
+    np.testing.assert_array_equal(SharpReCLClassifier.load_pretrained(path).predict_proba(X[:20]),
+                                  fitted.predict_proba(X[:20]))
+    (path / "encoder" / "model.safetensors").write_bytes(b"changed")  # in the manifest all the same
+    with pytest.raises(ValueError, match="encoder/model.safetensors does not match"):
+        SharpReCLClassifier.load_pretrained(path)

@@ -9,7 +9,7 @@ from sklearn.metrics import f1_score, recall_score
 from skorch.history import History
 
 from sklearn_sharprecl import SharpReCLClassifier
-from sklearn_sharprecl._text.data import TokenizedTexts
+from sklearn_sharprecl._text.data import TokenizedTexts, tokenize
 
 import matplotlib  # a test dependency: its absence fails, never skips
 
@@ -168,7 +168,7 @@ def test_contrastive_embeddings_are_what_the_module_computes(fitted, tickets):
     X = tickets[0][:40]
     z = contrastive_embeddings(fitted, X)
     # The module's own second output, through the net's batches in input order.
-    dataset = TokenizedTexts([fitted._tokenize(X)])
+    dataset = TokenizedTexts([tokenize(fitted.tokenizer_, X, fitted.max_length)])
     from_forward = torch.cat([out[1] for out in fitted.net_.forward_iter(dataset)]).numpy()
     np.testing.assert_allclose(z, from_forward, atol=1e-5)
     np.testing.assert_allclose(np.linalg.norm(z, axis=1), 1.0, rtol=1e-5)

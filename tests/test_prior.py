@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from sklearn_sharprecl._estimators.prior import em_class_prior
+from sklearn_sharprecl._shared.scores import decision_prior_shift, log_decision_prior_shift
 
 
 def gaussian_posteriors(prior, reference, n, rng):
@@ -47,3 +48,24 @@ def test_a_zero_reference_is_refused_and_non_convergence_warned():
         em_class_prior(proba, [5, 3, 0])
     with pytest.warns(ConvergenceWarning, match="did not converge in 1 iterations"):
         em_class_prior(proba, [1, 1, 1], max_iter=1)
+
+
+@pytest.mark.parametrize("loss, trained", [("logit_adjusted", np.full(3, 1 / 3)),
+                                           ("cross_entropy", np.array([0.6, 0.3, 0.1]))])
+def test_decision_prior_shift_is_the_decision_prior_over_the_trained_one(loss, trained):
+    counts = np.array([60, 30, 10])
+    expected = {"balanced": np.full(3, 1 / 3) / trained, "train": np.array([0.6, 0.3, 0.1]) / trained,
+                "array": np.array([0.2, 0.2, 0.6]) / trained}
+    for name, prior in (("balanced", "balanced"), ("train", "train"), ("array", [1, 1, 3])):
+        shift = decision_prior_shift(prior, counts, loss)
+        np.testing.assert_allclose(shift, expected[name], rtol=1e-12)
+        np.testing.assert_allclose(log_decision_prior_shift(prior, counts, loss), np.log(expected[name]), rtol=1e-12)
+    assert decision_prior_shift(None, counts, loss) is None
+    np.testing.assert_array_equal(log_decision_prior_shift(None, counts, loss), np.zeros(3))
+
+
+@pytest.mark.parametrize("prior", ["balnced", "", [1, 2], [1, 0, 2], [1, np.inf, 2], {"a": 1}])
+def test_a_decision_prior_that_is_neither_a_name_nor_one_positive_number_per_class_is_refused(prior):
+    with pytest.raises(ValueError, match=r"decision_prior must be 'balanced', 'train', None or one positive, "
+                                         r"finite number per class \(3 classes, in the order of classes_\)"):
+        decision_prior_shift(prior, [60, 30, 10], "logit_adjusted")

@@ -117,7 +117,7 @@ def test_safe_format_round_trip_is_identical(fitted, tickets, tmp_path):
     X, _ = tickets
     fitted.save_pretrained(tmp_path / "model")
     assert sorted(p.name for p in (tmp_path / "model").iterdir()) == [
-        "config.json", "encoder", "history.json", "model.safetensors", "tokenizer",
+        "README.md", "config.json", "encoder", "history.json", "model.safetensors",
     ]
     loaded = SharpReCLClassifier.load_pretrained(tmp_path / "model")
     np.testing.assert_array_equal(loaded.predict_proba(X[:20]), fitted.predict_proba(X[:20]))
@@ -308,5 +308,6 @@ def test_new_files_carry_no_pooler(fitted, tmp_path):
     fitted.save_pretrained(tmp_path / "new")
     from safetensors.numpy import load_file
 
-    assert not any(k.startswith("encoder.pooler.") for k in load_file(tmp_path / "new" / "model.safetensors"))
+    for weights in ("model.safetensors", "encoder/model.safetensors"):
+        assert not any("pooler." in k for k in load_file(tmp_path / "new" / weights))
     assert SharpReCLClassifier.load_pretrained(tmp_path / "new").net_.module_.encoder.pooler is None

@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from sklearn_sharprecl import CALoRAClassifier, SharpReCLClassifier
-from sklearn_sharprecl._text.validation import check_labels, check_texts
+from sklearn_sharprecl._shared.texts import check_texts
+from sklearn_sharprecl._text.validation import check_labels
 from sklearn_sharprecl.demo import main as demo_main
 
 

@@ -7,7 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sklearn_sharprecl import SharpReCLClassifier
-from sklearn_sharprecl._text.validation import check_labels, check_texts
+from sklearn_sharprecl._shared.texts import check_texts
+from sklearn_sharprecl._text.validation import check_labels
 
 texts = st.lists(st.text(), min_size=1, max_size=30)
 non_text = st.one_of(

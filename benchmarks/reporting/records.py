@@ -91,3 +91,13 @@ def last_failures(log_path, done_keys=()):
         if match:
             last[match.group(1)] = match.group(2)
     return {key: why for key, why in last.items() if key not in set(done_keys)}
+
+
+def write_results(results, name, text, out):
+    """Write a benchmark's ``results`` as ``<out>/<name>.json`` and its table ``text`` as ``.md``;
+    print the table."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{name}.json").write_text(json.dumps(results, indent=1))
+    (out / f"{name}.md").write_text(text)
+    print(text)

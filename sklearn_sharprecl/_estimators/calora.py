@@ -33,9 +33,12 @@ from torch.nn import functional as F
 
 from .._network.loss import make_classification_loss
 from .._network.seeding import seeded_torch
-from .._text.validation import check_labels, check_texts
+from .._shared.scores import decision_scores
+from .._shared.texts import check_texts
+from .._text.multilabel import is_label_lists, is_multilabel
+from .._text.validation import check_labels
 from .base import TextClassifierMixin
-from .scores import decision_scores
+from .multilabel import is_multilabel_model
 
 
 class ClassAwareLoRALinear(nn.Module):
@@ -341,6 +344,9 @@ class CALoRAClassifier(TextClassifierMixin, BaseEstimator):
         """
         given = self.estimator
         texts = check_texts(X)
+        if is_multilabel(y) or is_label_lists(y) or is_multilabel_model(given):
+            raise ValueError("CALoRAClassifier is single-label: its class experts are chosen among "
+                             "exclusive classes. For multi-label y use SharpReCLClassifier.")
         y = check_labels(y, len(texts))
         rng = check_random_state(self.random_state)
         base_seed, head_seed = rng.randint(2**31 - 1, size=2)
@@ -381,7 +387,15 @@ class CALoRAClassifier(TextClassifierMixin, BaseEstimator):
     def _fit_head(self, head, features, y_enc, classes):
         """Stage 2: train the experts of ``head`` on the frozen ``features``."""
         module = ClassAwareLoRALinear(head, rank=self.rank, top_k=self.top_k)
-        self.net_ = NeuralNetClassifier(
+        self.net_ = self._build_net(module, len(classes))
+        self.net_.fit(features, y_enc.astype(np.int64))
+        self.head_ = self.net_.module_
+        self.head_.eval()
+        self.n_trainable_parameters_ = self.head_.n_trainable_parameters()
+
+    def _build_net(self, module, n_classes):
+        """The stage-2 skorch net around the head ``module`` (``class_counts_`` set)."""
+        return NeuralNetClassifier(
             module=module,
             criterion=make_classification_loss(self.classification_loss, self.class_counts_),
             optimizer=torch.optim.AdamW,
@@ -390,15 +404,98 @@ class CALoRAClassifier(TextClassifierMixin, BaseEstimator):
             batch_size=self.batch_size,
             train_split=None,
             iterator_train__shuffle=True,
-            classes=np.arange(len(classes)),
+            classes=np.arange(n_classes),
             predict_nonlinearity=functools.partial(torch.softmax, dim=-1),
             device="cpu",
             verbose=self.verbose,
         )
-        self.net_.fit(features, y_enc.astype(np.int64))
-        self.head_ = self.net_.module_
-        self.head_.eval()
-        self.n_trainable_parameters_ = self.head_.n_trainable_parameters()
+
+    # ---------------------------------------------------------- persistence
+    def save_pretrained(self, directory):
+        """Save the fitted model without pickle: safetensors weights + JSON.
+
+        The directory holds the head (the frozen copy of the base's classifier
+        and the experts) in ``head.safetensors``, the stage-2 history, and the
+        base in ``base/``, in the format of
+        :meth:`SharpReCLClassifier.save_pretrained`; every file loaded is
+        checked against a SHA-256 recorded at save time. The model is written
+        into a new folder beside ``directory`` and swapped in once complete,
+        so a failed save leaves ``directory`` as it was. A ``RandomState``
+        given as ``random_state`` is saved as None.
+
+        Parameters
+        ----------
+        directory : str or path-like
+            Created if needed. It must be new, empty, or hold a saved CALoRA
+            model, which is replaced (other files in it are kept); anything
+            else raises ``FileExistsError``.
+
+        Returns
+        -------
+        directory : pathlib.Path
+        """
+        from .._persistence.calora_model import write_calora_model
+
+        check_is_fitted(self)
+        return write_calora_model(self, directory)
+
+    @classmethod
+    def load_pretrained(cls, directory, device=None):
+        """Load a model written by :meth:`save_pretrained`.
+
+        Runs no code from the files. The loaded ``estimator`` parameter is an
+        unfitted copy of the base (its settings), or None when the model was
+        fitted with ``estimator=None``: fitting the loaded model again fits a
+        new base, as fitting the original would have.
+
+        Parameters
+        ----------
+        directory : str or path-like
+        device : str, default=None
+            Device of the base (the head runs on the CPU); ``None`` keeps the
+            saved setting, as :meth:`SharpReCLClassifier.load_pretrained`.
+
+        Returns
+        -------
+        estimator : CALoRAClassifier
+        """
+        from pathlib import Path
+
+        from .._persistence.calora_model import read_calora_model
+        from .._persistence.pretrained import _checked_estimator
+        from .classifier import SharpReCLClassifier
+
+        directory = Path(directory)
+        saved = read_calora_model(directory)
+        config = saved.config
+        base = SharpReCLClassifier.load_pretrained(directory / "base", device=device)
+        params = dict(config["params"])
+        params["estimator"] = None if params.get("estimator") is None else clone(base)
+        estimator = _checked_estimator(cls, params, directory / "config.json")
+        shape = config["head"]
+        linear = nn.Linear(shape["in_features"], shape["out_features"],
+                           dtype=getattr(torch, shape.get("dtype", "float32")))
+        with torch.random.fork_rng(devices=[]):  # the experts' initialisation is overwritten
+            head = ClassAwareLoRALinear(linear, rank=shape["rank"], top_k=shape["top_k"],
+                                        alpha=shape["alpha"])
+        try:
+            head.load_state_dict(saved.state, strict=True)
+        except RuntimeError as exc:
+            raise ValueError(f"{directory}: the head's weights do not fit the saved configuration: "
+                             f"{exc}") from exc
+        classes = np.asarray(config["classes"], dtype=np.dtype(config["classes_dtype"]))
+        if classes.tolist() != base.classes_.tolist() or len(classes) != head.out_features:
+            raise ValueError(f"{directory / 'config.json'}: the classes do not match the base's; the "
+                             "configuration was modified.")
+        vars(estimator).update(estimator_=base, classes_=classes,
+                               class_counts_=np.asarray(config["class_counts"]))
+        net = estimator._build_net(head, len(classes))
+        net.initialize()
+        net.history = saved.history
+        head.eval()
+        vars(estimator).update(net_=net, head_=net.module_,
+                               n_trainable_parameters_=head.n_trainable_parameters())
+        return estimator
 
     # ------------------------------------------------------------ inference
     def decision_function(self, X):

@@ -15,9 +15,10 @@ from .._text.training_data import check_training_data
 from .base import TextClassifierMixin
 from .deployment import DeploymentMixin
 from .inference import NetInferenceMixin
+from .multilabel import MultiLabelMixin
 from .prior import DecisionPriorMixin
-from .routing import check_routed_names, routed_defaults
-from .settings import check_settings, resolve_settings, second_view_of
+from .routing import check_routed_names, check_routed_values, routed_defaults
+from .settings import check_multilabel_settings, check_settings, resolve_settings, second_view_of
 
 _ROUTE_PREFIXES = ("module__", "criterion__", "optimizer__", "callbacks__")
 
@@ -26,7 +27,7 @@ def _is_routed(name):
     return name.startswith(_ROUTE_PREFIXES)
 
 
-class SharpReCLClassifier(NetInferenceMixin, DeploymentMixin, DecisionPriorMixin, PretrainedMixin,
+class SharpReCLClassifier(MultiLabelMixin, NetInferenceMixin, DeploymentMixin, DecisionPriorMixin, PretrainedMixin,
                           TextClassifierMixin, BaseEstimator):
     """Transformer text classifier for imbalanced classes (SharpReCL).
 
@@ -82,7 +83,9 @@ class SharpReCLClassifier(NetInferenceMixin, DeploymentMixin, DecisionPriorMixin
             default='logit_adjusted'
         Loss of the classification branch. ``'logit_adjusted'`` is
         ``CE(logits + log pi, y)`` with the training prior ``pi`` (paper Eq. 6);
-        ``'cross_entropy'`` is the paper's "w/o delta_CLS" (Table 7).
+        ``'cross_entropy'`` is the paper's "w/o delta_CLS" (Table 7). For a
+        multi-label ``y``: per-label binary cross-entropy, logit-adjusted by each
+        label's training log-odds or plain (see ``docs/method.md``).
     contrastive : {'auto', 'sharp', 'supcon'} or None, default='auto'
         ``'sharp'``: the balanced contrastive branch of SharpReCL.
         ``'supcon'``: plain SupCon over the two views (the paper's "w/o SSHM").
@@ -167,16 +170,29 @@ class SharpReCLClassifier(NetInferenceMixin, DeploymentMixin, DecisionPriorMixin
     verbose : int, default=0
         ``>0`` prints skorch's per-epoch log and a progress bar.
     callbacks : list of skorch callbacks or (name, callback) tuples, default=None
-        Extra skorch callbacks (copied at each fit), e.g. ``Checkpoint``.
+        Extra skorch callbacks, e.g. ``Checkpoint`` or ``TensorBoard``. Each
+        fit trains on a deep copy of the list, except live resources (an
+        attribute that cannot be copied or has a ``close()``/``finish()``
+        method, such as a ``SummaryWriter``), which the copies share
+        (docs/logging.md).
     **routed_params
         Routed parameters, described above.
 
     Attributes
     ----------
     classes_ : ndarray of shape (n_classes,)
-        Class labels.
+        Class labels; for a multi-label ``y``, ``np.arange(n_labels)``.
     class_counts_ : ndarray of shape (n_classes,)
-        Training examples per class (their weight sums with ``sample_weight``).
+        Training examples per class (their weight sums with ``sample_weight``);
+        for a multi-label ``y``, the training texts carrying each label.
+    thresholds_ : ndarray of shape (n_labels,)
+        Multi-label ``y`` only: each label's decision threshold on
+        :meth:`predict_proba`, the one that maximised the label's F1 on the
+        validation texts; 0.5 for a label without positive validation texts
+        and for every label without validation texts.
+    label_prior_ : ndarray of shape (n_labels,)
+        Multi-label ``y`` only: each label's (+1/+2 smoothed) training
+        frequency, whose log-odds the logit-adjusted loss adds.
     net_ : SharpReCLNet
         The fitted skorch net; ``net_.history`` holds the training curves.
     tokenizer_ : transformers tokenizer
@@ -201,6 +217,14 @@ class SharpReCLClassifier(NetInferenceMixin, DeploymentMixin, DecisionPriorMixin
     (1,)
     >>> clf.set_params(criterion__n_neg=64).get_params()["criterion__n_neg"]
     64
+
+    Your own development set chooses the epoch (``validation_fraction`` is
+    then not used):
+
+    >>> clf = SharpReCLClassifier(max_epochs=2, random_state=0)
+    >>> clf = clf.fit(texts, labels, X_val=["who built the pyramids"], y_val=["HUM"])
+    >>> len(clf.net_.history[:, "valid_f1_macro"])
+    2
     """
 
     _parameter_constraints = {
@@ -297,6 +321,11 @@ class SharpReCLClassifier(NetInferenceMixin, DeploymentMixin, DecisionPriorMixin
         """
         return routed_defaults()
 
+    def _validate_params(self):
+        # scikit-learn's check of _parameter_constraints (run by fit), and the routed values'.
+        super()._validate_params()
+        check_routed_values(self._routed(), type(self).__name__)
+
     def _routed(self, prefix=""):
         """The routed parameters set on this estimator (those starting with ``prefix``)."""
         return {k: v for k, v in vars(self).items() if _is_routed(k) and k.startswith(prefix)}
@@ -330,8 +359,10 @@ class SharpReCLClassifier(NetInferenceMixin, DeploymentMixin, DecisionPriorMixin
         ----------
         X : sequence of str of shape (n_samples,), or a single-column 2-D array/DataFrame
             Training texts.
-        y : array-like of shape (n_samples,)
+        y : array-like of shape (n_samples,) or (n_samples, n_labels)
             Labels of any hashable type; ``classes_`` are its distinct values.
+            Multi-label: a binary indicator matrix (dense or sparse), as
+            ``MultiLabelBinarizer`` gives; a row may be all zeros.
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative weight of each text. It scales the text's term in the
             classification loss and the anchor terms of its views in the
@@ -346,8 +377,9 @@ class SharpReCLClassifier(NetInferenceMixin, DeploymentMixin, DecisionPriorMixin
             them, and ``validation_fraction`` is not used. Request it through
             metadata routing (``set_fit_request(X_val=True, ...)``) in a
             meta-estimator, like ``sample_weight``.
-        y_val : array-like of shape (n_val,), default=None
-            Their labels, all among those of ``y``.
+        y_val : array-like of shape (n_val,) or (n_val, n_labels), default=None
+            Their labels, all among those of ``y``; multi-label thresholds
+            (``thresholds_``) are chosen on them.
         sample_weight_val : array-like of shape (n_val,), default=None
             Weights of the validation texts in the validation scores.
         X_aug : sequence of str of shape (n_samples,), default=None
@@ -361,11 +393,15 @@ class SharpReCLClassifier(NetInferenceMixin, DeploymentMixin, DecisionPriorMixin
         params = self.get_params()
         check_settings(params, type(self).__name__)
         data = check_training_data(X, y, sample_weight, X_aug, X_val, y_val, sample_weight_val)
+        if data.multilabel:
+            check_multilabel_settings(params)
         self._check_decision_prior(len(data.classes))
         settings = resolve_settings(params, len(data.classes), has_aug_texts=data.aug_texts is not None,
-                                    has_validation_set=data.valid is not None)
+                                    has_validation_set=data.valid is not None, multilabel=data.multilabel)
         second_view = second_view_of(params, settings.contrastive, data.aug_texts is not None)
         fitted = fit_network(settings, data, check_random_state(self.random_state), second_view)
+        for name in ("label_prior_", "thresholds_"):  # a multi-label fit's, set anew below
+            vars(self).pop(name, None)
         vars(self).update(
             classes_=data.classes, encoder_name_=settings.encoder_name, tokenizer_=settings.tokenizer,
             precision_=settings.precision, contrastive_=settings.contrastive,

@@ -4,21 +4,24 @@ import functools
 
 import numpy as np
 import torch
+from sklearn.utils._set_output import _SetOutputMixin  # private: see the class docstring
 from sklearn.utils.validation import check_is_fitted
 
 from .._network.build import NetSettings
 from .._network.net import SharpReCLNet
 from .._text.data import TokenizedTexts, tokenize
-from .._text.validation import check_texts
-from .scores import decision_scores, softmax
+from .._shared.scores import decision_scores, softmax
+from .._shared.texts import check_texts
 
 
-class NetInferenceMixin:
+class NetInferenceMixin(_SetOutputMixin):
     """:meth:`decision_function`, :meth:`predict_proba`, :meth:`transform` of a fitted ``net_``.
 
     Needs the fitted ``net_`` and ``tokenizer_`` and the ``max_length``,
     ``truncation`` and ``batch_size`` settings; the decision prior comes from
     :class:`~sklearn_sharprecl._estimators.prior.DecisionPriorMixin`.
+    scikit-learn's ``_SetOutputMixin`` wraps the ``transform`` defined here, so
+    that ``set_output`` applies to it (it wraps a class's own methods only).
     """
 
     def _forward(self, X, output):

@@ -6,7 +6,7 @@ import warnings
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
-from .scores import softmax
+from .._shared.scores import check_decision_prior, decision_prior_shift, softmax, trained_prior
 
 
 def em_class_prior(proba, reference_prior, *, max_iter=1000, tol=1e-8):
@@ -69,47 +69,21 @@ class DecisionPriorMixin:
     """
 
     def _check_decision_prior(self, n_classes=None):
-        """The decision prior as an array of probabilities, or None / the string given.
+        """The decision prior as an array of probabilities, or None / the name given.
 
         ``n_classes`` defaults to the fitted model's; ``fit`` checks the prior
         against its data's before training.
         """
-        n_classes = len(self.classes_) if n_classes is None else n_classes
-        prior = self.decision_prior
-        if prior is None or isinstance(prior, str):
-            return prior
-        try:
-            prior = np.asarray(prior, dtype=float)
-        except (TypeError, ValueError):
-            prior = np.full(1, np.nan)  # reported below with the value given
-        if prior.shape != (n_classes,) or not np.all(np.isfinite(prior)) or np.any(prior <= 0):
-            by_label = (" To give it by label: [prior[c] for c in clf.classes_]."
-                        if isinstance(self.decision_prior, dict) else "")
-            raise ValueError(
-                f"decision_prior must be 'balanced', 'train', None or one positive, finite number "
-                f"per class ({n_classes} classes, in the order of classes_); got "
-                f"{self.decision_prior!r}.{by_label}")
-        return prior / prior.sum()
-
-    def _named_prior(self, name):
-        """``'balanced'`` (uniform) or ``'train'`` (the training class frequencies) as an array."""
-        if name == "balanced":
-            return np.full(len(self.classes_), 1.0 / len(self.classes_))
-        counts = np.asarray(self.class_counts_, dtype=float)
-        return counts / counts.sum()
+        return check_decision_prior(self.decision_prior,
+                                    len(self.classes_) if n_classes is None else n_classes)
 
     def _trained_prior(self):
         """The prior the network's own posterior assumes."""
-        return self._named_prior("balanced" if self.classification_loss == "logit_adjusted" else "train")
+        return trained_prior(self.class_counts_, self.classification_loss)
 
     def _prior_shift(self):
         """Per-class factor turning the trained posterior into the decision prior's, or None."""
-        target = self._check_decision_prior()
-        if target is None:
-            return None
-        if isinstance(target, str):
-            target = self._named_prior(target)
-        return target / self._trained_prior()
+        return decision_prior_shift(self.decision_prior, self.class_counts_, self.classification_loss)
 
     def estimate_decision_prior(self, X, *, max_iter=1000, tol=1e-8):
         """Class prior of unlabelled texts, by EM, to use as ``decision_prior``.

@@ -35,7 +35,7 @@ def _init_parameters(cls, exclude):
 ROUTED_PARAMETERS = {
     "module": _init_parameters(SharpReCLModule, {"encoder", "n_classes"}),
     "criterion": _init_parameters(
-        SharpReCLLoss, {"class_counts", "classification_loss", "contrastive", "mu", "tau"}
+        SharpReCLLoss, {"class_counts", "classification_loss", "contrastive", "mu", "tau", "label_prior"}
     ),
     "optimizer": _init_parameters(AdamW, {"params", "lr"}),
     **{f"callbacks__{name}": params for name, params in DEFAULT_CALLBACK_PARAMETERS.items()},

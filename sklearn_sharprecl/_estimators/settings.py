@@ -6,6 +6,7 @@ import numpy as np
 
 from .._network.build import NetSettings
 from .._network.device import resolve_device, resolve_precision
+from .._network.multilabel_loss import MULTILABEL_LOSSES
 from .._text.encoder import check_max_length, load_tokenizer, resolve_encoder
 from ..auto import resolve_contrastive
 from .routing import SHARP_ONLY, check_routed_values
@@ -33,9 +34,26 @@ def check_settings(params, estimator_name):
             "lower blocks draw no dropout, so the two views already share them.")
 
 
-def resolve_settings(params, n_classes, *, has_aug_texts=False, has_validation_set=False):
-    """The :class:`NetSettings` of a fit on data with ``n_classes`` classes, with the choices
-    ``'auto'`` makes.
+def check_multilabel_settings(params):
+    """Refuse the settings a multi-label ``y`` cannot train or decide with."""
+    if params["classification_loss"] not in MULTILABEL_LOSSES:
+        raise ValueError(f"classification_loss={params['classification_loss']!r} is single-label; "
+                         "with a multi-label y use 'logit_adjusted' (per-label logit-adjusted "
+                         "binary cross-entropy) or 'cross_entropy' (plain binary cross-entropy).")
+    if params["contrastive"] not in ("auto", None):
+        raise ValueError(f"contrastive={params['contrastive']!r}: the contrastive branch is "
+                         "single-label for now; with a multi-label y use contrastive=None (or "
+                         "'auto', which resolves to None).")
+    if params["decision_prior"] is not None:
+        raise ValueError("decision_prior is single-label: a multi-label model decides by its "
+                         "per-label thresholds_ (chosen on the validation texts); leave "
+                         "decision_prior=None.")
+
+
+def resolve_settings(params, n_classes, *, has_aug_texts=False, has_validation_set=False,
+                     multilabel=False):
+    """The :class:`NetSettings` of a fit on data with ``n_classes`` classes (labels, for a
+    multi-label ``y``), with the choices ``'auto'`` makes.
 
     The tokenizer is loaded here, so a wrong encoder or ``max_length`` fails
     before training.
@@ -43,7 +61,8 @@ def resolve_settings(params, n_classes, *, has_aug_texts=False, has_validation_s
     if has_validation_set and params["validation_fraction"] is not None:
         warnings.warn("X_val and y_val are given: validation_fraction is not used.", UserWarning,
                       stacklevel=4)
-    contrastive = resolve_contrastive(params["contrastive"], n_classes)
+    # The branch is single-label: 'auto' has none for a multi-label y.
+    contrastive = None if multilabel else resolve_contrastive(params["contrastive"], n_classes)
     warn_inert_settings(params, contrastive, has_aug_texts=has_aug_texts,
                         has_valid=has_validation_set or params["validation_fraction"] is not None)
     # With Accelerate, mixed precision is the Accelerator's: our autocast stays off.

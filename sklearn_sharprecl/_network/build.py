@@ -1,6 +1,5 @@
 """The skorch net of a fit or of a loaded model, configured from the estimator's settings."""
 
-import copy
 import functools
 from dataclasses import dataclass
 
@@ -11,6 +10,7 @@ from .criterion import SharpReCLLoss
 from .device import resolve_device
 from .module import SharpReCLModule
 from .net import AcceleratedSharpReCLNet, SharpReCLNet
+from .user_callbacks import copy_user_callbacks
 
 # Randomly initialised parts of SharpReCLModule (fnmatch patterns, skorch param groups).
 _HEAD_PARAMETERS = ("classifier.*", "proj_f.*", "prototype_head.*")
@@ -59,14 +59,13 @@ class HeldOut:
         return dataset, self.dataset
 
 
-def copy_callbacks(callbacks):
-    """The user's callbacks for one fit: skorch initialises and mutates them."""
-    return copy.deepcopy(callbacks or [])
-
-
 def build_net(settings, *, n_classes, class_counts, encoder=None, valid_set=None,
-              augmentation=None, train_lengths=None):
+              augmentation=None, train_lengths=None, label_prior=None):
     """The skorch net of ``settings``, not yet initialised.
+
+    ``label_prior`` (each label's training frequency) makes it a multi-label
+    net: one sigmoid per label, trained by per-label binary losses, with
+    ``class_counts`` the labels' positive counts.
 
     ``encoder`` replaces the encoder's name (a loaded model passes its saved
     configuration); ``valid_set`` is validated on each epoch; ``augmentation``
@@ -107,7 +106,10 @@ def build_net(settings, *, n_classes, class_counts, encoder=None, valid_set=None
         criterion__contrastive=settings.contrastive,
         criterion__mu=params["mu"],
         criterion__tau=params["tau"],
-        predict_nonlinearity=functools.partial(torch.softmax, dim=-1),
+        criterion__label_prior=label_prior,
+        predict_nonlinearity=(torch.sigmoid if label_prior is not None
+                              else functools.partial(torch.softmax, dim=-1)),
+        multilabel=label_prior is not None,
         optimizer=torch.optim.AdamW,
         optimizer__param_groups=param_groups,
         lr=params["lr"],
@@ -117,7 +119,7 @@ def build_net(settings, *, n_classes, class_counts, encoder=None, valid_set=None
         iterator_train__shuffle=not params["group_by_length"],
         iterator_train__collate_fn=settings.collator(),
         iterator_valid__collate_fn=settings.collator(),
-        callbacks=copy_callbacks(params["callbacks"]),
+        callbacks=copy_user_callbacks(params["callbacks"]),  # skorch initialises and mutates them
         precision=settings.precision,
         head_init=settings.head_init,
         second_view="dropout" if augmentation is None else "augmented",

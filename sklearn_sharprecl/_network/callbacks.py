@@ -14,6 +14,7 @@ import torch
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import f1_score, log_loss
+from sklearn.multioutput import MultiOutputClassifier
 from sklearn.utils.class_weight import compute_sample_weight
 from skorch.callbacks import Callback, EarlyStopping, LRScheduler
 
@@ -32,12 +33,30 @@ def macro_f1(net, X, y):
 
 
 def balanced_log_loss(net, X, y):
-    """Validation log-loss with every class weighing the same (smooth where F1 jumps)."""
+    """Validation log-loss with every class weighing the same (smooth where F1 jumps).
+
+    For a multi-label ``y``: the mean over labels of each label's binary
+    log-loss with its positive and negative texts weighing the same.
+    """
     proba = net.predict_proba(X)
+    if np.ndim(y) == 2:
+        return _balanced_binary_log_loss(proba, np.asarray(y), X.sample_weight_array())
     weights = compute_sample_weight("balanced", y)
     if X.sample_weight is not None:
         weights = weights * X.sample_weight_array()
     return log_loss(y, proba, sample_weight=weights, labels=np.arange(proba.shape[1]))
+
+
+def _balanced_binary_log_loss(proba, Y, sample_weight=None):
+    losses = []
+    for j in range(Y.shape[1]):
+        if Y[:, j].min() == Y[:, j].max():  # one side absent: no balance to strike
+            continue
+        weights = compute_sample_weight("balanced", Y[:, j])
+        if sample_weight is not None:
+            weights = weights * sample_weight
+        losses.append(log_loss(Y[:, j], proba[:, j], sample_weight=weights, labels=[0, 1]))
+    return float(np.mean(losses)) if losses else float("nan")
 
 
 def steps_per_epoch(net, n_texts):
@@ -248,9 +267,12 @@ class LinearProbeHead(Callback):
         features = net.transform(data).astype(np.float64)
         n_classes = net.module_.classifier.out_features
         probe = LogisticRegression(C=self.C, max_iter=self.max_iter)
+        y = data.y.numpy()
+        if y.ndim == 2:  # multi-label: one binary probe per label
+            probe = MultiOutputClassifier(probe)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", ConvergenceWarning)
-            probe.fit(features, data.y.numpy(), sample_weight=data.sample_weight_array())
+            probe.fit(features, y, sample_weight=data.sample_weight_array())
         for w in caught:  # anything else the fit warned about goes on to the user
             if not issubclass(w.category, ConvergenceWarning):
                 warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
@@ -262,7 +284,9 @@ class LinearProbeHead(Callback):
                 ConvergenceWarning, stacklevel=2)
         self.probe_ = probe
         weight, bias = _full_rank_coefficients(probe, n_classes)
-        log_prior = getattr(net.criterion_.classification, "log_prior", None)
+        # The logit-adjusted losses' offset: the log prior, or each label's log-odds.
+        log_prior = getattr(net.criterion_.classification, "log_prior",
+                            getattr(net.criterion_.classification, "log_odds", None))
         if log_prior is not None:
             bias = bias - log_prior.double().cpu().numpy()
         classifier = net.module_.classifier
@@ -272,7 +296,11 @@ class LinearProbeHead(Callback):
 
 
 def _full_rank_coefficients(probe, n_classes):
-    """``(W, b)`` with one row per class; scikit-learn stores one row for two classes."""
+    """``(W, b)`` with one row per class; scikit-learn stores one row for two classes.
+    A multi-label probe's binary probes give one row per label."""
+    if hasattr(probe, "estimators_"):
+        return (np.vstack([p.coef_ for p in probe.estimators_]),
+                np.concatenate([p.intercept_ for p in probe.estimators_]))
     weight, bias = probe.coef_, probe.intercept_
     if n_classes == 2 and weight.shape[0] == 1:
         # softmax([-z/2, z/2]) == sigmoid(z): the same posterior, one row per class.

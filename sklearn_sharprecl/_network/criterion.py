@@ -4,6 +4,7 @@ import torch
 from torch import nn
 
 from .loss import HardMixupContrastiveLoss, contrastive_class_weight, make_classification_loss
+from .multilabel_loss import make_multilabel_loss
 from .sampling import balanced_synthetic_sets
 
 
@@ -43,6 +44,12 @@ class SharpReCLLoss(nn.Module):
         See :class:`HardMixupContrastiveLoss`.
     focal_gamma : float
         Focusing parameter of the focal loss.
+    label_prior : array-like of shape (n_labels,) or None
+        For a multi-label target (``y`` a binary indicator matrix): each
+        label's training frequency. The classification loss is then one
+        binary loss per label (:mod:`~sklearn_sharprecl._network.multilabel_loss`)
+        and ``class_counts`` are the labels' positive counts; the contrastive
+        branch is single-label only. ``None``: a single-label target.
 
     Attributes
     ----------
@@ -70,11 +77,18 @@ class SharpReCLLoss(nn.Module):
         hard_mixup=True,
         cl_normalization="positives",
         focal_gamma=2.0,
+        label_prior=None,
     ):
         super().__init__()
-        self.classification = make_classification_loss(
-            classification_loss, class_counts, focal_gamma=focal_gamma
-        )
+        if label_prior is not None:
+            if contrastive is not None:
+                raise ValueError("The contrastive branch is single-label; a multi-label target "
+                                 "trains with contrastive=None.")
+            self.classification = make_multilabel_loss(classification_loss, label_prior)
+        else:
+            self.classification = make_classification_loss(
+                classification_loss, class_counts, focal_gamma=focal_gamma
+            )
         self.contrastive = contrastive
         self.mu = mu
         self.contrastive_loss = HardMixupContrastiveLoss(tau=tau, normalization=cl_normalization)
@@ -104,7 +118,7 @@ class SharpReCLLoss(nn.Module):
         anchor terms keep weight 1); see :func:`~sklearn_sharprecl._network.loss.weighted_mean`.
         """
         n_views = logits.shape[0] // y.shape[0]
-        y_all = y.repeat(n_views)
+        y_all = y.repeat(n_views, *([1] * (y.ndim - 1)))  # rows of a multi-label y too
         w_all = None if sample_weight is None else sample_weight.to(logits.dtype).repeat(n_views)
         cls = self.classification(logits, y_all, w_all)
         mu = self.mu * self.contrastive_scale

@@ -57,18 +57,23 @@ class SharpReCLNet(NeuralNet):
         (:class:`~sklearn_sharprecl._network.partial.FreezeLowerLayers`).
     cache_frozen : bool, default=True
         Whether that callback caches the frozen blocks' output.
+    multilabel : bool, default=False
+        One independent label per output (``predict_nonlinearity`` a
+        sigmoid): :meth:`predict` is then the indicator matrix of the
+        probabilities of at least 0.5, and the validation scores are per label.
     **kwargs
         Everything :class:`skorch.NeuralNet` takes.
     """
 
     def __init__(self, *args, precision="fp32", head_init="random", second_view="dropout",
-                 train_layers=None, cache_frozen=True, **kwargs):
+                 train_layers=None, cache_frozen=True, multilabel=False, **kwargs):
         super().__init__(*args, **kwargs)
         self.precision = precision
         self.head_init = head_init
         self.second_view = second_view
         self.train_layers = train_layers
         self.cache_frozen = cache_frozen
+        self.multilabel = multilabel
 
     def get_default_callbacks(self):
         callbacks = [*super().get_default_callbacks(),
@@ -129,7 +134,8 @@ class SharpReCLNet(NeuralNet):
             return super().evaluation_step(batch, training=False)
 
     def predict(self, X):
-        return np.argmax(self.predict_proba(X), axis=1)
+        proba = self.predict_proba(X)
+        return (proba >= 0.5).astype(np.int64) if self.multilabel else np.argmax(proba, axis=1)
 
     def transform(self, X):
         """Pooled sentence features of ``X``."""

@@ -1,6 +1,5 @@
 """Models on disk: the pickle-free saved-model format and the ONNX export.
 
-Nothing is imported here: :mod:`sklearn_sharprecl.deploy` imports the standard-library
-file helpers of :mod:`~sklearn_sharprecl._persistence.files` and must not pull
-in torch with this package.
+The file checks these formats share with the torch-free loader
+(:mod:`sklearn_sharprecl.deploy`) live in :mod:`sklearn_sharprecl._shared.files`.
 """

@@ -8,7 +8,6 @@ its docstring for the layout). Exporting needs torch, ``onnx`` and
 import inspect
 import json
 import logging
-import shutil
 import tempfile
 import warnings
 from pathlib import Path
@@ -18,6 +17,8 @@ import torch
 from torch import nn
 
 from .. import deploy
+from .._shared.files import write_directory_atomically
+from .._shared.scores import log_decision_prior_shift
 
 _OPSET = 17  # LayerNormalization is one operator from opset 17 on
 _CLASSIFIER_SCOPE = "/module/classifier/"  # node-name prefix of the classifier head in the graph
@@ -35,28 +36,10 @@ class _LogitsOnly(nn.Module):
 
 
 def decision_log_shift(estimator):
-    """``log(decision prior / trained prior)`` per class, as the estimator's ``predict_proba`` applies it.
-
-    The trained prior is uniform for ``classification_loss='logit_adjusted'``
-    and the training class frequencies otherwise; a ``decision_prior`` of
-    None leaves the logits as they are.
-    """
-    n_classes = len(estimator.classes_)
-    counts = np.asarray(estimator.class_counts_, dtype=float)
-    named = {"balanced": np.full(n_classes, 1.0 / n_classes), "train": counts / counts.sum()}
-    trained = named["balanced" if estimator.classification_loss == "logit_adjusted" else "train"]
-    prior = estimator.decision_prior
-    if prior is None:
-        return np.zeros(n_classes)
-    if isinstance(prior, str):
-        target = named[prior]
-    else:
-        target = np.asarray(prior, dtype=float)
-        if target.shape != (n_classes,) or not np.all(np.isfinite(target)) or np.any(target <= 0):
-            raise ValueError(f"decision_prior must be 'balanced', 'train', None or one positive, finite "
-                             f"number per class ({n_classes} classes); got {prior!r}.")
-        target = target / target.sum()
-    return np.log(target) - np.log(trained)
+    """``log(decision prior / trained prior)`` per class, as the estimator's ``predict_proba`` applies it
+    (the shift of :func:`~sklearn_sharprecl._shared.scores.decision_prior_shift`; zeros for None)."""
+    return log_decision_prior_shift(estimator.decision_prior, estimator.class_counts_,
+                                    estimator.classification_loss)
 
 
 def _check_exportable(estimator, quantize):
@@ -76,23 +59,12 @@ def _check_exportable(estimator, quantize):
     if not all(isinstance(c, (str, int, float, bool)) for c in classes):
         raise ValueError(f"Only str, int, float or bool class labels can be exported, got "
                          f"{type(classes[0]).__name__}.")
+    if getattr(estimator, "thresholds_", None) is not None and estimator.decision_prior is not None:
+        raise ValueError("decision_prior is single-label: a multi-label model decides by its "
+                         "per-label thresholds_; set decision_prior=None to export it.")
     if getattr(estimator.tokenizer_, "backend_tokenizer", None) is None:
         raise ValueError(f"export_onnx needs a fast tokenizer (one backed by the tokenizers library); "
                          f"{type(estimator.tokenizer_).__name__} is not.")
-
-
-def _prepare_directory(directory):
-    """Make ``directory`` ready: new, empty, or a previous export, whose files alone are replaced."""
-    if directory.exists() and not directory.is_dir():
-        raise FileExistsError(f"Cannot export a model to {directory}: it exists and is a file.")
-    if directory.is_dir() and any(directory.iterdir()):
-        if not deploy.holds_export(directory):
-            raise FileExistsError(f"Cannot export a model to {directory}: the directory is not empty and "
-                                  "holds no exported model. Choose a new or empty directory.")
-        for name in deploy.OWN_FILES:
-            if (directory / name).is_file() or (directory / name).is_symlink():
-                (directory / name).unlink()
-    directory.mkdir(parents=True, exist_ok=True)
 
 
 def _sample_inputs(estimator, batch, width, device):
@@ -215,11 +187,18 @@ def _config(estimator, quantize, shift, directory):
         "truncation_side": estimator.tokenizer_.truncation_side,
         "pad_token_id": int(estimator.tokenizer_.pad_token_id or 0),
         "quantization": quantize,
+        **_multilabel_config(estimator),
         "opset": _OPSET,
         "versions": {"sklearn-sharprecl": __version__, "torch": torch.__version__,
                      "onnx": version("onnx"), "onnxruntime": version("onnxruntime")},
         "sha256": {name: deploy.sha256(directory / name) for name in (deploy.MODEL_FILE, deploy.TOKENIZER_FILE)},
     }
+
+
+def _multilabel_config(estimator):
+    """A multi-label model's per-label thresholds; the loader then applies a sigmoid per label."""
+    thresholds = getattr(estimator, "thresholds_", None)
+    return {} if thresholds is None else {"multilabel": True, "thresholds": [float(t) for t in thresholds]}
 
 
 def export_onnx(estimator, path, *, quantize=None):
@@ -232,7 +211,9 @@ def export_onnx(estimator, path, *, quantize=None):
     path : str or path-like
         Directory, created if needed. It must be new, empty, or hold a
         previous export, whose three files are replaced (other files in it
-        are kept); anything else raises ``FileExistsError``.
+        are kept); anything else raises ``FileExistsError``. The export is
+        written into a new folder beside it, which replaces it only once
+        complete: a failed export leaves it as it was.
     quantize : {None, 'int8'}, default=None
         ``'int8'``: the encoder's matrix products are dynamically quantized
         by onnxruntime (per-channel int8 weights); the classifier head stays
@@ -248,15 +229,16 @@ def export_onnx(estimator, path, *, quantize=None):
     check_is_fitted(estimator)
     _check_exportable(estimator, quantize)
     shift = decision_log_shift(estimator)  # refuses a bad decision prior before any file is written
-    directory = Path(path)
-    with tempfile.TemporaryDirectory() as scratch:
-        # Every file is made first: a failure leaves the target directory as it was.
-        scratch = Path(scratch)
-        _write_model(estimator, scratch / "fp32", quantize, scratch / deploy.MODEL_FILE)
-        _write_tokenizer(estimator, scratch / deploy.TOKENIZER_FILE)
-        config = _config(estimator, quantize, shift, scratch)
-        (scratch / deploy.CONFIG_FILE).write_text(json.dumps(config, indent=2))
-        _prepare_directory(directory)
-        for name in deploy.OWN_FILES:
-            shutil.move(str(scratch / name), directory / name)
-    return directory
+
+    def write(folder):
+        with tempfile.TemporaryDirectory() as scratch:  # the fp32 graph an int8 one is made from
+            _write_model(estimator, Path(scratch) / "fp32.onnx", quantize, folder / deploy.MODEL_FILE)
+        _write_tokenizer(estimator, folder / deploy.TOKENIZER_FILE)
+        config = _config(estimator, quantize, shift, folder)
+        (folder / deploy.CONFIG_FILE).write_text(json.dumps(config, indent=2))
+
+    # Every file is made in a new folder, swapped in when complete: a failure leaves the
+    # target directory as it was.
+    return write_directory_atomically(
+        path, write, holds=deploy.holds_export, is_own=lambda entry: entry.name in deploy.OWN_FILES,
+        what="exported model", verb="export")

@@ -10,17 +10,33 @@ a clear error instead of half-loading. The hashes live in ``config.json``
 itself: they catch corruption, not a deliberate forgery (sign the directory
 for that).
 
-Saving refuses a non-empty directory that is not a saved model; into a saved
-model it replaces only the files listed below, so other files there (a README,
-notes) are kept, and they are neither hashed nor checked.
+Saving writes the whole model into a new folder beside the target and swaps
+it in with renames once every file is written (see
+:func:`~sklearn_sharprecl._shared.files.write_directory_atomically`): a
+save that fails leaves the previous model as it was. It refuses a non-empty
+directory that is not a saved model; into a saved model it replaces the files
+listed below, and other files there (notes, a README of the user's) are
+carried over, neither hashed nor checked.
 
-Layout of a saved model directory::
+Layout of a saved model directory (format version 2)::
 
     config.json          format, estimator parameters, classes, versions, hashes
-    model.safetensors    every weight of the network (encoder and heads)
-    encoder/config.json  architecture of the encoder
-    tokenizer/...        the tokenizer files
+    model.safetensors    the weights of the heads (all weights when the encoder's
+                         own save_pretrained does not write them as they are)
+    encoder/             the fine-tuned encoder in the transformers layout:
+                         config.json, model.safetensors and the tokenizer files,
+                         which transformers.AutoModel / AutoTokenizer load as they are
     history.json         skorch training history
+    README.md            the model card, generated from config.json and history.json
+
+Every file that is loaded, those of ``encoder/`` included, is hashed in
+``config.json``; a file in ``encoder/`` that is not recorded there is refused.
+The model card is not hashed and never read by :func:`read_saved_model`. A
+``README.md`` of the user's (one without the card's generated-by line) is
+kept, and then no card is written.
+
+Format version 1 (still read) had every weight in ``model.safetensors``, only
+``config.json`` in ``encoder/``, the tokenizer in ``tokenizer/`` and no card.
 """
 
 import hashlib
@@ -30,16 +46,18 @@ from pathlib import Path
 
 import numpy as np
 
-from .files import read_format_config, sha256
+from .._shared.files import json_default, read_format_config, sha256, write_directory_atomically
 
 FORMAT = "sklearn-sharprecl"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 _WEIGHTS = "model.safetensors"
+_ENCODER_WEIGHTS = "encoder/model.safetensors"
+CARD = "README.md"
 _JSON_SCALARS = (str, int, float, bool, type(None))
 #: Files and folders a saved model consists of; nothing else in its directory
 #: is written, hashed or checked.
 OWN_FILES = ("config.json", _WEIGHTS, "history.json")
-OWN_DIRS = ("encoder", "tokenizer")
+OWN_DIRS = ("encoder", "tokenizer")  # tokenizer/: format version 1
 # Settings that could fetch or run code if a file could set them: never
 # restored. ``callbacks`` (objects) and ``trust_remote_code`` are saved as None;
 # ``accelerate`` is saved when it is JSON data, for the record only.
@@ -205,74 +223,81 @@ def holds_saved_model(directory):
     return isinstance(config, dict) and config.get("format") == FORMAT
 
 
+def _is_own_entry(entry):
+    """Whether an entry of a saved model directory is the model's (replaced by a save)."""
+    from .card import is_generated_card
+
+    if entry.name == CARD:
+        return is_generated_card(entry)
+    return entry.name in OWN_FILES or entry.name in OWN_DIRS
+
+
 def other_entries(directory):
     """What ``directory`` holds besides the files of a saved model, sorted by name.
 
     These are the entries (files, folders, links) a user keeps next to a
-    model, e.g. a README: saving a model into the directory leaves them alone,
-    and whoever replaces the directory as a whole should carry them over.
+    model, e.g. notes or a README of their own (the generated model card is
+    the model's): saving a model into the directory carries them over, and
+    whoever replaces the directory as a whole should too.
     """
-    own = {*OWN_FILES, *OWN_DIRS}
-    return sorted((entry for entry in Path(directory).iterdir() if entry.name not in own),
+    return sorted((entry for entry in Path(directory).iterdir() if not _is_own_entry(entry)),
                   key=lambda entry: entry.name)
 
 
 def _own_files(directory):
-    """The files of a saved model in ``directory``, but ``config.json``, sorted."""
+    """The files of a saved model in ``directory``, but ``config.json`` and the card, sorted."""
     files = [directory / name for name in OWN_FILES if name != "config.json"]
     for sub in OWN_DIRS:
         files.extend(sorted((directory / sub).rglob("*")))
     return [path for path in files if path.is_file()]
 
 
-def _prepare_directory(directory):
-    """Make ``directory`` ready for a model: new, empty, or a saved model whose files go."""
-    import shutil
-
-    if directory.exists() and not directory.is_dir():
-        raise FileExistsError(f"Cannot save a model to {directory}: it exists and is a file.")
-    if directory.is_dir() and any(directory.iterdir()):
-        if not holds_saved_model(directory):
-            raise FileExistsError(
-                f"Cannot save a model to {directory}: the directory is not empty and holds "
-                "no saved model. Choose a new or empty directory."
-            )
-        # Replace our files only; anything else the user keeps there stays.
-        for sub in OWN_DIRS:
-            if (directory / sub).is_dir() and not (directory / sub).is_symlink():
-                shutil.rmtree(directory / sub)
-        for name in (*OWN_FILES, *OWN_DIRS):
-            path = directory / name
-            if path.is_file() or path.is_symlink():
-                path.unlink()
-    directory.mkdir(parents=True, exist_ok=True)
+def _cpu_state(module):
+    # clone(): safetensors refuses tensors that share storage.
+    return {k: v.detach().cpu().clone().contiguous() for k, v in module.state_dict().items()}
 
 
-def write_saved_model(estimator, directory):
-    """Write a fitted estimator to ``directory`` (created if needed).
+def _write_encoder(module, tokenizer, folder):
+    """The encoder and tokenizer in the transformers layout in ``folder``.
 
-    ``directory`` must be new, empty, or hold a saved model, whose files are
-    then replaced (other files in it are left alone); anything else raises
-    ``FileExistsError``.
+    Returns whether ``folder/model.safetensors`` holds the encoder's weights
+    exactly as the module has them (same names under ``encoder.``, same
+    values): then the model's own weights file need not hold them again.
     """
+    import torch
+    from safetensors.torch import load_file
+
+    from .._text.encoder import quiet_transformers
+
+    encoder = module.encoder
+    with quiet_transformers():
+        encoder.save_pretrained(folder)
+        tokenizer.save_pretrained(folder)
+    weights = folder / "model.safetensors"
+    expected = {k[len("encoder."):]: v for k, v in module.state_dict().items() if k.startswith("encoder.")}
+    if not weights.is_file():  # sharded, or another layout: keep every weight in ours
+        return False
+    written = load_file(weights)
+    return written.keys() == expected.keys() and all(
+        torch.equal(written[k], expected[k].detach().cpu()) for k in expected)
+
+
+def _write_files(estimator, directory):
+    """Write every file of a fitted estimator's saved model into the new folder ``directory``."""
     from safetensors.torch import save_file
 
+    from .card import model_card
+
     classes = estimator.classes_.tolist()
-    if not all(isinstance(c, (str, int, float, bool)) for c in classes):
-        raise ValueError(
-            "Only str, int, float or bool class labels can be saved in the pickle-free "
-            f"format, got {type(classes[0]).__name__}; use joblib.dump instead."
-        )
-    params = _json_params(estimator)  # refuses unsavable parameters before any file changes
-    directory = Path(directory)
-    _prepare_directory(directory)
+    params = _json_params(estimator)
     module = estimator.net_.module_
-    # clone(): safetensors refuses tensors that share storage.
-    state = {k: v.detach().cpu().clone().contiguous() for k, v in module.state_dict().items()}
+    standalone = _write_encoder(module, estimator.tokenizer_, directory / "encoder")
+    state = _cpu_state(module)
+    if standalone:
+        state = {k: v for k, v in state.items() if not k.startswith("encoder.")}
     save_file(state, directory / _WEIGHTS)
-    module.encoder.config.save_pretrained(directory / "encoder")
-    estimator.tokenizer_.save_pretrained(directory / "tokenizer")
-    estimator.net_.history.to_file(str(directory / "history.json"))
+    history = estimator.net_.history.to_list()
+    (directory / "history.json").write_text(json.dumps(history, default=json_default))
     hashes = {path.relative_to(directory).as_posix(): sha256(path)
               for path in _own_files(directory)}
     config = {
@@ -288,10 +313,68 @@ def write_saved_model(estimator, directory):
         "head_init": estimator.head_init_,
         "contrastive": estimator.contrastive_,
         "versions": library_versions(),
+        # Where the encoder's weights are read from at load time.
+        "encoder_weights": _ENCODER_WEIGHTS if standalone else _WEIGHTS,
         "sha256": hashes,
+        **_multilabel_config(estimator),
     }
     (directory / "config.json").write_text(json.dumps(config, indent=2))
-    return directory
+    defaults = {**type(estimator)().get_params(deep=False), **estimator.routed_parameters()}
+    history = json.loads((directory / "history.json").read_text())
+    (directory / CARD).write_text(model_card(config, history, defaults))
+
+
+def check_model_savable(estimator):
+    """Raise ``ValueError`` for a fitted estimator whose model the format cannot hold, before any file is written."""
+    if getattr(estimator, "quantized_", False):
+        raise ValueError("An int8 copy cannot be saved; save the model it was made from and "
+                         "call quantize_int8() after loading it.")
+    classes = estimator.classes_.tolist()
+    if not all(isinstance(c, (str, int, float, bool)) for c in classes):
+        raise ValueError(
+            "Only str, int, float or bool class labels can be saved in the pickle-free "
+            f"format, got {type(classes[0]).__name__}; use joblib.dump instead."
+        )
+    _json_params(estimator)
+
+
+def write_saved_model_files(estimator, folder):
+    """Write a fitted estimator's saved model into ``folder``, which must not exist yet.
+
+    No atomicity of its own: for a model written inside another one (the base
+    of a CALoRA model), whose writer swaps in the whole.
+    """
+    check_model_savable(estimator)
+    folder = Path(folder)
+    folder.mkdir()
+    _write_files(estimator, folder)
+
+
+def write_saved_model(estimator, directory):
+    """Write a fitted estimator to ``directory`` (created if needed).
+
+    ``directory`` must be new, empty, or hold a saved model, which is then
+    replaced as a whole once the new one is completely written (other files
+    in it are carried over); anything else raises ``FileExistsError``. A
+    save that fails leaves ``directory`` as it was.
+    """
+    check_model_savable(estimator)  # before any file is written
+    directory = Path(directory)
+    user_card = directory / CARD
+    if holds_saved_model(directory) and user_card.is_file() and not _is_own_entry(user_card):
+        warnings.warn(f"{user_card} is not a model card written by sklearn-sharprecl: it is kept, "
+                      "and the generated card is not written.", UserWarning, stacklevel=3)
+    return write_directory_atomically(
+        directory, lambda folder: _write_files(estimator, folder), holds=holds_saved_model,
+        is_own=_is_own_entry, what="saved model")
+
+
+def _multilabel_config(estimator):
+    """A multi-label model's per-label thresholds and label prior (nothing for single-label)."""
+    if getattr(estimator, "thresholds_", None) is None:
+        return {}
+    return {"thresholds": [float(t) for t in estimator.thresholds_],
+            "label_prior": [float(p) for p in estimator.label_prior_]}
 
 
 def read_config(directory):
@@ -320,20 +403,38 @@ def read_saved_model(directory):
 
     directory = Path(directory)
     config = read_config(directory)
-    weights = directory / _WEIGHTS
-    if not weights.is_file():
-        raise FileNotFoundError(f"No weights in {directory}: {_WEIGHTS} is missing.")
+    version = config.get("format_version", 0)
+    # Format version 1: every weight in model.safetensors, the tokenizer in tokenizer/.
+    weight_files = [_WEIGHTS]
+    if version >= 2:
+        encoder_weights = config.get("encoder_weights")
+        if encoder_weights not in (_WEIGHTS, _ENCODER_WEIGHTS):
+            raise ValueError(f"{directory / 'config.json'} names no valid encoder_weights "
+                             f"(got {encoder_weights!r}); the configuration was modified.")
+        weight_files = sorted({_WEIGHTS, encoder_weights})
+    for name in weight_files:
+        if not (directory / name).is_file():
+            raise FileNotFoundError(f"No weights in {directory}: {name} is missing.")
     hashes = config.get("sha256") or {}
-    if _WEIGHTS not in hashes:
-        raise ValueError(f"{directory / 'config.json'} records no hash for {_WEIGHTS}.")
+    for name in weight_files:
+        if name not in hashes:
+            raise ValueError(f"{directory / 'config.json'} records no hash for {name}.")
+    recorded = {(directory / name).resolve() for name in hashes}
+    for sub in OWN_DIRS:
+        for path in sorted((directory / sub).rglob("*")):
+            if path.is_file() and path.resolve() not in recorded:
+                raise ValueError(
+                    f"{path} is not recorded in {directory / 'config.json'}: a file was added to "
+                    "the model after it was saved. Refusing to load the model.")
+    data = {}
     for name, expected in hashes.items():
         if not is_own_file(name):
             raise ValueError(f"{directory / 'config.json'} records a hash for {name!r}, which is "
                              "not a file of a saved model; the configuration was modified.")
         path = directory / name
-        if name == _WEIGHTS:
-            data = weights.read_bytes()  # hash and parse the very same bytes
-            actual = hashlib.sha256(data).hexdigest()
+        if name in weight_files:
+            data[name] = path.read_bytes()  # hash and parse the very same bytes
+            actual = hashlib.sha256(data[name]).hexdigest()
         else:
             actual = sha256(path) if path.is_file() else None
         if actual != expected:
@@ -341,10 +442,13 @@ def read_saved_model(directory):
                 f"{path} does not match the SHA-256 recorded when the model was saved: "
                 "the file is missing, truncated or modified. Refusing to load the model."
             )
-    try:
-        state = load(data)
-    except SafetensorError as exc:
-        raise ValueError(f"{weights} is not a readable safetensors file: {exc}") from exc
+    state = {}
+    for name in weight_files:
+        try:
+            part = load(data[name])
+        except SafetensorError as exc:
+            raise ValueError(f"{directory / name} is not a readable safetensors file: {exc}") from exc
+        state.update({f"encoder.{k}": v for k, v in part.items()} if name == _ENCODER_WEIGHTS else part)
 
     warn_on_version_mismatch(config.get("versions"))
     with quiet_transformers():
@@ -359,7 +463,7 @@ def read_saved_model(directory):
         "classes": np.asarray(config["classes"], dtype=np.dtype(config["classes_dtype"])),
         "class_counts": np.asarray(config["class_counts"]),
         "encoder_name": config["encoder_name"],
-        "tokenizer": load_tokenizer(directory / "tokenizer"),
+        "tokenizer": load_tokenizer(directory / ("encoder" if version >= 2 else "tokenizer")),
         "versions": config.get("versions", {}),
         "precision": config.get("precision", "fp32"),
         # Saved before 'auto' existed: the setting was the choice.
@@ -368,5 +472,12 @@ def read_saved_model(directory):
         "encoder": encoder,
         "state": state,
         "history": History.from_file(str(history)) if history.is_file() else History(),
+        # A multi-label model's; None for single-label.
+        "thresholds": _float_array(config.get("thresholds")),
+        "label_prior": _float_array(config.get("label_prior")),
     }
     return SimpleNamespace(params=saved_params(config), fitted=fitted)
+
+
+def _float_array(values):
+    return None if values is None else np.asarray(values, dtype=np.float64)

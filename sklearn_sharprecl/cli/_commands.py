@@ -4,6 +4,7 @@
 
 import contextlib
 import json
+import math
 import sys
 import time
 from pathlib import Path
@@ -17,6 +18,7 @@ from ._data import (
     read_data,
 )
 from ._errors import PROG, CLIError, _one_line
+from . import _multilabel as multilabel
 from ._models import (
     _check_model_path,
     _check_model_target,
@@ -136,7 +138,7 @@ def _cmd_fit(args):
             raise CLIError(f"{_one_line(exc)} (here: a --model name ending in .joblib)") from exc
     frame = read_data(args.data)
     texts = _texts(frame, args.text_column, "--text-column", args.data)
-    labels = _labels(frame, args.label_column, "--label-column", args.data)
+    labels, label_names = _fit_labels(frame, args, args.data), None
     aug = None
     if args.aug_column is not None:
         aug = _texts(frame, args.aug_column, "--aug-column", args.data)
@@ -145,7 +147,11 @@ def _cmd_fit(args):
         valid_frame = read_data(args.validation)
         validation = {
             "X_val": _texts(valid_frame, args.text_column, "--text-column", args.validation),
-            "y_val": _labels(valid_frame, args.label_column, "--label-column", args.validation)}
+            "y_val": _fit_labels(valid_frame, args, args.validation)}
+    if args.label_separator is not None:  # label names joined by the separator
+        labels, validation["y_val"], label_names = multilabel.binarize(
+            labels, validation.get("y_val"), args.validation)
+        validation = {k: v for k, v in validation.items() if v is not None}
 
     writer = _ModelWriter(model)  # an unwritable folder fails now, not after training
     try:
@@ -157,24 +163,40 @@ def _cmd_fit(args):
             except InvalidParameterError as exc:  # checked first thing, before any loading
                 raise _parameter_error(exc, params) from exc
             fitted = True
+            if label_names is not None:  # the saved model names its labels
+                estimator.classes_ = label_names
         seconds = time.perf_counter() - start
         if interrupt["interrupted"]:
             return _interrupted_fit(estimator if fitted else None, model)
         writer.write(estimator)
     finally:
         writer.discard()
-    _print_fit_summary(estimator, len(texts), seconds, model)
+    _print_fit_summary(estimator, len(texts), seconds, model, split=args.validation is None)
     return 0
 
 
-def _print_fit_summary(estimator, n_texts, seconds, model):
+def _fit_labels(frame, args, path):
+    """The label column: one label per row, or each row's label names (``--label-separator``)."""
+    if args.label_separator is None:
+        return _labels(frame, args.label_column, "--label-column", path)
+    return multilabel.label_sets(frame, args.label_column, "--label-column", path,
+                                 args.label_separator)
+
+
+def _print_fit_summary(estimator, n_texts, seconds, model, split=True):
+    """``split``: whether ``validation_fraction`` held texts out (no --validation file)."""
     history = estimator.net_.history
-    n_train = int(estimator.class_counts_.sum())
+    if multilabel.is_multilabel_model(estimator):  # class counts are per label
+        fraction = estimator.validation_fraction if split else None
+        held_out = math.ceil(fraction * n_texts) if fraction else 0  # as train_test_split
+        n_train, kind = n_texts - held_out, "labels"
+    else:
+        n_train, kind = int(estimator.class_counts_.sum()), "classes"
     held_out = n_texts - n_train
     print(
         f"fitted on {n_train} texts"
         + (f" ({held_out} more held out for validation)" if held_out else "")
-        + f", {len(estimator.classes_)} classes, {len(history)} epoch(s) in {seconds:.1f} s"
+        + f", {len(estimator.classes_)} {kind}, {len(history)} epoch(s) in {seconds:.1f} s"
     )
     best = _best_epoch(history)
     if best:
@@ -300,9 +322,13 @@ def _cmd_predict(args):
     proba = _WithProgress(estimator, _show_progress(args)).predict_proba(texts)
 
     out = frame.copy()
-    new = {"prediction": estimator.classes_[proba.argmax(axis=1)]}
-    for j, label in enumerate(estimator.classes_):
-        new[f"proba_{label}"] = proba[:, j]
+    if multilabel.is_multilabel_model(estimator):
+        new = multilabel.prediction_columns(estimator, proba,
+                                            args.label_separator or multilabel.DEFAULT_SEPARATOR)
+    else:
+        new = {"prediction": estimator.classes_[proba.argmax(axis=1)]}
+        for j, label in enumerate(estimator.classes_):
+            new[f"proba_{label}"] = proba[:, j]
     clash = [name for name in new if name in out.columns]
     if clash:
         print(f"{PROG}: warning: overwriting input column(s) {', '.join(clash)}", file=sys.stderr)
@@ -329,8 +355,10 @@ def _cmd_evaluate(args):
     _check_output_dir(args.output_dir, REPORT_FILES.values(), args.data, args.force)
     frame = read_data(args.data)
     texts = _texts(frame, args.text_column, "--text-column", args.data)
-    labels = _labels(frame, args.label_column, "--label-column", args.data)
     estimator = _load_fitted(args.model, usage)
+    if multilabel.is_multilabel_model(estimator):
+        return _evaluate_multilabel(args, estimator, frame, texts)
+    labels = _labels(frame, args.label_column, "--label-column", args.data)
     classes = list(estimator.classes_)
     if all(isinstance(c, str) for c in classes):
         labels = labels.astype(str)  # e.g. JSON numbers against CSV-trained string labels
@@ -366,4 +394,23 @@ def _cmd_evaluate(args):
         f"balanced accuracy: {metrics['balanced_accuracy']:.4f}   ({metrics['n_samples']} texts)"
     )
     print(f"files written to {args.output_dir}: " + ", ".join(p.name for p in paths.values()))
+    return 0
+
+
+def _evaluate_multilabel(args, estimator, frame, texts):
+    """evaluate for a multi-label model: per-label precision, recall, F1 and support."""
+    if args.decision_prior is not None:
+        raise CLIError(f"--decision-prior is single-label; {args.model} holds a multi-label "
+                       "model, which decides by its per-label thresholds; leave it out")
+    separator = args.label_separator or multilabel.DEFAULT_SEPARATOR
+    rows = multilabel.label_sets(frame, args.label_column, "--label-column", args.data, separator)
+    model = _WithProgress(estimator, _show_progress(args))
+    report, metrics = multilabel.evaluate(model, texts, rows, args.output_dir, args.label_column)
+    if metrics["unknown_labels"]:
+        print(f"{PROG}: warning: label(s) the model does not have, never predicted: "
+              f"{', '.join(metrics['unknown_labels'])}", file=sys.stderr)
+    print(report)
+    print(f"macro-F1: {metrics['f1_macro']:.4f}   micro-F1: {metrics['f1_micro']:.4f}   "
+          f"subset accuracy: {metrics['subset_accuracy']:.4f}   ({metrics['n_samples']} texts)")
+    print(f"files written to {args.output_dir}: report.txt, metrics.json")
     return 0

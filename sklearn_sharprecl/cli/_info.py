@@ -59,6 +59,9 @@ def _describe(estimator, config=None):
         "best_valid_f1_macro": best[1] if best else None,
         "parameters": parameters,
         "routed_parameters": routed,
+        # A multi-label model's per-label decision thresholds.
+        **({"thresholds": [float(t) for t in estimator.thresholds_]}
+           if getattr(estimator, "thresholds_", None) is not None else {}),
     }
 
 
@@ -120,6 +123,10 @@ def _print_header(info, estimator):
         if info["best_valid_f1_macro"] is not None:
             print(f"best validation macro-F1: {info['best_valid_f1_macro']:.4f}")
         split = " (after the validation split)" if estimator.validation_fraction else ""
+        if "thresholds" in info:
+            print(f"labels ({len(info['classes'])}) of a multi-label model, with the training "
+                  f"texts carrying each{split} and its decision threshold:")
+            return
         print(f"classes ({len(info['classes'])}), with training examples{split}:")
         return
     print(f"epochs:   {info['epochs']} of the class experts; the base: "
@@ -139,8 +146,10 @@ def _cmd_info(args):
         return 0
     _print_header(info, estimator)
     width = max(len(str(c)) for c in info["classes"])
-    for label, count in zip(info["classes"], info["class_counts"]):
-        print(f"  {str(label):<{width}}  {count}")
+    thresholds = info.get("thresholds")
+    for j, (label, count) in enumerate(zip(info["classes"], info["class_counts"])):
+        shown = "" if thresholds is None else f"  threshold {thresholds[j]:.3f}"
+        print(f"  {str(label):<{width}}  {count}{shown}")
     _print_parameters("", info)
     if "base" in info:
         _print_parameters("base ", info["base"])

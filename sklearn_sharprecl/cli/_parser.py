@@ -52,6 +52,10 @@ def _add_data_arguments(parser, *, labels, text_help="column holding the texts")
 _MODELS_PRIOR = "the model's; not for a CALoRAClassifier"
 
 
+def _add_label_separator(parser, help):
+    parser.add_argument("--label-separator", metavar="SEP", help=help)
+
+
 def _add_decision_prior(parser, default, estimate=False):
     """--decision-prior; ``estimate``: also 'estimate' (predict and evaluate, which have texts)."""
     parser.add_argument("--decision-prior", choices=_PRIORS + ((_ESTIMATE,) if estimate else ()),
@@ -82,6 +86,10 @@ def _add_fit_command(commands, data_help):
     fit.add_argument("--validation", metavar="FILE",
                      help="a labelled data file (same columns as DATA) to choose the best "
                           "epoch and stop early on, instead of a --validation-fraction split")
+    _add_label_separator(fit, "multi-label data: each label cell holds a text's label names "
+                              "joined by SEP (e.g. ';'); an empty cell is a text without a "
+                              "label. The model then predicts every label that reaches its "
+                              "threshold")
     fit.add_argument("--aug-column", metavar="COL",
                      help="column with a precomputed augmented view of each text "
                           "(the contrastive second view; overrides --augment)")
@@ -187,7 +195,10 @@ def _add_predict_command(commands):
     predict = commands.add_parser(
         "predict", help="predict the classes of the texts of a data file",
         description="Write the rows of DATA with a 'prediction' column and one "
-                    "'proba_<class>' column per class (the columns sum to 1).",
+                    "'proba_<class>' column per class (the columns sum to 1; for a "
+                    "multi-label model, each label's probability, and the prediction "
+                    "is the labels that reach their thresholds, joined by "
+                    "--label-separator).",
     )
     predict.add_argument("model", metavar="MODEL", help=_MODEL_HELP)
     predict.add_argument("data", metavar="DATA", help=_DATA_HELP)
@@ -197,6 +208,8 @@ def _add_predict_command(commands):
     predict.add_argument("--force", "-f", action="store_true",
                          help="overwrite OUT if it exists")
     _add_data_arguments(predict, labels=False)
+    _add_label_separator(predict, "for a multi-label model: joins the predicted labels of "
+                                  "each text (default: ';')")
     _add_decision_prior(predict, default=_MODELS_PRIOR, estimate=True)
     predict.add_argument("-v", "--verbose", action="count", default=0, help=_PROGRESS_HELP)
     predict.set_defaults(handler=_cmd_predict)
@@ -221,6 +234,9 @@ def _add_evaluate_command(commands):
     evaluate.add_argument("--force", "-f", action="store_true",
                           help="overwrite report files already in DIR")
     _add_data_arguments(evaluate, labels=True)
+    _add_label_separator(evaluate, "for a multi-label model: splits each label cell into "
+                                   "label names (default: ';'); the report is then per label, "
+                                   "without plots")
     _add_decision_prior(evaluate, default=_MODELS_PRIOR, estimate=True)
     evaluate.add_argument("--embeddings", choices=("pca", "tsne"), default="pca",
                           help="2-D projection of embeddings.png (default: %(default)s)")
