@@ -52,7 +52,7 @@ BRANCH = {"contrastive": "sharp", "augment": "dropout"}
 # The suite's baseline settings (``benchmarks.run --set``); ``--set`` adds to them.
 BASELINE = ["center_prototypes=true", "precision=bf16"]
 QUANTITIES = ("recall", "precision", "auc", "offset_own", "margin_own", "offset_all",
-              "proto_norm", "proto_cos")
+              "weight_norm", "proto_norm", "proto_cos")
 
 
 def _normalize(a):
@@ -147,7 +147,7 @@ def plot(path):
     import matplotlib.pyplot as plt
 
     record = json.loads(Path(path).read_text())
-    fig, axes = plt.subplots(2, 4, figsize=(16, 7))
+    fig, axes = plt.subplots(3, 3, figsize=(13, 10))
     for ax, name in zip(axes.flat, QUANTITIES):
         for method, marker in zip(METHODS, ("o", "x")):
             r = record["methods"][method]
