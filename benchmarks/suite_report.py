@@ -350,22 +350,25 @@ def defaults_verdicts(grid, seeds=RULE_SEEDS):
     ratios = {cell_label(c["cell"]): (1.0 if c["method"] == "LA-CE (w/o CL)" else
                                       cost_ratio(c["defaults"], c["LA-CE (w/o CL)"])[0]) for c in cells}
     over = [name for name, r in ratios.items() if not r <= 1.1]
-    status = ("" if not pending and not missing else
-              f" (provisional: fewer than {seeds} seeds on {', '.join(sorted(set(pending + missing)))})")
     mean_d, mean_ce = float(np.mean(means["defaults"])), float(np.mean(means["CE"]))
-    return [
+    found = [
         ("defaults − LA-CE ≥ −sd on macro-F1 and on the 5 rarest classes' recall, every cell",
-         ("yes" if not not_worse else f"no: {', '.join(not_worse)}") + status),
+         "yes" if not not_worse else f"no: {', '.join(not_worse)}"),
         ("defaults − LA-CE > +sd on macro-F1 on at least 2 cells",
-         f"{'yes' if len(ahead) >= 2 else 'no'}: {', '.join(ahead) or 'none'}" + status),
+         f"{'yes' if len(ahead) >= 2 else 'no'}: {', '.join(ahead) or 'none'}"),
         ("the defaults' mean over the four cells above CE's",
-         (f"{'yes' if mean_d > mean_ce else 'no'}: {mean_d:.1f} against {mean_ce:.1f}"
-          if len(cells) == len(SHORT_CELLS) and math.isfinite(mean_d) and math.isfinite(mean_ce)
-          else "not yet: a cell without runs") + status),
+         f"{'yes' if mean_d > mean_ce else 'no'}: {mean_d:.1f} against {mean_ce:.1f}"
+         if len(cells) == len(SHORT_CELLS) and math.isfinite(mean_d) and math.isfinite(mean_ce)
+         else "no mean yet (a cell without runs)"),
         ("fit time ≤ 1.1x LA-CE's on every cell (CPU seconds)",
          ("yes" if not over else f"no: {', '.join(over)}") + " ("
-         + ", ".join(f"{name} {r:.2f}" for name, r in ratios.items()) + ")" + status),
+         + ", ".join(f"{name} {r:.2f}" if math.isfinite(r) else f"{name} –" for name, r in ratios.items()) + ")"),
     ]
+    if not pending and not missing:
+        return found
+    lacking = ", ".join(sorted(set(pending + missing)))
+    return [(criterion, f"not decided, fewer than {seeds} seeds on {lacking}; so far {verdict}")
+            for criterion, verdict in found]
 
 
 def defaults_section(grid):
