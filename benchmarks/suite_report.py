@@ -342,14 +342,15 @@ def defaults_verdicts(grid, seeds=RULE_SEEDS):
     def sd(pair):
         return 0.0 if pair["n"] > 1 and all(x == 0 for x in pair["diffs"]) else pair["sd"]
 
-    not_worse = [name for name in f1 if f1[name]["n"] < 2 or tail[name]["n"] < 2
-                 or f1[name]["mean"] < -sd(f1[name]) or tail[name]["mean"] < -sd(tail[name])]
+    # Cells without two paired seeds are what "not decided" names, not a "no".
+    not_worse = [name for name in f1 if f1[name]["n"] > 1 and tail[name]["n"] > 1
+                 and (f1[name]["mean"] < -sd(f1[name]) or tail[name]["mean"] < -sd(tail[name]))]
     ahead = [name for name in f1 if f1[name]["n"] > 1 and f1[name]["mean"] > sd(f1[name])]
     means = {who: [np.mean([score(r, "dev") for r in c[key].values()]) if c[key] else math.nan for c in cells]
              for who, key in (("defaults", "defaults"), ("CE", "CE"))}
     ratios = {cell_label(c["cell"]): (1.0 if c["method"] == "LA-CE (w/o CL)" else
                                       cost_ratio(c["defaults"], c["LA-CE (w/o CL)"])[0]) for c in cells}
-    over = [name for name, r in ratios.items() if not r <= 1.1]
+    over = [name for name, r in ratios.items() if r > 1.1]
     mean_d, mean_ce = float(np.mean(means["defaults"])), float(np.mean(means["CE"]))
     found = [
         ("defaults − LA-CE ≥ −sd on macro-F1 and on the 5 rarest classes' recall, every cell",
