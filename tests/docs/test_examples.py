@@ -8,7 +8,7 @@ import pytest
 import torch
 from transformers import AutoConfig, AutoTokenizer
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 NAMES = ["quickstart", "grid_search_mu_tau", "imblearn_comparison", "persistence", "own_encoder",
          "calora"]
 CLASSES = ["account", "billing", "refund", "security", "shipping", "technical"]

@@ -790,3 +790,18 @@ def test_linear_probe_on_cuda_with_the_logit_adjusted_loss(fast_params, tickets)
     start, probe = _head_at_start(params, X, y)
     log_prior = start.criterion.classification.log_prior.double().cpu().numpy()
     np.testing.assert_allclose(start.bias.numpy(), probe.intercept_ - log_prior, rtol=1e-6, atol=1e-6)
+
+
+def test_augmentation_tuple_spec_and_random_state_instance(fast_params, tickets):
+    X, y = tickets
+
+    def fit(seed):
+        return SharpReCLClassifier(
+            **{**fast_params, "max_epochs": 2, "random_state": np.random.RandomState(seed)},
+            augment=("random_swap", {"aug_p": 0.3}), callbacks__refresh_view__each_epoch=True,
+        ).fit(X, y).predict_proba(X[:20])
+
+    # Equally seeded generators give the same views and the same model; another seed does not.
+    first = fit(0)
+    np.testing.assert_array_equal(fit(0), first)
+    assert not np.allclose(fit(1), first)

@@ -172,3 +172,11 @@ def test_decision_prior_train_shifts_scores_by_the_log_prior_ratio(multiclass, b
             shift = shift[1] - shift[0]
         assert np.abs(shift).max() > 0.1  # a shift large enough to see
         np.testing.assert_allclose(shifted - plain, np.broadcast_to(shift, plain.shape), rtol=0, atol=1e-12)
+
+
+def test_empty_whitespace_and_very_long_texts_are_valid(fast_params, tickets):
+    X, y = tickets
+    clf = SharpReCLClassifier(**{**fast_params, "max_epochs": 1}).fit(X, y)
+    huge = "refund " * 200_000
+    proba = clf.predict_proba(["", "   ", "\n\t", huge])
+    assert proba.shape == (4, len(clf.classes_)) and np.isfinite(proba).all()
