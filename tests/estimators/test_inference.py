@@ -119,7 +119,6 @@ def test_quantize_int8_returns_a_copy_and_leaves_the_model_alone(multiclass, tic
 
     quantized = clf.quantize_int8()
 
-    assert isinstance(quantized, SharpReCLClassifier)
     assert quantized is not clf and quantized.net_ is not clf.net_
     assert clf.net_.module_ is module
     state = module.state_dict()
@@ -132,7 +131,8 @@ def test_quantize_int8_returns_a_copy_and_leaves_the_model_alone(multiclass, tic
     assert any(type(m) is int8_linear for m in quantized.net_.module_.encoder.modules())
     assert not any(type(m) is int8_linear for m in module.encoder.modules())
     np.testing.assert_array_equal(clf.predict_proba(texts), proba)
-    assert quantized.predict_proba(texts).shape == proba.shape
+    # The copy answers what the fp32 model answers, to int8's precision.
+    np.testing.assert_allclose(quantized.predict_proba(texts), proba, atol=0.01)
 
     with pytest.raises(ValueError, match="int8 copy cannot be saved"):
         quantized.save_pretrained(tmp_path / "int8")
