@@ -1,4 +1,6 @@
-"""``SharpReCLClassifier.fit``: all or nothing, its data's checks, and the user's validation set."""
+"""``SharpReCLClassifier.fit``: all or nothing, its data's checks, the user's validation set,
+scikit-learn's contract of ``fit`` (idempotent, parameters untouched, sorted ``classes_``) and
+hard data shapes (a hundred classes, a class of one text, an imbalance ratio of 200)."""
 
 import joblib
 import numpy as np

@@ -3,7 +3,8 @@
 A fitted model is shared: served from several threads at once, its
 parameters changed between calls (``decision_prior``, ``max_length``), and
 copied to int8. None of that may rebind anything on the estimator or its net,
-and concurrent calls must answer exactly what sequential ones do.
+and concurrent calls must answer exactly what sequential ones do. Empty, blank and
+very long texts are valid input.
 """
 
 import threading

@@ -1,4 +1,5 @@
-"""EM estimate of a class prior under label shift (sklearn_sharprecl._estimators.prior)."""
+"""EM estimate of a class prior under label shift (sklearn_sharprecl._estimators.prior) and the
+decision prior's checks and shift (sklearn_sharprecl._shared.scores)."""
 
 import numpy as np
 import pytest

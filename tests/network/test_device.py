@@ -1,4 +1,5 @@
-"""precision='auto' (the default): bfloat16 where the hardware computes it natively."""
+"""The device and the precision (sklearn_sharprecl._network.device): an unusable device is refused
+first; precision='auto' (the default) is bfloat16 where the hardware computes it natively."""
 
 import pytest
 import torch

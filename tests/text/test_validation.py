@@ -1,4 +1,5 @@
-"""Bad input gets a clear, scikit-learn-style error."""
+"""Bad input gets a clear, scikit-learn-style error (sklearn_sharprecl._text.validation and the
+text checks of sklearn_sharprecl._shared.texts), with the labels shown plainly."""
 
 import numpy as np
 import pandas as pd
