@@ -8,6 +8,10 @@ from types import SimpleNamespace
 
 import numpy as np
 import torch
+# Private scikit-learn names, on purpose: _fit_context and _param_validation are how
+# scikit-learn's own estimators declare and check their parameters (and imbalanced-learn's);
+# no public module offers them. Both are in every release from 1.3 on, and the
+# minimum-versions run (make test-floors) checks them at the scikit-learn floor.
 from sklearn.base import BaseEstimator, _fit_context
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelEncoder
@@ -518,6 +522,8 @@ class SharpReCLClassifier(DecisionPriorMixin, PretrainedMixin, TextClassifierMix
         """Train the net on the datasets; with ``train_layers``, on the frozen blocks' cached output."""
         net = self.net_
         if self.group_by_length:
+            # Not exported at transformers' top level, but in this module since 4.x and
+            # still in 5.x; test_classifier's group_by_length tests run it on both runs.
             from transformers.trainer_pt_utils import LengthGroupedSampler
 
             # Its permutation draws from torch's generator, seeded for the fit.

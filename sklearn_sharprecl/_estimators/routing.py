@@ -12,6 +12,8 @@ import difflib
 import inspect
 from numbers import Integral, Real
 
+# scikit-learn's (private) parameter validation, as in classifier.py: the routed values
+# are checked by the same rules and raise the same errors as the estimator's own.
 from sklearn.utils._param_validation import Interval, StrOptions, validate_parameter_constraints
 from skorch.callbacks import Callback
 from torch.optim import AdamW
