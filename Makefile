@@ -87,7 +87,7 @@ FLOORS_TESTS := tests/test_module.py tests/test_persistence.py tests/test_onnx.p
 
 $(FLOORS_VENV)/floors.txt: pyproject.toml .ci/floors.py
 	test -x $(FLOORS_VENV)/bin/python || $(PYTHON) -m venv $(FLOORS_VENV)
-	$(FLOORS_VENV)/bin/pip install -q --upgrade pip packaging
+	$(FLOORS_VENV)/bin/pip install -q --upgrade pip packaging 'tomli; python_version < "3.11"'
 	$(FLOORS_VENV)/bin/python .ci/floors.py $(subst $(comma), ,$(FLOORS_EXTRAS)) > $(FLOORS_VENV)/floors.new
 	$(FLOORS_VENV)/bin/pip install -q -c $(FLOORS_VENV)/floors.new -e ".[$(FLOORS_EXTRAS)]"
 	mv $(FLOORS_VENV)/floors.new $@
