@@ -27,7 +27,8 @@ def tiny_encoder(tmp_path_factory, tickets):
     extra = ["what", "who", "how", "moon", "far", "is", "the"]
     vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + sorted(set(words + extra))
     (path / "vocab.txt").write_text("\n".join(vocab) + "\n")
-    tokenizer = BertTokenizer(vocab=str(path / "vocab.txt"), do_lower_case=True)
+    # The vocabulary file positionally: its keyword is vocab_file in transformers 4, vocab in 5.
+    tokenizer = BertTokenizer(str(path / "vocab.txt"), do_lower_case=True)
     tokenizer.save_pretrained(path)
     torch.manual_seed(0)
     config = BertConfig(
