@@ -11,7 +11,10 @@ Reads ``results/study/*.json`` and writes ``results/suite.md``:
 - the screens (protocol 2): each SharpReCL variant that adds one setting to
   the shipped defaults, paired against them on the development split;
 - the rule for a default: each candidate on the four short-text cells,
-  paired with the defaults on the development split, and whether it passes.
+  paired with the defaults on the development split, and whether it passes;
+- the shipped defaults (H25): on each short-text cell the method and settings
+  the defaults resolve to there, against LA-CE and CE on the same seeds, and
+  the verdicts of issue #32 (also the README's benchmark table).
 
 "The defaults" are the records whose ``--set`` is :data:`BASE`: the
 estimator's defaults before ``head_init='auto'`` (``precision='auto'``
@@ -30,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sklearn_sharprecl.auto import FEW_TEXTS_PER_CLASS
+from sklearn_sharprecl.auto import FEW_CLASSES, FEW_TEXTS_PER_CLASS
 
 from .reporting import fmt_cell, fmt_diff, md_table, paired, summarize
 
@@ -248,6 +251,132 @@ def rule_table(grid):
     return md_table(header, rows)
 
 
+# ------------------------------------------------------------- the shipped defaults (H25)
+PEERS = ("LA-CE (w/o CL)", "CE")
+
+
+def probe_for(counts):
+    """What ``head_init='auto'`` adds for a training set with these class counts (H20)."""
+    return {"head_init": "linear_probe"} if min(counts.values()) < FEW_TEXTS_PER_CLASS else {}
+
+
+def shipped(counts):
+    """``(method, settings)`` of the records that are the shipped defaults for a training set with
+    these class counts: ``contrastive='auto'`` runs the branch, on one view (``augment=None``),
+    below :data:`FEW_CLASSES` classes and is LA-CE otherwise (H25); ``head_init='auto'`` (H20)."""
+    if len(counts) < FEW_CLASSES:
+        return "SharpReCL", {**BASE, "augment": None, **probe_for(counts)}
+    return "LA-CE (w/o CL)", {**BASE, **probe_for(counts)}
+
+
+def cell_counts(grid, cell):
+    """The training class counts of a protocol-2 cell (the same on every seed), or None."""
+    for (protocol, _, _), cells in grid.items():
+        for record in cells.get(cell, {}).values() if protocol == 2 else ():
+            if "train_class_counts" in record:
+                return record["train_class_counts"]
+    return None
+
+
+def cost_ratio(a, b):
+    """Mean over the seeds where both records have CPU seconds of a's fit CPU time over b's, and
+    their count. CPU seconds, not wall seconds: the fits of H25 ran on a shared machine without
+    native bf16, where wall times are neither stable nor comparable with the earlier records'."""
+    seeds = [s for s in sorted(set(a) & set(b)) if "fit_cpu_seconds" in a[s] and "fit_cpu_seconds" in b[s]]
+    ratios = [a[s]["fit_cpu_seconds"] / b[s]["fit_cpu_seconds"] for s in seeds]
+    return (float(np.mean(ratios)) if ratios else math.nan), len(seeds)
+
+
+def defaults_cells(grid):
+    """Per short-text cell: the defaults' method, settings and runs, the peers' runs."""
+    found = []
+    for cell in SHORT_CELLS:
+        counts = cell_counts(grid, cell)
+        if counts is None:
+            continue
+        method, settings = shipped(counts)
+        peer_settings = {**BASE, **probe_for(counts)}
+        found.append({"cell": cell, "n_classes": len(counts), "method": method, "settings": settings,
+                      "defaults": runs_of(grid, 2, method, settings, cell),
+                      **{peer: runs_of(grid, 2, peer, peer_settings, cell) for peer in PEERS}})
+    return found
+
+
+def described(method, settings):
+    extra = {k: v for k, v in settings.items() if k not in BASE}
+    name = "SharpReCL" if method == "SharpReCL" else "LA-CE"
+    return name + "".join(f", {k}={json.dumps(v)}" for k, v in extra.items())
+
+
+def defaults_table(grid):
+    """The suite table: the shipped defaults, LA-CE and CE on each cell's development split."""
+    rows = []
+    for c in defaults_cells(grid):
+        d, la, ce = c["defaults"], c["LA-CE (w/o CL)"], c["CE"]
+        same = c["method"] == "LA-CE (w/o CL)"
+        ratio, n = cost_ratio(d, la)
+        tail = [fmt_cell(*summarize([rarest_recall(r[s]) for s in sorted(r)])) for r in (d, la)]
+        rows.append([
+            f"{cell_label(c['cell'])} ({c['n_classes']} classes)", described(c["method"], c["settings"]),
+            summary(d, "dev"), summary(la, "dev"), summary(ce, "dev"),
+            "0 (the same runs)" if same else fmt_diff(paired_scores(d, la, "dev")),
+            fmt_diff(paired_scores(d, ce, "dev")), f"{tail[0]} · {tail[1]}",
+            "0 (the same runs)" if same else fmt_diff(paired_tail(d, la)),
+            "1.00 (the same runs)" if same else (f"{ratio:.2f} ({n})" if n else "–"),
+        ])
+    header = ["cell", "the defaults are", "defaults", "LA-CE", "CE", "defaults − LA-CE (paired)",
+              "defaults − CE (paired)", "recall of the 5 rarest: defaults · LA-CE",
+              "its difference (paired)", "fit CPU time / LA-CE's (seeds)"]
+    return md_table(header, rows)
+
+
+def defaults_verdicts(grid, seeds=RULE_SEEDS):
+    """Issue #32's "done when", one ``(criterion, verdict)`` per line."""
+    cells = defaults_cells(grid)
+    pending = [cell_label(c["cell"]) for c in cells for runs in (c["defaults"], *(c[p] for p in PEERS))
+               if len(runs) < seeds]
+    missing = [cell_label(cell) for cell in SHORT_CELLS if cell not in [c["cell"] for c in cells]]
+    f1 = {cell_label(c["cell"]): paired_scores(c["defaults"], c["LA-CE (w/o CL)"], "dev") for c in cells}
+    tail = {cell_label(c["cell"]): paired_tail(c["defaults"], c["LA-CE (w/o CL)"]) for c in cells}
+
+    def sd(pair):
+        return 0.0 if pair["n"] > 1 and all(x == 0 for x in pair["diffs"]) else pair["sd"]
+
+    not_worse = [name for name in f1 if f1[name]["n"] < 2 or tail[name]["n"] < 2
+                 or f1[name]["mean"] < -sd(f1[name]) or tail[name]["mean"] < -sd(tail[name])]
+    ahead = [name for name in f1 if f1[name]["n"] > 1 and f1[name]["mean"] > sd(f1[name])]
+    means = {who: [np.mean([score(r, "dev") for r in c[key].values()]) if c[key] else math.nan for c in cells]
+             for who, key in (("defaults", "defaults"), ("CE", "CE"))}
+    ratios = {cell_label(c["cell"]): (1.0 if c["method"] == "LA-CE (w/o CL)" else
+                                      cost_ratio(c["defaults"], c["LA-CE (w/o CL)"])[0]) for c in cells}
+    over = [name for name, r in ratios.items() if not r <= 1.1]
+    mean_d, mean_ce = float(np.mean(means["defaults"])), float(np.mean(means["CE"]))
+    found = [
+        ("defaults − LA-CE ≥ −sd on macro-F1 and on the 5 rarest classes' recall, every cell",
+         "yes" if not not_worse else f"no: {', '.join(not_worse)}"),
+        ("defaults − LA-CE > +sd on macro-F1 on at least 2 cells",
+         f"{'yes' if len(ahead) >= 2 else 'no'}: {', '.join(ahead) or 'none'}"),
+        ("the defaults' mean over the four cells above CE's",
+         f"{'yes' if mean_d > mean_ce else 'no'}: {mean_d:.1f} against {mean_ce:.1f}"
+         if len(cells) == len(SHORT_CELLS) and math.isfinite(mean_d) and math.isfinite(mean_ce)
+         else "no mean yet (a cell without runs)"),
+        ("fit time ≤ 1.1x LA-CE's on every cell (CPU seconds)",
+         ("yes" if not over else f"no: {', '.join(over)}") + " ("
+         + ", ".join(f"{name} {r:.2f}" if math.isfinite(r) else f"{name} –" for name, r in ratios.items()) + ")"),
+    ]
+    if not pending and not missing:
+        return found
+    lacking = ", ".join(sorted(set(pending + missing)))
+    return [(criterion, f"not decided, fewer than {seeds} seeds on {lacking}; so far {verdict}")
+            for criterion, verdict in found]
+
+
+def defaults_section(grid):
+    """The table and its verdicts, as markdown (the README's benchmark table too)."""
+    verdicts = "\n".join(f"- {criterion}: **{verdict}**" for criterion, verdict in defaults_verdicts(grid))
+    return f"{defaults_table(grid)}\n\n{verdicts}\n"
+
+
 def branch_cost_line(path=RESULTS / "branch_cost.json"):
     """The side-by-side epoch ratios of two views over LA-CE, from branch_cost.json."""
     try:
@@ -302,6 +431,16 @@ def write(out, grid):
         "",
         rule_table(grid),
         "",
+        "## The shipped defaults (H25): every short-text cell, protocol 2, development split",
+        "",
+        f"`contrastive='auto'`: the branch, on one view (`augment=None`), below {FEW_CLASSES} classes, and",
+        f"LA-CE otherwise; `head_init='auto'`: the probe below {FEW_TEXTS_PER_CLASS} texts in the rarest class",
+        "(given to LA-CE and CE as well). Macro-F1 and the development recall of the 5 classes with",
+        "the fewest training texts (all classes on TREC and CR), mean ± sd (seeds); paired differences",
+        "over the seeds both sides have; fit time over LA-CE's in CPU seconds, on the seeds where both",
+        "records have them (wall seconds of a shared machine are no measure; older records have none).",
+        "",
+        defaults_section(grid),
         f"Fit + predict time of the study's records: {hours:.2f} h ({n_records} records).",
         "",
     ])

@@ -1,7 +1,5 @@
 """The README's benchmark summary is the records' table, not typed by hand."""
 
-import json
-
 import pytest
 
 from benchmarks import readme_summary
@@ -23,15 +21,3 @@ def test_a_changed_number_in_the_readme_is_caught(tmp_path):
 def test_missing_markers_are_an_error():
     with pytest.raises(ValueError, match="no block"):
         readme_summary.rewrite("# a README without the block\n", "table")
-
-
-def test_two_records_for_one_seed_are_refused(tmp_path):
-    study = tmp_path / "study"
-    study.mkdir()
-    record = {"method": "CE", "dataset": "trec", "imbalance_ratio": 50, "seed": 0, "fit_seconds": 1.0,
-              "macro_f1": 0.9, "config": {"protocol": 1, "recipe": "r1-linear-all"}}
-    for name in ("a", "b"):
-        (study / f"trec__{name}.json").write_text(json.dumps(record))
-    selector = readme_summary.ROWS[2][2]["trec"]
-    with pytest.raises(ValueError, match="two records of CE on trec seed 0"):
-        readme_summary.runs_of("CE", "trec", 50, selector, results=tmp_path)

@@ -95,3 +95,45 @@ def test_a_data_dependent_candidate_is_the_defaults_where_it_resolves_to_them(tm
     cells = row(suite_report.rule_table(suite_report.load(tmp_path)), "head_init='auto' (H20 by data)",
                 "SharpReCL")
     assert cells[6] == "fails"
+
+
+def write_suite_record(folder, dataset, method, seed, dev, settings, counts, fit, cpu=None):
+    """A protocol-2 record with per-class development recall (``dev``: macro-F1 and each recall)."""
+    record = {"dataset": dataset, "imbalance_ratio": 50, "method": method, "seed": seed, "macro_f1": dev,
+              "config": {"protocol": 2, "recipe": "r1-linear-all", "set": settings}, "fit_seconds": fit,
+              "train_class_counts": counts,
+              "dev": {"macro_f1": dev, "per_class": {c: {"recall": dev} for c in counts}}}
+    if cpu is not None:
+        record["fit_cpu_seconds"] = cpu
+    name = f"{dataset}__{method.replace('/', '-')}__{seed}__{len(list(folder.iterdir()))}.json"
+    (folder / name).write_text(json.dumps(record))
+
+
+def test_the_defaults_resolve_per_cell_by_the_number_of_classes(tmp_path):
+    few = {str(c): 50 - 10 * c for c in range(3)}  # 3 classes: the branch on one view
+    many = {str(c): 5 + c for c in range(12)}  # 12 classes, 5 texts in the rarest: LA-CE with the probe
+    probe = {**BASE, "head_init": "linear_probe"}
+    for seed, (sharp, la, ce) in enumerate([(0.90, 0.85, 0.80), (0.92, 0.86, 0.81)]):
+        write_suite_record(tmp_path, "trec", "SharpReCL", seed, sharp, {**BASE, "augment": None}, few,
+                           fit=500.0, cpu=105.0)
+        write_suite_record(tmp_path, "trec", "SharpReCL", seed, 0.1, BASE, few, fit=1.0)  # two views: not the defaults
+        write_suite_record(tmp_path, "trec", "LA-CE (w/o CL)", seed, la, BASE, few, fit=100.0, cpu=100.0)
+        write_suite_record(tmp_path, "trec", "CE", seed, ce, BASE, few, fit=100.0)
+        write_suite_record(tmp_path, "banking77", "LA-CE (w/o CL)", seed, la, probe, many, fit=100.0)
+        write_suite_record(tmp_path, "banking77", "LA-CE (w/o CL)", seed, 0.1, BASE, many, fit=100.0)
+        write_suite_record(tmp_path, "banking77", "CE", seed, ce, probe, many, fit=100.0)
+    grid = suite_report.load(tmp_path)
+    text = suite_report.defaults_table(grid)
+    trec = row(text, "trec ir=50 (3 classes)")
+    assert trec[1] == "SharpReCL, augment=null" and trec[2] == "91.0 ± 1.4 (2)"
+    assert trec[5] == "+5.5 ± 0.7" and trec[6] == "+10.5 ± 0.7"
+    assert trec[9] == "1.05 (2)"  # CPU seconds, not the wall's
+    banking = row(text, "banking77 ir=50 (12 classes)")
+    assert banking[1] == 'LA-CE, head_init="linear_probe"' and banking[2] == banking[3] == "85.5 ± 0.7 (2)"
+    assert banking[5] == "0 (the same runs)" and banking[6] == "+5.0 ± 0.0"
+    verdicts = dict(suite_report.defaults_verdicts(grid, seeds=2))
+    assert verdicts["fit time ≤ 1.1x LA-CE's on every cell (CPU seconds)"].endswith(
+        "so far yes (trec ir=50 1.05, banking77 ir=50 1.00)")
+    assert verdicts["defaults − LA-CE > +sd on macro-F1 on at least 2 cells"] == (
+        "not decided, fewer than 2 seeds on cr ir=50, stackoverflow ir=50; so far no: trec ir=50")
+    assert verdicts["the defaults' mean over the four cells above CE's"].endswith("no mean yet (a cell without runs)")
