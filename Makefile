@@ -4,10 +4,11 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 TORCH ?= torch==2.13.0
+comma := ,
 # Princeton WordNet 3.0 for the 'wordnet' augmentation preset (Debian packages).
 WORDNET_PACKAGES := wordnet-base wordnet-sense-index
 
-.PHONY: install wordnet demo test docs clean
+.PHONY: install wordnet demo test test-floors docs clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -52,5 +53,50 @@ docs: install
 	rm -rf docs/_build docs/generated
 	$(BIN)/python -m sphinx -W --keep-going -b html docs docs/_build/html
 
+# The minimum-versions run: a second environment in which .ci/floors.py pins every
+# direct dependency (and the extras below) to the floor pyproject.toml declares, and a
+# fast subset of the tests on it: fit, predict, save and load, ONNX, the command line,
+# the scikit-learn and imbalanced-learn contracts, CALoRA's skorch net, accelerate and
+# dask. PyPI has no CPU-only torch build, so at the floor this environment takes the
+# CUDA one (about 3 GB downloaded). `make test` runs on the newest versions.
+# Left out: tests whose seed was picked for what a run shows under the newest torch (two
+# selection rules that disagree, a best epoch before the last; at the floor the same seed
+# trains differently), and the benchmarks and docs extras, which are tools for this
+# repository, not for the package's users: setfit's floor (1.2, the first that imports
+# under transformers 5) imports at transformers 4.56, but its datasets dependency needs
+# a newer tqdm and a pyarrow that works with numpy 1.24.
+FLOORS_VENV ?= .venv-floors
+FLOORS_EXTRAS := test,plots,onnx
+FLOORS_TESTS := tests/network/test_module.py tests/persistence/test_saved_model.py \
+	tests/persistence/test_onnx_export.py tests/persistence/test_pickle.py \
+	tests/estimators/test_classifier_params.py tests/estimators/test_classifier_fit.py \
+	tests/estimators/test_calora.py tests/estimators/test_scaleout.py tests/network/test_sampling.py \
+	$(addprefix tests/estimators/test_classifier.py::,test_fit_predict_contract \
+		test_predictions_are_in_input_order_whatever_the_lengths \
+		test_same_random_state_gives_identical_models test_joblib_round_trip_is_identical \
+		test_in_imblearn_pipeline_after_a_sampler test_sklearn_pipeline_routes_precomputed_views \
+		test_dataframe_and_series_inputs test_invalid_hyperparameters_raise \
+		test_linear_schedule_warms_up_then_decays_to_zero \
+		test_augmentation_presets_make_the_second_view TestDecisionPrior::test_saved_and_restored \
+		test_int8_copy_is_close_and_leaves_the_fp32_model_alone \
+		test_group_by_length_pads_less_and_stays_deterministic \
+		test_chunked_model_fits_reads_whole_texts_and_saves \
+		test_probed_head_predicts_what_the_probe_predicts \
+		test_linear_probe_warns_when_lbfgs_stops_early) \
+	$(addprefix tests/cli/test_cli.py::,test_fit_writes_a_loadable_model \
+		test_predict_writes_input_columns_prediction_and_probabilities \
+		test_evaluate_writes_the_report test_info_prints_classes_counts_and_versions)
+
+$(FLOORS_VENV)/floors.txt: pyproject.toml .ci/floors.py
+	test -x $(FLOORS_VENV)/bin/python || $(PYTHON) -m venv $(FLOORS_VENV)
+	$(FLOORS_VENV)/bin/pip install -q --upgrade pip packaging 'tomli; python_version < "3.11"'
+	$(FLOORS_VENV)/bin/python .ci/floors.py $(subst $(comma), ,$(FLOORS_EXTRAS)) > $(FLOORS_VENV)/floors.new
+	$(FLOORS_VENV)/bin/pip install -q -c $(FLOORS_VENV)/floors.new -e ".[$(FLOORS_EXTRAS)]"
+	mv $(FLOORS_VENV)/floors.new $@
+
+test-floors: $(FLOORS_VENV)/floors.txt
+	@echo "minimum versions:" $$(tr '\n' ' ' < $<)
+	$(FLOORS_VENV)/bin/python -m pytest -q -n 2 $(FLOORS_TESTS)
+
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) $(FLOORS_VENV) build *.egg-info

@@ -25,7 +25,6 @@ Writes ``results/dask_throughput.json`` and ``results/dask_throughput.md``.
 
 import argparse
 import os
-import platform
 import tempfile
 import time
 from importlib.metadata import version
@@ -40,7 +39,7 @@ from sklearn_sharprecl.datasets import make_support_tickets
 from sklearn_sharprecl.deploy import ONNXTextClassifier
 from sklearn_sharprecl.deploy_dask import cache_info, predict_dask
 
-from .reporting.records import write_results
+from .reporting.records import cpu_model, write_results
 
 RESULTS = Path(__file__).resolve().parent / "results"
 QUICK = {"n_texts": 200, "partitions": 4, "repeats": 1}
@@ -64,12 +63,7 @@ def cpu_busy_share(seconds=2.0):
 
 def machine():
     """What the times were measured on, and how busy it was just before."""
-    model = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as info:
-            model = next((line.split(":", 1)[1].strip() for line in info if line.startswith("model name")), model)
-    except OSError:
-        pass
+    model = cpu_model()
     return {"cpu": model, "cores": os.cpu_count(), "load_average_1_5_15min": list(os.getloadavg()),
             "cpu_busy_share_before": cpu_busy_share(), "onnxruntime": version("onnxruntime"),
             "dask": version("dask"), "distributed": version("distributed")}

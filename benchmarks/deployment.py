@@ -23,7 +23,6 @@ Writes ``results/deployment.json`` and ``results/deployment.md``.
 
 import argparse
 import os
-import platform
 import tempfile
 import time
 from importlib.metadata import version
@@ -38,7 +37,7 @@ from sklearn_sharprecl.datasets import load_text_dataset, make_long_tailed
 from sklearn_sharprecl.deploy import MODEL_FILE, ONNXTextClassifier
 
 from .encoders import load_tokenizer
-from .reporting.records import write_results
+from .reporting.records import cpu_model, write_results
 from .run import choose_max_length
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -131,12 +130,7 @@ def bench_cell(name, args):
 
 def machine(threads):
     """What the times were measured on."""
-    model = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as info:
-            model = next((line.split(":", 1)[1].strip() for line in info if line.startswith("model name")), model)
-    except OSError:
-        pass
+    model = cpu_model()
     return {"cpu": model, "cores": os.cpu_count(), "threads": threads, "torch": torch.__version__,
             "onnxruntime": version("onnxruntime"), "onnx": version("onnx")}
 

@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from imblearn.utils import check_sampling_strategy
+# _safe_indexing despite its underscore is in scikit-learn's public API reference (rows of a
+# list, array or DataFrame alike).
 from sklearn.utils import Bunch, _safe_indexing, check_consistent_length, check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 

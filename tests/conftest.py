@@ -1,4 +1,4 @@
-"""Shared fixtures: a tiny randomly initialised BERT saved to disk, and small corpora."""
+"""Shared fixtures: a tiny randomly initialised BERT saved to disk, small corpora, fitted models."""
 
 import re
 
@@ -27,7 +27,8 @@ def tiny_encoder(tmp_path_factory, tickets):
     extra = ["what", "who", "how", "moon", "far", "is", "the"]
     vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + sorted(set(words + extra))
     (path / "vocab.txt").write_text("\n".join(vocab) + "\n")
-    tokenizer = BertTokenizer(vocab=str(path / "vocab.txt"), do_lower_case=True)
+    # The vocabulary file positionally: its keyword is vocab_file in transformers 4, vocab in 5.
+    tokenizer = BertTokenizer(str(path / "vocab.txt"), do_lower_case=True)
     tokenizer.save_pretrained(path)
     torch.manual_seed(0)
     config = BertConfig(
@@ -71,6 +72,26 @@ def params(tiny_encoder):
                 criterion__n_neg=40, lr=1e-3, random_state=0, precision="fp32")
 
 
+@pytest.fixture(scope="module")
+def ten_per_class(tickets):
+    """At most 10 tickets per class (59 texts, six classes, the rarest with 9)."""
+    texts, labels = tickets
+    idx = np.sort(np.concatenate([np.flatnonzero(labels == c)[:10] for c in np.unique(labels)]))
+    return [texts[i] for i in idx], labels[idx]
+
+
+@pytest.fixture(scope="module")
+def fitted_with_validation(tiny_encoder, tickets):
+    """A one-epoch fit on every ticket with a validation split (``validation_fraction=0.1``)."""
+    from sklearn_sharprecl import SharpReCLClassifier
+
+    X, y = tickets
+    return SharpReCLClassifier(
+        encoder=tiny_encoder, max_length=32, batch_size=16, max_epochs=1, criterion__n_neg=20, random_state=0,
+        validation_fraction=0.1,  # so that there are validation texts it must not keep
+    ).fit(X, y)
+
+
 @pytest.fixture
 def rng():
     return np.random.RandomState(0)
@@ -87,6 +108,16 @@ def _torch_threads(request):
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(previous)
+
+
+class CountEpochs(Callback):
+    """A user callback with state: counts the epochs it sees."""
+
+    def __init__(self, epochs=0):
+        self.epochs = epochs
+
+    def on_epoch_end(self, net, **kwargs):
+        self.epochs += 1
 
 
 class ValidationScoreAtEnd(Callback):

@@ -101,3 +101,15 @@ def write_results(results, name, text, out):
     (out / f"{name}.json").write_text(json.dumps(results, indent=1))
     (out / f"{name}.md").write_text(text)
     print(text)
+
+
+def cpu_model():
+    """The CPU's model name (Linux ``/proc/cpuinfo``), else what ``platform`` says."""
+    import platform
+
+    model = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as info:
+            return next((line.split(":", 1)[1].strip() for line in info if line.startswith("model name")), model)
+    except OSError:
+        return model

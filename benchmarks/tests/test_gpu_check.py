@@ -7,6 +7,7 @@ a tiny encoder), so a rename, a moved API or a lost field fails here.
 
 import json
 import os
+import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -73,10 +74,13 @@ def test_dry_run_fits_and_times_the_cell(dry_run):
     assert sum(fit["class_counts"].values()) == fit["n_train"]
     assert fit["precision_"] == "bf16" and fit["device"] == "cpu"
     assert fit["fit_s"] >= sum(fit["epoch_s"]) > 0 and len(fit["epoch_s"]) == fit["max_epochs"] == 1
-    assert 0 <= fit["macro_f1"] <= 1 and 0 <= fit["accuracy"] <= 1
     assert fit["peak_gpu_memory_bytes"] is None and fit["peak_gpu_memory_mib"] is None  # no CUDA
     assert inference["n_texts"] == fit["n_test"] and len(inference["seconds"]) == inference["repeats"] == 2
-    assert inference["texts_per_s_best"] >= inference["texts_per_s_median"] > 0
+    # Throughputs are the texts over the fastest and over the median timed pass (the
+    # passes are recorded to 0.1 ms).
+    n, seconds = inference["n_texts"], inference["seconds"]
+    assert inference["texts_per_s_best"] == pytest.approx(n / min(seconds), rel=0.01)
+    assert inference["texts_per_s_median"] == pytest.approx(n / statistics.median(seconds), rel=0.01)
 
 
 def test_junit_outcomes_reads_what_pytest_writes(tmp_path):

@@ -22,6 +22,7 @@ from numbers import Integral, Real
 
 import numpy as np
 import torch
+# Private scikit-learn names on purpose: see the note in classifier.py.
 from sklearn.base import BaseEstimator, _fit_context, clone
 from sklearn.exceptions import NotFittedError
 from sklearn.utils import check_random_state, check_scalar

@@ -3,6 +3,10 @@
 from numbers import Integral, Real
 
 import torch
+# Private scikit-learn names, on purpose: _fit_context and _param_validation are how
+# scikit-learn's own estimators declare and check their parameters (and imbalanced-learn's);
+# no public module offers them. Both are in every release from 1.3 on, and the
+# minimum-versions run (make test-floors) checks them at the scikit-learn floor.
 from sklearn.base import BaseEstimator, _fit_context
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions

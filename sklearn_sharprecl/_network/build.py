@@ -87,7 +87,9 @@ def build_net(settings, *, n_classes, class_counts, encoder=None, valid_set=None
                        "callbacks__refresh_view__augmenter": augmenter,
                        "callbacks__refresh_view__to_ids": _Tokenize(settings)})
     if train_lengths is not None and params["group_by_length"]:
-        # Imported late: transformers' Trainer utilities are slow to import. Its
+        # Imported late: transformers' Trainer utilities are slow to import. Not exported
+        # at transformers' top level, but in this module since 4.x and still in 5.x; the
+        # group_by_length tests run it on the newest versions and at the floors. Its
         # permutation draws from torch's generator, which the fit seeds.
         from transformers.trainer_pt_utils import LengthGroupedSampler
 

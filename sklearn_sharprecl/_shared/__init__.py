@@ -3,7 +3,7 @@
 The bottom layer of the package: numpy and the standard library only, and no
 import of any other module of the package, so that
 :mod:`sklearn_sharprecl.deploy` can stand on it without torch, transformers or
-scikit-learn. ``tests/test_layers.py`` keeps it so.
+scikit-learn. ``tests/shared/test_layers.py`` keeps it so.
 
 - :mod:`.texts`: the input check of every ``fit``/``predict`` text collection.
 - :mod:`.scores`: the decision-prior shift (its one definition), and from

@@ -120,6 +120,7 @@ def _parameter_error(exc, params):
 
 
 def _cmd_fit(args):
+    # The error scikit-learn's (private) parameter validation raises; no public name has it.
     from sklearn.utils._param_validation import InvalidParameterError
 
     from .._estimators.classifier import SharpReCLClassifier

@@ -1,8 +1,10 @@
-"""EM estimate of a class prior under label shift (sklearn_sharprecl._estimators.prior)."""
+"""EM estimate of a class prior under label shift (sklearn_sharprecl._estimators.prior) and the
+decision prior's checks and shift (sklearn_sharprecl._shared.scores)."""
 
 import numpy as np
 import pytest
 
+from sklearn_sharprecl import SharpReCLClassifier
 from sklearn_sharprecl._estimators.prior import em_class_prior
 from sklearn_sharprecl._shared.scores import decision_prior_shift, log_decision_prior_shift
 
@@ -69,3 +71,11 @@ def test_a_decision_prior_that_is_neither_a_name_nor_one_positive_number_per_cla
     with pytest.raises(ValueError, match=r"decision_prior must be 'balanced', 'train', None or one positive, "
                                          r"finite number per class \(3 classes, in the order of classes_\)"):
         decision_prior_shift(prior, [60, 30, 10], "logit_adjusted")
+
+
+def test_decision_prior_as_a_dict_gets_a_clear_error(fast_params, tickets):
+    X, y = tickets
+    clf = SharpReCLClassifier(**{**fast_params, "max_epochs": 1}).fit(X, y)
+    clf.set_params(decision_prior={c: 1.0 for c in clf.classes_})
+    with pytest.raises(ValueError, match=r"\[prior\[c\] for c in clf.classes_\]"):
+        clf.predict(X[:2])

@@ -1,4 +1,5 @@
-"""precision='auto' (the default): bfloat16 where the hardware computes it natively."""
+"""The device and the precision (sklearn_sharprecl._network.device): an unusable device is refused
+first; precision='auto' (the default) is bfloat16 where the hardware computes it natively."""
 
 import pytest
 import torch
@@ -66,3 +67,15 @@ def test_the_chosen_precision_is_saved(params, tickets, tmp_path):
     clf, _ = fitted(params, tickets, precision="bf16")
     clf.save_pretrained(tmp_path / "model")
     assert SharpReCLClassifier.load_pretrained(tmp_path / "model").precision_ == "bf16"
+
+
+@pytest.mark.parametrize("device, match", [
+    ("nonsense", "is not a torch device"),
+    pytest.param("cuda", "no CUDA device is available",
+                 marks=pytest.mark.skipif(torch.cuda.is_available(), reason="a CUDA device is present")),
+])
+def test_unusable_device_is_refused_before_anything_loads(device, match, tickets):
+    X, y = tickets
+    # The encoder does not exist: the device error must come first.
+    with pytest.raises(ValueError, match=match):
+        SharpReCLClassifier(encoder="/no/such/encoder", device=device).fit(X, y)

@@ -16,7 +16,7 @@ import pytest
 
 import sklearn_sharprecl
 
-DOCS = Path(__file__).resolve().parents[1] / "docs"
+DOCS = Path(__file__).resolve().parents[2] / "docs"
 EXAMPLES = DOCS.parent / "examples"
 
 

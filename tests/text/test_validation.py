@@ -1,4 +1,5 @@
-"""Bad input gets a clear, scikit-learn-style error."""
+"""Bad input gets a clear, scikit-learn-style error (sklearn_sharprecl._text.validation and the
+text checks of sklearn_sharprecl._shared.texts), with the labels shown plainly."""
 
 import numpy as np
 import pandas as pd
@@ -105,3 +106,24 @@ def test_labels_as_a_column_are_accepted_and_other_shapes_refused():
     assert list(check_labels(np.array([["a"], ["b"]]), 2)) == ["a", "b"]
     with pytest.raises(ValueError, match="y should be a 1d array, got an array of shape \\(2, 2\\)"):
         check_labels(np.array([["a", "b"], ["c", "d"]]), 2)
+
+
+def test_nan_label_in_a_plain_list_is_refused_like_in_a_series():
+    for y in (["a", float("nan"), "b"], pd.Series(["a", np.nan, "b"]), ("a", None, "b")):
+        with pytest.raises(ValueError, match="contains NaN or None"):
+            check_labels(y, 3)
+    # The string 'nan' stays a legitimate label.
+    assert list(check_labels(np.array(["a", "nan"]), 2)) == ["a", "nan"]
+
+
+def test_a_wide_frame_is_refused_with_advice_that_works(fast_params, tickets):
+    X, y = tickets
+    frame = pd.DataFrame({"id": range(len(X)), "body": X})
+    with pytest.raises(ValueError, match="2 columns") as info:
+        SharpReCLClassifier(**fast_params).fit(frame, y)
+    assert "text_column" not in str(info.value)
+
+
+def test_one_class_error_shows_a_plain_label(fast_params):
+    with pytest.raises(ValueError, match=r"got 1 class \('a'\)"):
+        SharpReCLClassifier(**fast_params).fit(["x", "y"], np.array(["a", "a"]))

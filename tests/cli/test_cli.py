@@ -441,7 +441,7 @@ def test_docs_show_the_current_help(monkeypatch, capsys):
     from pathlib import Path
     import re
 
-    docs = (Path(__file__).resolve().parents[1] / "docs" / "cli.md").read_text(encoding="utf-8")
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "cli.md").read_text(encoding="utf-8")
     blocks = re.findall(r"```\n(usage: sharprecl[^\n]*\n.*?)\n```", docs, flags=re.S)
     assert len(blocks) == 5
     monkeypatch.setenv("COLUMNS", "90")
@@ -694,7 +694,7 @@ def test_docs_first_run_matches_its_commands():
     from pathlib import Path
     import re
 
-    docs = (Path(__file__).resolve().parents[1] / "docs" / "cli.md").read_text(encoding="utf-8")
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "cli.md").read_text(encoding="utf-8")
     section = docs.split("## A first run", 1)[1].split("\n## ", 1)[0]
     model = re.search(r"sharprecl fit \S+ --model (\S+)", section).group(1)
     assert f"model written to {model}\n" in section

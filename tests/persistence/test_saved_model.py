@@ -2,9 +2,12 @@
 
 import copy
 import json
+import warnings
 
+import joblib
 import numpy as np
 import pytest
+import torch
 
 from skorch.callbacks import Callback
 
@@ -425,7 +428,7 @@ def test_the_example_card_of_the_docs_is_what_the_generator_writes():
 
     from sklearn_sharprecl._persistence.card import model_card
 
-    docs = Path(__file__).resolve().parents[1] / "docs"
+    docs = Path(__file__).resolve().parents[2] / "docs"
     example = docs / "model-card-example"
     config = json.loads((example / "config.json").read_text())
     history = json.loads((example / "history.json").read_text())
@@ -455,3 +458,124 @@ def test_an_encoder_not_saved_as_it_is_keeps_every_weight_in_the_model_file(fitt
     (path / "encoder" / "model.safetensors").write_bytes(b"changed")  # in the manifest all the same
     with pytest.raises(ValueError, match="encoder/model.safetensors does not match"):
         SharpReCLClassifier.load_pretrained(path)
+
+
+def test_safe_format_round_trip_is_identical(fitted_with_validation, tickets, tmp_path):
+    X, _ = tickets
+    fitted_with_validation.save_pretrained(tmp_path / "model")
+    assert sorted(p.name for p in (tmp_path / "model").iterdir()) == [
+        "README.md", "config.json", "encoder", "history.json", "model.safetensors",
+    ]
+    loaded = SharpReCLClassifier.load_pretrained(tmp_path / "model")
+    np.testing.assert_array_equal(loaded.predict_proba(X[:20]), fitted_with_validation.predict_proba(X[:20]))
+    np.testing.assert_array_equal(loaded.classes_, fitted_with_validation.classes_)
+    assert loaded.get_params()["tau"] == fitted_with_validation.tau
+    assert len(loaded.net_.history) == len(fitted_with_validation.net_.history)
+
+
+def test_truncated_or_tampered_weights_are_refused(fitted_with_validation, tmp_path):
+    path = fitted_with_validation.save_pretrained(tmp_path / "model")
+    weights = path / "model.safetensors"
+    data = weights.read_bytes()
+    weights.write_bytes(data[: len(data) // 2])
+    with pytest.raises(ValueError, match="truncated or modified"):
+        SharpReCLClassifier.load_pretrained(path)
+    tampered = bytearray(data)
+    tampered[-10] ^= 0xFF
+    weights.write_bytes(bytes(tampered))
+    with pytest.raises(ValueError, match="truncated or modified"):
+        SharpReCLClassifier.load_pretrained(path)
+
+
+def test_damaged_config_is_refused(fitted_with_validation, tmp_path):
+    path = fitted_with_validation.save_pretrained(tmp_path / "model")
+    (path / "config.json").write_text("{not json")
+    with pytest.raises(ValueError, match="not valid JSON"):
+        SharpReCLClassifier.load_pretrained(path)
+    (path / "config.json").write_text(json.dumps({"format": "pickle"}))
+    with pytest.raises(ValueError, match="not a sklearn-sharprecl"):
+        SharpReCLClassifier.load_pretrained(path)
+    with pytest.raises(FileNotFoundError, match="config.json is missing"):
+        SharpReCLClassifier.load_pretrained(tmp_path / "nowhere")
+
+
+def test_version_mismatch_warns_for_both_formats(fitted_with_validation, tmp_path):
+    path = fitted_with_validation.save_pretrained(tmp_path / "model")
+    config = json.loads((path / "config.json").read_text())
+    config["versions"]["torch"] = "0.0.1"
+    (path / "config.json").write_text(json.dumps(config))
+    with pytest.warns(UserWarning, match="saved with torch 0.0.1"):
+        SharpReCLClassifier.load_pretrained(path)
+
+    joblib.dump(fitted_with_validation, tmp_path / "model.joblib")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        joblib.load(tmp_path / "model.joblib")  # same versions: silent
+    fitted_with_validation.versions_["transformers"] = "1.0"
+    try:
+        joblib.dump(fitted_with_validation, tmp_path / "old.joblib")
+    finally:
+        fitted_with_validation.versions_["transformers"] = __import__("transformers").__version__
+    with pytest.warns(UserWarning, match="saved with transformers 1.0"):
+        joblib.load(tmp_path / "old.joblib")
+
+
+def test_model_saved_with_a_cuda_device_loads_on_the_cpu_without_one(fitted_with_validation, tickets, tmp_path, monkeypatch):
+    """The file of a model fitted_with_validation on a GPU records device='cuda'; where no GPU is
+    present, load_pretrained falls back to the CPU and predicts as before (the
+    weights are stored device-free, so only the recorded setting differs)."""
+    X, _ = tickets
+    expected = fitted_with_validation.predict_proba(X[:10])
+    monkeypatch.setattr(fitted_with_validation, "device", "cuda")
+    path = fitted_with_validation.save_pretrained(tmp_path / "model")
+    monkeypatch.undo()
+    assert json.loads((path / "config.json").read_text())["params"]["device"] == "cuda"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    loaded = SharpReCLClassifier.load_pretrained(path)
+    assert loaded.device == "cpu" and str(loaded.net_.device) == "cpu"
+    np.testing.assert_array_equal(loaded.predict_proba(X[:10]), expected)
+
+
+def test_every_saved_file_is_checked_and_code_settings_are_not_restored(fitted_with_validation, tmp_path):
+    trusting = copy.copy(fitted_with_validation).set_params(module__trust_remote_code=True)  # the shared model keeps its own
+    path = trusting.save_pretrained(tmp_path / "model")
+    config = json.loads((path / "config.json").read_text())
+    assert {"model.safetensors", "encoder/config.json", "history.json"} <= set(config["sha256"])
+    assert config["params"]["module__trust_remote_code"] is None
+    config["params"]["module__trust_remote_code"] = True
+    config["params"]["accelerate"] = True
+    (path / "config.json").write_text(json.dumps(config))
+    loaded = SharpReCLClassifier.load_pretrained(path)
+    assert "module__trust_remote_code" not in loaded.get_params() and loaded.accelerate is None
+    encoder_config = path / "encoder" / "config.json"
+    encoder_config.write_text(encoder_config.read_text().replace('"hidden_act"', '"hidden_act" ', 1))
+    with pytest.raises(ValueError, match="encoder/config.json"):
+        SharpReCLClassifier.load_pretrained(path)
+
+
+def test_files_saved_with_a_pooler_still_load(tiny_encoder, tickets, tmp_path, monkeypatch):
+    """Releases before the pooler was dropped saved its weights: such files keep loading."""
+    from safetensors.numpy import load_file
+
+    from sklearn_sharprecl._network import module as _module
+
+    X, y = tickets
+    with monkeypatch.context() as patch:
+        patch.setattr(_module, "drop_pooler", lambda encoder: encoder)  # the old behaviour
+        old = SharpReCLClassifier(encoder=tiny_encoder, max_length=32, batch_size=16, max_epochs=1,
+                                  criterion__n_neg=20, random_state=0).fit(X, y)
+        old.save_pretrained(tmp_path / "old")
+    # What the old releases wrote: the pooler's weights in the encoder folder.
+    assert any(k.startswith("pooler.") for k in load_file(tmp_path / "old" / "encoder" / "model.safetensors"))
+    loaded = SharpReCLClassifier.load_pretrained(tmp_path / "old")
+    assert loaded.net_.module_.encoder.pooler is not None
+    np.testing.assert_array_equal(loaded.predict_proba(X[:20]), old.predict_proba(X[:20]))
+
+
+def test_new_files_carry_no_pooler(fitted_with_validation, tmp_path):
+    fitted_with_validation.save_pretrained(tmp_path / "new")
+    from safetensors.numpy import load_file
+
+    for weights in ("model.safetensors", "encoder/model.safetensors"):
+        assert not any("pooler." in k for k in load_file(tmp_path / "new" / weights))
+    assert SharpReCLClassifier.load_pretrained(tmp_path / "new").net_.module_.encoder.pooler is None

@@ -273,7 +273,7 @@ def tiny_mlm(tmp_path_factory):
     words = sorted({w for t in TEXTS for w in re.findall(r"\w+|[^\w\s]", t.lower())})
     vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + words
     (path / "vocab.txt").write_text("\n".join(vocab) + "\n")
-    BertTokenizer(vocab=str(path / "vocab.txt"), do_lower_case=True).save_pretrained(path)
+    BertTokenizer(str(path / "vocab.txt"), do_lower_case=True).save_pretrained(path)
     torch.manual_seed(0)
     config = BertConfig(
         vocab_size=len(vocab),
