@@ -41,7 +41,7 @@ from sklearn.metrics import f1_score, precision_recall_fscore_support, roc_auc_s
 
 from .methods import RECIPES, neural_settings
 from .peers import make_method
-from .run import DEFAULT_DATA, RESULTS, choose_max_length, code_revision, load_cell
+from .run import DEFAULT_DATA, RESULTS, choose_max_length, code_revision, effective_params, load_cell
 from .encoders import load_tokenizer
 
 DIAGNOSIS = RESULTS / "diagnosis"
@@ -124,7 +124,7 @@ def diagnose(cell, seed, overrides, data, recipe="r1-linear-all", max_epochs=4):
         scores = np.asarray(model.decision_function(X_dev), float)
         prototypes, weight_norm, bias, embeddings = network_parts(model, X_train)
         result = per_class(y_dev, scores, y_train, embeddings, prototypes, classes)
-        result.update(weight_norm=weight_norm.tolist(), bias=bias.tolist(), fit_seconds=fit_seconds,
+        result.update(estimator_params=effective_params(model), weight_norm=weight_norm.tolist(), bias=bias.tolist(), fit_seconds=fit_seconds,
                       fit_cpu_seconds=fit_cpu_seconds,
                       head_init=getattr(model, "head_init_", None), settings=settings,
                       dev_macro_f1=float(f1_score(y_dev, classes[scores.argmax(1)], labels=classes,

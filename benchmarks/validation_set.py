@@ -25,7 +25,7 @@ from sklearn_sharprecl import SharpReCLClassifier
 
 from .encoders import load_tokenizer
 from .reporting.records import write_results
-from .run import choose_max_length, load_cell
+from .run import choose_max_length, effective_params, load_cell
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -50,7 +50,7 @@ def measure(dataset, ratio, seed, data, validation_fraction):
         model.fit(X_train, y_train, **fit_kwargs)
         history = model.net_.history
         best = int(np.argmax(history[:, "valid_f1_macro"])) + 1
-        rows.append({"way": name, "fit_seconds": time.perf_counter() - start,
+        rows.append({"way": name, "estimator_params": effective_params(model), "fit_seconds": time.perf_counter() - start,
                      "fit_cpu_seconds": time.process_time() - cpu, "epochs": len(history),
                      "best_epoch": best, "n_trained": int(np.sum(model.class_counts_)),
                      "dev": scores(model, X_dev, y_dev, rarest),
