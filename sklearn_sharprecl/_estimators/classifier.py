@@ -11,6 +11,7 @@ from sklearn.base import BaseEstimator, _fit_context
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 
+from .._network.build import routed_of
 from .._network.training import fit_network
 from .._persistence.pretrained import PretrainedMixin
 from .._persistence.saved_model import library_versions
@@ -23,13 +24,6 @@ from .multilabel import MultiLabelMixin
 from .prior import DecisionPriorMixin
 from .routing import check_routed_names, check_routed_values, routed_defaults
 from .settings import check_multilabel_settings, check_settings, resolve_settings, second_view_of
-
-_ROUTE_PREFIXES = ("module__", "criterion__", "optimizer__", "callbacks__")
-
-
-def _is_routed(name):
-    return name.startswith(_ROUTE_PREFIXES)
-
 
 class SharpReCLClassifier(MultiLabelMixin, NetInferenceMixin, DeploymentMixin, DecisionPriorMixin, PretrainedMixin,
                           TextClassifierMixin, BaseEstimator):
@@ -332,7 +326,7 @@ class SharpReCLClassifier(MultiLabelMixin, NetInferenceMixin, DeploymentMixin, D
 
     def _routed(self, prefix=""):
         """The routed parameters set on this estimator (those starting with ``prefix``)."""
-        return {k: v for k, v in vars(self).items() if _is_routed(k) and k.startswith(prefix)}
+        return routed_of(vars(self), prefix)
 
     def get_params(self, deep=True):
         params = super().get_params(deep=deep)
@@ -340,7 +334,7 @@ class SharpReCLClassifier(MultiLabelMixin, NetInferenceMixin, DeploymentMixin, D
         return params
 
     def set_params(self, **params):
-        routed = {k: v for k, v in params.items() if _is_routed(k)}
+        routed = routed_of(params)
         plain = self._get_param_names()
         # A name that is neither a routed one nor a parameter (or a nested one of it)
         # gets the routed names' did-you-mean, as in the constructor.

@@ -4,18 +4,12 @@ import warnings
 
 import numpy as np
 
-from .._network.build import NetSettings
+from .._network.build import NetSettings, routed_of
 from .._network.device import resolve_device, resolve_precision
 from .._network.multilabel_loss import MULTILABEL_LOSSES
 from .._text.encoder import check_max_length, load_tokenizer, resolve_encoder
 from ..auto import resolve_contrastive
 from .routing import SHARP_ONLY, check_routed_values
-
-
-def routed_of(params, prefix=""):
-    """The routed parameters among ``params`` (those starting with ``prefix``)."""
-    return {k: v for k, v in params.items()
-            if k.startswith(("module__", "criterion__", "optimizer__", "callbacks__")) and k.startswith(prefix)}
 
 
 def check_settings(params, estimator_name):
@@ -109,8 +103,7 @@ def _uses_two_views(params, contrastive, has_aug_texts):
 
 def warn_inert_settings(params, contrastive, *, has_aug_texts, has_valid):
     """Warn about every setting the others leave without effect."""
-    has_aug = has_aug_texts
-    two_views = _uses_two_views(params, contrastive, has_aug)
+    two_views = _uses_two_views(params, contrastive, has_aug_texts)
     routed = routed_of(params)
     inert = []
     if not (contrastive == "sharp" and params["mu"] > 0):
@@ -119,12 +112,12 @@ def warn_inert_settings(params, contrastive, *, has_aug_texts, has_valid):
         inert += list(routed_of(routed, "callbacks__early_stopping"))
     if params["head_init"] == "random":
         inert += list(routed_of(routed, "callbacks__head_init"))
-    if not two_views or needs_no_augmenter(params["augment"]) or has_aug:
+    if not two_views or needs_no_augmenter(params["augment"]) or has_aug_texts:
         inert += list(routed_of(routed, "callbacks__refresh_view"))
-    if not two_views or params["augment"] != "dropout" or has_aug:
+    if not two_views or params["augment"] != "dropout" or has_aug_texts:
         inert += list(routed_of(routed, "module__shared_view_layers"))
     if not _has_branch(params, contrastive):
-        inert += ["X_aug"] if has_aug else []
+        inert += ["X_aug"] if has_aug_texts else []
         inert += [] if needs_no_augmenter(params["augment"]) else ["augment"]
     if inert:
         resolved = "" if contrastive == params["contrastive"] else f" (resolved to {contrastive!r})"

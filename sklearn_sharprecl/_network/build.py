@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .._text.data import PadCollator
+from .._text.data import PadCollator, tokenize
 from .criterion import SharpReCLLoss
 from .device import resolve_device
 from .module import SharpReCLModule
@@ -14,6 +14,15 @@ from .user_callbacks import copy_user_callbacks
 
 # Randomly initialised parts of SharpReCLModule (fnmatch patterns, skorch param groups).
 _HEAD_PARAMETERS = ("classifier.*", "proj_f.*", "prototype_head.*")
+
+#: The prefixes of routed settings (skorch's convention): each names the part it configures.
+ROUTE_PREFIXES = ("module__", "criterion__", "optimizer__", "callbacks__")
+
+
+def routed_of(params, prefix=""):
+    """The routed settings among ``params`` (those starting with ``prefix``, if given)."""
+    return {k: v for k, v in params.items() if k.startswith(ROUTE_PREFIXES) and k.startswith(prefix)}
+
 
 #: Routed settings whose default here differs from the part's own (AdamW's
 #: weight decay is 0.01; the paper's, and ours, 5e-4).
@@ -38,8 +47,7 @@ class NetSettings:
 
     def routed(self):
         """The routed settings the net is built with: the user's over :data:`NET_DEFAULTS`."""
-        return {**NET_DEFAULTS, **{k: v for k, v in self.params.items()
-                                   if k.startswith(("module__", "criterion__", "optimizer__", "callbacks__"))}}
+        return {**NET_DEFAULTS, **routed_of(self.params)}
 
     def collator(self):
         params = self.params
@@ -140,7 +148,5 @@ class _Tokenize:
         self.settings = settings
 
     def __call__(self, texts):
-        from .._text.data import tokenize
-
         params = self.settings.params
         return tokenize(self.settings.tokenizer, texts, params["max_length"], params["truncation"])
