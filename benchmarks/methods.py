@@ -2,10 +2,8 @@
 run.py, peers.py, report.py and study_report.py read (names and settings only,
 so the report needs no torch).
 
-Settings are spelt as ``SharpReCLClassifier`` takes them since the estimator
-redesign (routed ``module__``/``criterion__``/``callbacks__`` parameters);
-:data:`LEGACY_PARAMETER_NAMES` translates the names the run records made
-before it typed in ``run.py --set``.
+Settings are spelt as ``SharpReCLClassifier`` takes them (routed
+``module__``/``criterion__``/``callbacks__`` parameters), in the records too.
 """
 
 # Our estimator's switches: the paper's Table 2 peers and Table 4 ablations.
@@ -52,8 +50,7 @@ RECIPES = {
     # r1-linear with no model selection: every training text is trained on and
     # the last epoch is kept (validation macro-F1 on CR rests on ~4 negatives).
     # The estimator's defaults since H4 and H8; since H11 the defaults are this
-    # recipe with ``--set module__center_prototypes=true`` (the records of the
-    # method study spell it ``center_prototypes=true``).
+    # recipe with ``--set module__center_prototypes=true``.
     "r1-linear-all": {"length_quantile": 1.0,
                       "params": {"module__dropout": 0.0, "callbacks__lr_schedule__warmup_fraction": 0.1,
                                  "validation_fraction": None, "module__center_prototypes": False,
@@ -116,62 +113,6 @@ PROFILES = {
     "authors-trec": {"cells": [("trec-sharprecl", 50)], "seeds": 3, "max_epochs": {None: 4}},
 }
 
-# The spelling of ``run.py --set`` in the records made before the estimator
-# redesign (e.g. ``--set center_prototypes=true``): the old constructor
-# parameter -> its routed name today. A record's key hashes ``--set`` as typed,
-# so these names must keep working for a rerun to find its records.
-LEGACY_PARAMETER_NAMES = {
-    **{name: f"module__{name}" for name in
-       ("pooling", "dropout", "proj_dim", "center_prototypes", "trust_remote_code")},
-    **{name: f"criterion__{name}" for name in
-       ("contrastive_prior", "normalize_contrastive_prior", "absent_prototype_anchors", "n_pos",
-        "n_neg", "k_hard", "mixup_alpha", "simple_sampling", "hard_mixup", "cl_normalization",
-        "focal_gamma")},
-    "weight_decay": "optimizer__weight_decay",
-    "lr_schedule": "callbacks__lr_schedule",
-    "warmup_fraction": "callbacks__lr_schedule__warmup_fraction",
-    "hard_share_schedule": "callbacks__hard_share__per_step",
-    "augment_each_epoch": "callbacks__refresh_view__each_epoch",
-    "n_iter_no_change": "callbacks__early_stopping__patience",
-    "selection_metric": "callbacks__early_stopping__metric",
-}
-# Stands for "the estimator's own default": the setting is left out.
-ESTIMATOR_DEFAULT = object()
-# Old parameters whose values changed meaning along with their names.
-LEGACY_VALUES = {
-    "lr_schedule": {"constant": None, "linear": ESTIMATOR_DEFAULT},
-    "hard_share_schedule": {"step": True, "epoch": False},
-}
-
-
-def new_spelling(overrides):
-    """``--set`` overrides in today's estimator spelling.
-
-    Parameters
-    ----------
-    overrides : dict
-        ``{name: value}`` as typed, old names (:data:`LEGACY_PARAMETER_NAMES`)
-        or new ones.
-
-    Returns
-    -------
-    settings : dict
-        The same settings under their routed names; a value of
-        :data:`ESTIMATOR_DEFAULT` asks for the estimator's default.
-    """
-    settings = {}
-    for name, value in overrides.items():
-        new = LEGACY_PARAMETER_NAMES.get(name, name)
-        if name in LEGACY_VALUES:
-            if value not in LEGACY_VALUES[name]:
-                raise ValueError(f"{name}={value!r}: expected one of {sorted(LEGACY_VALUES[name])}")
-            value = LEGACY_VALUES[name][value]
-        if new in settings:
-            raise ValueError(f"{name} and {new} name the same setting; give one of them")
-        settings[new] = value
-    return settings
-
-
 def neural_settings(recipe, overrides=None, **extra):
     """The settings a neural method of ``recipe`` is built with, beside the method's own.
 
@@ -180,7 +121,7 @@ def neural_settings(recipe, overrides=None, **extra):
     recipe : str
         A key of :data:`RECIPES`.
     overrides : dict, optional
-        ``run.py --set`` overrides, in either spelling (see :func:`new_spelling`).
+        ``run.py --set`` overrides (estimator parameters).
     **extra
         Settings of the profile (``train_layers``), applied last.
 
@@ -190,7 +131,7 @@ def neural_settings(recipe, overrides=None, **extra):
         Estimator parameters. A callback disabled with ``None`` takes no
         parameters of its own (skorch refuses them), so those are left out.
     """
-    merged = {**RECIPES[recipe]["params"], **new_spelling(overrides or {}), **extra}
+    merged = {**RECIPES[recipe]["params"], **(overrides or {}), **extra}
     disabled = [name for name, value in merged.items() if name.startswith("callbacks__") and value is None]
     return {name: value for name, value in merged.items()
-            if value is not ESTIMATOR_DEFAULT and not any(name.startswith(f"{d}__") for d in disabled)}
+            if not any(name.startswith(f"{d}__") for d in disabled)}

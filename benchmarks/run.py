@@ -18,10 +18,9 @@ defaults, apart from their ``module__center_prototypes=True``) has none and
 keeps the last epoch. For a seed, every method sees the same long-tailed
 subset, validation split and initialisation seed (paired seeds).
 
-``--set`` takes estimator parameters in today's spelling
-(``module__center_prototypes=true``) or, for the method study's earlier
-records, the old names (``center_prototypes=true``; ``methods.LEGACY_PARAMETER_NAMES``).
-The config keeps them as typed, so a rerun finds its records either way.
+``--set`` takes estimator parameters as ``SharpReCLClassifier`` spells them
+(``module__center_prototypes=true``); the config keeps them as typed, so a
+rerun finds its records.
 Every record stores the estimator's complete settings (``estimator_params``),
 the library version and the recipe.
 """
@@ -44,8 +43,7 @@ from sklearn_sharprecl import CALoRAClassifier, SharpReCLClassifier
 from sklearn_sharprecl.datasets import load_text_dataset, make_long_tailed
 
 from .encoders import load_tokenizer
-from .methods import (CALORA_BASES, CLASSIC, ESTIMATOR_DEFAULT, LEGACY_PARAMETER_NAMES, MAIN, MAX_LENGTH_CAP,
-                      NEURAL, OTHER, PROFILES, RECIPES, neural_settings, new_spelling)
+from .methods import CALORA_BASES, CLASSIC, MAIN, MAX_LENGTH_CAP, NEURAL, OTHER, PROFILES, RECIPES, neural_settings
 from .peers import make_method
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -77,13 +75,11 @@ def parse_overrides(items):
 
 
 def check_overrides(overrides):
-    """Refuse, before any run, ``--set`` names the estimator does not take (old or new spelling)."""
+    """Refuse, before any run, ``--set`` names the estimator does not take."""
     try:
-        settings = {k: v for k, v in new_spelling(overrides).items() if v is not ESTIMATOR_DEFAULT}
-        SharpReCLClassifier().set_params(**settings)
+        SharpReCLClassifier().set_params(**overrides)
     except (TypeError, ValueError) as exc:
-        raise SystemExit(f"--set: {exc}\n(--set also takes the names of the records made before the "
-                         f"estimator redesign: {', '.join(sorted(LEGACY_PARAMETER_NAMES))})") from exc
+        raise SystemExit(f"--set: {exc}") from exc
 
 
 def json_safe(value):

@@ -27,6 +27,7 @@ from pathlib import Path
 from . import suite_report
 from .reporting import fmt_cell, fmt_diff, md_table, pair_of_diffs, paired, scores, summarize
 from .reporting.paper import PAPER_SETUP, PAPER_TAG, load_paper, paper_cell
+from .reporting.records import read_records
 
 RESULTS = Path(__file__).resolve().parent / "results"
 CELLS = [("trec", 50), ("cr", 50), ("trec-sharprecl", 50), ("r52", None), ("ohsumed", None)]
@@ -56,9 +57,8 @@ def load(dirs):
     grid = defaultdict(lambda: defaultdict(dict))
     seconds = 0.0
     for folder in dirs:
-        for path in sorted(Path(folder).glob("*.json")):
-            record = json.loads(path.read_text())
-            if "fit_seconds" not in record or suite_report.owns(record):  # suite.md has those
+        for record in read_records(folder):
+            if suite_report.owns(record):  # suite.md has those
                 continue
             cell = (record["dataset"], record["imbalance_ratio"])
             grid[variant_of(record)][cell][int(record["seed"])] = record

@@ -36,9 +36,10 @@ import numpy as np
 from sklearn_sharprecl.auto import FEW_CLASSES, FEW_TEXTS_PER_CLASS
 
 from .reporting import fmt_cell, fmt_diff, md_table, paired, summarize
+from .reporting.records import read_records
 
 RESULTS = Path(__file__).resolve().parent / "results"
-BASE = {"center_prototypes": True, "precision": "bf16"}
+BASE = {"module__center_prototypes": True, "precision": "bf16"}
 BRANCH_CELLS = (("trec", 50), ("cr", 50))
 SUITE_CELLS = (("trec", 50), ("cr", 50), ("stackoverflow", 50), ("banking77", 50), ("r52", None),
                ("ohsumed", None))
@@ -65,10 +66,9 @@ def owns(record):
 def load(folder):
     """``{(protocol, method, settings-json): {(dataset, ratio): {seed: record}}}``."""
     grid = defaultdict(lambda: defaultdict(dict))
-    for path in sorted(Path(folder).glob("*.json")):
-        record = json.loads(path.read_text())
-        config = record.get("config", {})
-        if "fit_seconds" not in record or config.get("second_view") or not owns(record):
+    for record in read_records(folder):
+        config = record["config"]
+        if config.get("second_view") or not owns(record):
             continue
         key = (config.get("protocol", 1), record["method"], settings_key(config.get("set", {})))
         grid[key][(record["dataset"], record["imbalance_ratio"])][int(record["seed"])] = record

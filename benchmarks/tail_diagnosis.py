@@ -50,7 +50,7 @@ METHODS = ("SharpReCL", "LA-CE (w/o CL)")
 # contrastive='auto' and augment=None became the defaults (suite study H25).
 BRANCH = {"contrastive": "sharp", "augment": "dropout"}
 # The suite's baseline settings (``benchmarks.run --set``); ``--set`` adds to them.
-BASELINE = ["center_prototypes=true", "precision=bf16"]
+BASELINE = ["module__center_prototypes=true", "precision=bf16"]
 QUANTITIES = ("recall", "precision", "auc", "offset_own", "margin_own", "offset_all",
               "weight_norm", "proto_norm", "proto_cos")
 
@@ -167,9 +167,9 @@ def plot(path):
 
 
 #: The suite's runs read by ``--from-runs``: a cell and the ``--set`` of its records.
-RUN_SETS = ((("stackoverflow", 50), {"center_prototypes": True, "precision": "bf16"}),
-            (("banking77", 50), {"center_prototypes": True, "precision": "bf16"}),
-            (("banking77", 50), {"center_prototypes": True, "precision": "bf16", "head_init": "linear_probe"}))
+RUN_SETS = ((("stackoverflow", 50), {"module__center_prototypes": True, "precision": "bf16"}),
+            (("banking77", 50), {"module__center_prototypes": True, "precision": "bf16"}),
+            (("banking77", 50), {"module__center_prototypes": True, "precision": "bf16", "head_init": "linear_probe"}))
 
 
 def from_runs(results=RESULTS / "study"):

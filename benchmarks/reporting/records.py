@@ -11,27 +11,54 @@ DATASET_NAMES = {"trec": "TREC", "cr": "CR", "r52": "R52", "ohsumed": "Ohsumed",
                  "dblp": "DBLP", "biomedical": "Biomedical"}
 
 
-def load_runs(runs_dir):
-    """All run records under ``runs_dir`` (sorted by file name).
+#: The fields every run record of ``benchmarks/run.py`` holds, and their types: the one
+#: schema the reports read. A record also holds ``accuracy``, ``per_class``, the training
+#: counts, the estimator's settings where it has some, and per-split results (``dev``).
+RECORD_SCHEMA = {"dataset": str, "imbalance_ratio": (int, type(None)), "method": str, "seed": int,
+                 "config": dict, "macro_f1": float, "fit_seconds": float}
 
-    A record that cannot be read is skipped with a warning. Two records of the
-    same dataset, ratio, method and seed (e.g. after a config change) would
-    make the seeds unpaired: the newest file wins and a warning says so.
-    """
-    records = {}
-    for path in sorted(Path(runs_dir).glob("*.json")):
+
+def schema_errors(record):
+    """What makes ``record`` no run record (empty when it is one)."""
+    if not isinstance(record, dict):
+        return [f"a {type(record).__name__}, not an object"]
+    missing = [name for name in RECORD_SCHEMA if name not in record]
+    wrong = [f"{name} is {type(record[name]).__name__}" for name, kind in RECORD_SCHEMA.items()
+             if name in record and not isinstance(record[name], kind)]
+    return [f"no {name}" for name in missing] + wrong
+
+
+def read_records(folder):
+    """Every run record in ``folder`` (``*.json``, sorted by file name), each checked against
+    :data:`RECORD_SCHEMA`, with its file name as ``_file``; a file that is not a run record is
+    skipped with a warning. The one loader of the reports."""
+    records = []
+    for path in sorted(Path(folder).glob("*.json")):
         try:
-            rec = json.loads(path.read_text())
-            key = (rec["dataset"], rec["imbalance_ratio"], rec["method"], int(rec["seed"]))
-            float(rec["macro_f1"])
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+            record = json.loads(path.read_text())
+        except (OSError, ValueError) as exc:
             print(f"warning: skipping {path.name}: {type(exc).__name__}: {exc}", file=sys.stderr)
             continue
-        rec["_file"] = path.name
-        rec["_mtime"] = path.stat().st_mtime
+        errors = schema_errors(record)
+        if errors:
+            print(f"warning: skipping {path.name}: not a run record ({'; '.join(errors)})", file=sys.stderr)
+            continue
+        record["_file"] = path.name
+        record["_mtime"] = path.stat().st_mtime
+        records.append(record)
+    return records
+
+
+def load_runs(runs_dir):
+    """The run records of ``runs_dir`` (:func:`read_records`), one per dataset, ratio, method
+    and seed: two records of the same run (e.g. after a config change) would make the seeds
+    unpaired, so the newest file wins and a warning says so."""
+    records = {}
+    for rec in read_records(runs_dir):
+        key = (rec["dataset"], rec["imbalance_ratio"], rec["method"], rec["seed"])
         if key in records:
             old = records[key]
-            print(f"warning: {old['_file']} and {path.name} are the same run; keeping the newer",
+            print(f"warning: {old['_file']} and {rec['_file']} are the same run; keeping the newer",
                   file=sys.stderr)
             if old["_mtime"] > rec["_mtime"]:
                 continue

@@ -192,16 +192,18 @@ def test_aug_text_marks_only_methods_whose_second_view_it_is(harness, tiny_encod
     assert plain["SharpReCL"] not in keys and plain["CALoRA on SharpReCL"] not in keys
 
 
-def test_set_takes_the_records_old_names_keyed_as_typed(harness, tiny_encoder, tickets, capsys):
+def test_set_is_keyed_as_typed_and_a_rerun_finds_its_record(harness, tiny_encoder, tickets, capsys):
     texts, labels = tickets
     write_dataset(harness / "data", "trec", list(texts), [str(v) for v in labels])
     argv = ["--profile", "quick", "--cells", "trec:50", "--seeds", "1", "--encoder", tiny_encoder,
             "--max-epochs", "1", "--data", str(harness / "data"), "--methods", "SharpReCL",
             "--recipe", "r1-linear-all"]
-    run.main(argv + ["--set", "center_prototypes=true", "n_neg=16", "precision=fp32"])
+    settings = ["module__center_prototypes=true", "criterion__n_neg=16", "precision=fp32"]
+    run.main(argv + ["--set", *settings])
     (path,) = (harness / "results" / "study").glob("*.json")
     record = json.loads(path.read_text())
-    assert record["config"]["set"] == {"center_prototypes": True, "n_neg": 16, "precision": "fp32"}
+    assert record["config"]["set"] == {"module__center_prototypes": True, "criterion__n_neg": 16,
+                                       "precision": "fp32"}
     config = {"encoder": tiny_encoder, "max_epochs": 1, "freeze_layers": 0, "protocol": 1,
               "recipe": "r1-linear-all", "set": record["config"]["set"]}
     assert path.stem == run.run_key("trec", 50, "SharpReCL", 0, config)
@@ -209,15 +211,12 @@ def test_set_takes_the_records_old_names_keyed_as_typed(harness, tiny_encoder, t
     assert params["module__center_prototypes"] is True and params["criterion__n_neg"] == 16
     assert params["callbacks__lr_schedule__warmup_fraction"] == 0.1 and params["precision"] == "fp32"
     capsys.readouterr()
-    run.main(argv + ["--set", "center_prototypes=true", "n_neg=16", "precision=fp32", "--dry-run"])
+    run.main(argv + ["--set", *settings, "--dry-run"])
     assert "0 runs to do" in capsys.readouterr().out
-    # The new spelling of the same settings is typed differently: another key.
-    run.main(argv + ["--set", "module__center_prototypes=true", "criterion__n_neg=16", "precision=fp32",
-                     "--dry-run"])
-    assert "1 runs to do" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("item", ["centre_prototypes=true", "module__centre_prototypes=true",
+# center_prototypes=true: the spelling of the records made before 0.2, re-keyed since.
+@pytest.mark.parametrize("item", ["center_prototypes=true", "module__centre_prototypes=true",
                                   "lr_schedule=cosine", "inference_quantization=int8"])
 def test_set_refuses_a_name_the_estimator_does_not_take_before_any_run(harness, item, capsys):
     with pytest.raises(SystemExit, match="--set"):
@@ -225,25 +224,15 @@ def test_set_refuses_a_name_the_estimator_does_not_take_before_any_run(harness, 
     assert "runs to do" not in capsys.readouterr().out
 
 
-def test_legacy_names_translate_with_their_values():
-    assert methods.new_spelling({"dropout": 0.2, "criterion__k_hard": 5, "tau": 0.5}) == {
-        "module__dropout": 0.2, "criterion__k_hard": 5, "tau": 0.5}
-    assert methods.new_spelling({"hard_share_schedule": "step"}) == {"callbacks__hard_share__per_step": True}
-    with pytest.raises(ValueError, match="same setting"):
-        methods.new_spelling({"n_neg": 8, "criterion__n_neg": 16})
-    # 'linear' is the estimator's default schedule: v1's constant rate is lifted.
-    linear = methods.neural_settings("v1", {"lr_schedule": "linear"})
-    assert "callbacks__lr_schedule" not in linear and linear["module__dropout"] == 0.1
+def test_a_disabled_callback_takes_its_parameters_with_it():
     # A constant rate over r1-linear: its warm-up setting goes with the schedule.
-    constant = methods.neural_settings("r1-linear", {"lr_schedule": "constant"})
+    constant = methods.neural_settings("r1-linear", {"callbacks__lr_schedule": None})
     assert constant["callbacks__lr_schedule"] is None
     assert not any(name.startswith("callbacks__lr_schedule__") for name in constant)
+    assert "callbacks__lr_schedule__warmup_fraction" in methods.neural_settings("r1-linear")
     assert methods.neural_settings("v1", None, train_layers=2)["train_layers"] == 2
 
 
-def test_every_name_of_the_map_is_a_parameter_of_the_estimator():
-    routed = set(sklearn_sharprecl.SharpReCLClassifier.routed_parameters())
-    disabled = {"callbacks__lr_schedule"}  # replaced as a whole (None: a constant rate)
-    assert set(methods.LEGACY_PARAMETER_NAMES.values()) <= routed | disabled
+def test_every_recipe_is_a_valid_setting_of_the_estimator():
     for recipe in methods.RECIPES.values():
         sklearn_sharprecl.SharpReCLClassifier().set_params(**recipe["params"])

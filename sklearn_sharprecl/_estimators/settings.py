@@ -2,7 +2,6 @@
 
 import warnings
 
-import numpy as np
 
 from .._network.build import NetSettings, routed_of
 from .._network.device import resolve_device, resolve_precision

@@ -1,0 +1,46 @@
+"""The one record schema and loader (benchmarks/reporting/records.py), and the committed records."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from benchmarks.reporting.records import RECORD_SCHEMA, load_runs, read_records
+from sklearn_sharprecl import SharpReCLClassifier
+
+RESULTS = Path(__file__).resolve().parents[1] / "results"
+RECORD = {"dataset": "trec", "imbalance_ratio": 50, "method": "CE", "seed": 0,
+          "config": {"protocol": 2}, "macro_f1": 0.9, "fit_seconds": 10.0}
+
+
+def test_a_file_that_is_no_record_is_skipped_with_its_reason(tmp_path, capsys):
+    (tmp_path / "a.json").write_text(json.dumps(RECORD))
+    (tmp_path / "b.json").write_text(json.dumps({**RECORD, "seed": "0"}))
+    (tmp_path / "c.json").write_text(json.dumps({k: v for k, v in RECORD.items() if k != "fit_seconds"}))
+    (tmp_path / "d.json").write_text("[1, 2]")
+    (tmp_path / "e.json").write_text("{")
+    assert [r["_file"] for r in read_records(tmp_path)] == ["a.json"]
+    err = capsys.readouterr().err
+    assert "b.json: not a run record (seed is str)" in err and "c.json: not a run record (no fit_seconds)" in err
+    assert "d.json: not a run record (a list, not an object)" in err and "e.json" in err
+
+
+def test_load_runs_keeps_the_newer_of_two_records_of_one_run(tmp_path, capsys):
+    import os
+
+    (tmp_path / "a.json").write_text(json.dumps(RECORD))
+    (tmp_path / "b.json").write_text(json.dumps({**RECORD, "macro_f1": 0.8}))
+    os.utime(tmp_path / "a.json", (2e9, 2e9))
+    (only,) = load_runs(tmp_path)
+    assert only["macro_f1"] == 0.9 and "same run" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("folder", ["runs", "study"])
+def test_every_committed_record_has_the_schema_and_todays_setting_names(folder, capsys):
+    paths = sorted((RESULTS / folder).glob("*.json"))
+    records = read_records(RESULTS / folder)
+    assert len(records) == len(paths) and not capsys.readouterr().err
+    assert set(RECORD_SCHEMA) <= set(records[0])
+    for record in records:
+        # The names run.py --set takes today, so that a rerun finds the record.
+        SharpReCLClassifier().set_params(**record["config"].get("set", {}))
