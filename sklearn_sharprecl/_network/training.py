@@ -7,7 +7,7 @@ import numpy as np
 from .._shared.thresholds import FALLBACK_THRESHOLD, f1_thresholds
 from .._text.data import TokenizedTexts, tokenize
 from .._text.multilabel import label_counts, label_prior
-from .._text.training_data import training_datasets
+from .._text.data import training_datasets
 from ..auto import resolve_head_init
 from .build import build_net
 from .seeding import seeded_torch

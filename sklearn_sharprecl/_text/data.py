@@ -1,11 +1,15 @@
-"""Tokenised texts as a torch ``Dataset``, padded per batch.
+"""Tokenised texts as a torch ``Dataset``, padded per batch, and the datasets of a fit.
 
 Texts are tokenised once per ``fit``/``predict`` call; each batch is padded to
 its own longest text, so short texts never pay for ``max_length``.
+:func:`training_datasets` makes a fit's checked data
+(:class:`~sklearn_sharprecl._text.training_data.TrainingData`) into the
+training and validation datasets: the data go down to the net from here.
 """
 
 import numpy as np
 import torch
+from sklearn.model_selection import train_test_split
 from torch.nn.utils.rnn import pad_sequence
 from torch.utils.data import Dataset
 
@@ -182,3 +186,46 @@ class PadCollator:
         if weights[0] is not None:
             inputs["sample_weight"] = torch.stack(weights)
         return inputs, torch.stack(labels)
+
+
+def training_datasets(data, to_ids, *, validation_fraction, second_view, rng):
+    """The training and validation ``TokenizedTexts`` of a fit (``to_ids``: the fit's
+    :func:`tokenize`, a function of a list of texts).
+
+    ``second_view`` is None (one view), ``'same'`` (the same token ids: the
+    two passes differ by dropout), ``'given'`` (``data.aug_texts``) or a
+    function of a seed returning an augmenter (an object with an ``augment``
+    method); the seed is drawn from ``rng`` after the split's. The validation set
+    is the user's, or a stratified ``validation_fraction`` of the training
+    texts, or None. Returns ``(train_set, valid_set, augmentation,
+    train_weights)``: ``augmentation`` is ``(texts, augmenter)``, what the
+    augmenter drew the view from (to redraw it each epoch), or None;
+    ``train_weights`` are the training texts' weights in float64 (the
+    dataset holds them in float32), or None.
+    """
+    train, valid = data.train, data.valid
+    ids = to_ids(train.texts)
+    keep = np.arange(len(ids))
+    if valid is None and validation_fraction is not None:
+        # Stratified by class; a multi-label split is a random one (label sets are too many to stratify).
+        keep, held_out = train_test_split(keep, test_size=validation_fraction,
+                                          stratify=train.y if train.y.ndim == 1 else None,
+                                          random_state=rng.randint(2**31 - 1))
+        weights = None if train.weights is None else train.weights[held_out]
+        valid_set = TokenizedTexts([[ids[i] for i in held_out]], train.y[held_out], weights)
+    else:
+        valid_set = None if valid is None else TokenizedTexts([to_ids(valid.texts)], valid.y, valid.weights)
+    views = [[ids[i] for i in keep]]
+    augmentation = None
+    view_seed = None if second_view is None else rng.randint(2**31 - 1)
+    if second_view == "given":
+        views.append(to_ids([data.aug_texts[i] for i in keep]))
+    elif second_view == "same":
+        views.append(views[0])
+    elif second_view is not None:
+        texts = [train.texts[i] for i in keep]
+        augmenter = second_view(view_seed)
+        views.append(to_ids(augmenter.augment(texts)))
+        augmentation = (texts, augmenter)
+    weights = None if train.weights is None else train.weights[keep]
+    return TokenizedTexts(views, train.y[keep], weights), valid_set, augmentation, weights

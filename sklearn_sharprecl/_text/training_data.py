@@ -1,20 +1,18 @@
-"""The data of a fit, checked and encoded, and the datasets the net trains and validates on.
+"""The data of a fit, checked and encoded.
 
 :func:`check_training_data` turns what a user passes to ``fit`` into
 :class:`TrainingData` (texts, encoded labels, weights, an optional second view
 and validation set), refusing anything a later step would trip over, so a
 ``fit`` that starts training has data it can finish on.
-:func:`training_datasets` then tokenises once, holds out the validation texts
-and makes the second view: the datasets go down to the net from here.
+:func:`~sklearn_sharprecl._text.data.training_datasets` then tokenises it once
+into the datasets that go down to the net.
 """
 
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelEncoder
 
-from .data import TokenizedTexts
 from .multilabel import check_label_columns, check_label_matrix, is_multilabel, refuse_label_lists
 from .._shared.texts import check_texts
 from .validation import check_labels, check_sample_weight
@@ -141,45 +139,3 @@ def _check_validation_set(X_val, y_val, sample_weight_val, encoder):
                          "only be validated on the classes it is trained on.")
     weights = check_sample_weight(sample_weight_val, len(texts))
     return LabelledTexts(texts, encoder.transform(labels), weights)
-
-
-def training_datasets(data, tokenize, *, validation_fraction, second_view, rng):
-    """The training and validation ``TokenizedTexts`` of a fit.
-
-    ``second_view`` is None (one view), ``'same'`` (the same token ids: the
-    two passes differ by dropout), ``'given'`` (``data.aug_texts``) or a
-    function of a seed returning an augmenter (an object with an ``augment``
-    method); the seed is drawn from ``rng`` after the split's. The validation set
-    is the user's, or a stratified ``validation_fraction`` of the training
-    texts, or None. Returns ``(train_set, valid_set, augmentation,
-    train_weights)``: ``augmentation`` is ``(texts, augmenter)``, what the
-    augmenter drew the view from (to redraw it each epoch), or None;
-    ``train_weights`` are the training texts' weights in float64 (the
-    dataset holds them in float32), or None.
-    """
-    train, valid = data.train, data.valid
-    ids = tokenize(train.texts)
-    keep = np.arange(len(ids))
-    if valid is None and validation_fraction is not None:
-        # Stratified by class; a multi-label split is a random one (label sets are too many to stratify).
-        keep, held_out = train_test_split(keep, test_size=validation_fraction,
-                                          stratify=train.y if train.y.ndim == 1 else None,
-                                          random_state=rng.randint(2**31 - 1))
-        weights = None if train.weights is None else train.weights[held_out]
-        valid_set = TokenizedTexts([[ids[i] for i in held_out]], train.y[held_out], weights)
-    else:
-        valid_set = None if valid is None else TokenizedTexts([tokenize(valid.texts)], valid.y, valid.weights)
-    views = [[ids[i] for i in keep]]
-    augmentation = None
-    view_seed = None if second_view is None else rng.randint(2**31 - 1)
-    if second_view == "given":
-        views.append(tokenize([data.aug_texts[i] for i in keep]))
-    elif second_view == "same":
-        views.append(views[0])
-    elif second_view is not None:
-        texts = [train.texts[i] for i in keep]
-        augmenter = second_view(view_seed)
-        views.append(tokenize(augmenter.augment(texts)))
-        augmentation = (texts, augmenter)
-    weights = None if train.weights is None else train.weights[keep]
-    return TokenizedTexts(views, train.y[keep], weights), valid_set, augmentation, weights
