@@ -44,3 +44,13 @@ def test_every_committed_record_has_the_schema_and_todays_setting_names(folder, 
     for record in records:
         # The names run.py --set takes today, so that a rerun finds the record.
         SharpReCLClassifier().set_params(**record["config"].get("set", {}))
+
+
+def test_the_reproduced_record_rebuilds_the_estimator_it_was_made_with():
+    from benchmarks import reproduce
+
+    record = json.loads(reproduce.RECORD.read_text())
+    params = SharpReCLClassifier(**reproduce.settings_of(record, "fp32")).get_params()
+    assert params["optimizer__betas"] == (0.9, 0.999) and params["precision"] == "fp32"
+    assert {k: v for k, v in params.items() if k not in ("optimizer__betas", "precision")} == {
+        k: v for k, v in record["estimator_params"].items() if k not in ("optimizer__betas", "precision")}
