@@ -12,7 +12,7 @@ looked at once. One record per run under ``benchmarks/results/multilabel/``::
 
     python -m benchmarks.multilabel --methods tfidf-lr tfidf-svc minilm-lr
     python -m benchmarks.multilabel --methods defaults bce --subset 10000 --seeds 0
-    python -m benchmarks.multilabel --report      # table (and README block) from the records
+    python -m benchmarks.multilabel --report      # the table and the README's block, from the records
 
 Methods: ``defaults`` (``SharpReCLClassifier`` as shipped: on 28 labels the
 per-label logit-adjusted binary loss, no contrastive branch), ``bce`` (plain
@@ -47,6 +47,7 @@ from sklearn_sharprecl.thresholds import f1_thresholds
 
 from .encoders import load_tokenizer
 from .peers import FrozenEncoderEmbedder
+from .readme_summary import ROOT, rewrite
 from .reporting.records import cpu_model
 from .run import DEFAULT_DATA, choose_max_length, parse_overrides
 
@@ -56,6 +57,8 @@ SEPARATOR = ";"
 N_RAREST = 5
 NEURAL = {"defaults": {}, "bce": {"classification_loss": "cross_entropy"}}
 PEERS = ("tfidf-lr", "tfidf-svc", "minilm-lr")
+README_START = "<!-- multi-label benchmark: written by python -m benchmarks.multilabel --report -->"
+README_END = "<!-- end of multi-label benchmark -->"
 METHOD_NAMES = {"defaults": "SharpReCL, shipped defaults", "bce": "plain BCE (ablation)",
                 "tfidf-lr": "TF-IDF + OvR balanced LR", "tfidf-svc": "TF-IDF + OvR balanced LinearSVC",
                 "minilm-lr": "frozen MiniLM + OvR balanced LR"}
@@ -185,7 +188,7 @@ def table(records):
     lines = ["| training texts | method | settings | seeds | test macro-F1 | test micro-F1 | test rarest-5 F1 "
              "| dev macro-F1 | fit s |", "|---|---|---|---|---|---|---|---|---|"]
     for (subset, method, settings), recs in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][2])):
-        lines.append(f"| {recs[0]['n_train']:,} | {METHOD_NAMES.get(method, method)} | {settings or 'as shipped'} "
+        lines.append(f"| {recs[0]['n_train']:,} | {METHOD_NAMES.get(method, method)} | {settings or ('as shipped' if method in NEURAL else '–')} "
                      f"| {len(recs)} | {_cell([r['test']['macro_f1'] for r in recs])} "
                      f"| {_cell([r['test']['micro_f1'] for r in recs])} "
                      f"| {_cell([r['test']['rarest5_f1'] for r in recs])} "
@@ -221,6 +224,9 @@ def main(argv=None):
     if args.report:
         text = table(load_records())
         (RESULTS / "goemotions.md").write_text(text)
+        readme = ROOT / "README.md"
+        readme.write_text(rewrite(readme.read_text(), f"{README_START}\n{text.rstrip()}\n{README_END}",
+                                  README_START, README_END))
         print(text)
     return 0
 

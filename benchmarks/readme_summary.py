@@ -34,12 +34,13 @@ def block(results=RESULTS):
     return f"{START}\n{summary_table(results).rstrip()}\n{END}"
 
 
-def rewrite(readme_text, new_block):
-    """README text with its summary block replaced; ValueError when the markers are missing."""
-    start, end = readme_text.find(START), readme_text.find(END)
+def rewrite(readme_text, new_block, start_marker=START, end_marker=END):
+    """README text with the block between the markers (``new_block`` includes them) replaced;
+    ValueError when the markers are missing."""
+    start, end = readme_text.find(start_marker), readme_text.find(end_marker)
     if start < 0 or end < start:
-        raise ValueError(f"README.md has no block between {START!r} and {END!r}")
-    return readme_text[:start] + new_block + readme_text[end + len(END):]
+        raise ValueError(f"README.md has no block between {start_marker!r} and {end_marker!r}")
+    return readme_text[:start] + new_block + readme_text[end + len(end_marker):]
 
 
 def main(argv=None):
