@@ -38,9 +38,9 @@ import onnxruntime
 from tokenizers import Tokenizer
 
 from ._shared.files import read_format_config, sha256
-from ._shared.scores import decision_scores, softmax
+from ._shared.scores import decision_scores, log_softmax, softmax
 from ._shared.texts import check_texts
-from ._shared.thresholds import sigmoid, threshold_predictions, threshold_scores
+from ._shared.thresholds import log_sigmoid, sigmoid, threshold_predictions, threshold_scores
 
 FORMAT = "sklearn-sharprecl-onnx"
 FORMAT_VERSION = 1
@@ -104,8 +104,8 @@ __all__ = ["ONNXTextClassifier"]
 class ONNXTextClassifier:
     """A SharpReCLClassifier exported by ``export_onnx``, run by onnxruntime.
 
-    Build it with :meth:`load`. Its ``predict_proba``, ``predict`` and
-    ``decision_function`` follow the estimator's: the decision prior the
+    Build it with :meth:`load`. Its ``predict_proba``, ``predict_log_proba``,
+    ``predict`` and ``decision_function`` follow the estimator's: the decision prior the
     estimator had at export is applied to the logits. A model fitted on a
     multi-label ``y`` gives each label's sigmoid probability and predicts the
     indicator matrix of the labels that reach their threshold
@@ -248,6 +248,14 @@ class ONNXTextClassifier:
         if self.thresholds_ is not None:
             return sigmoid(self.logits(X))
         return softmax(self._scores(X))
+
+    def predict_log_proba(self, X):
+        """The logarithm of :meth:`predict_proba`, computed from the scores (a log-softmax; a
+        multi-label model's log-sigmoid), so a probability too small for a float stays a
+        finite log, as :meth:`SharpReCLClassifier.predict_log_proba` gives it."""
+        if self.thresholds_ is not None:
+            return log_sigmoid(self.logits(X))
+        return log_softmax(self._scores(X))
 
     def predict(self, X):
         """The most probable class of each text of ``X`` under the decision prior.

@@ -4,7 +4,7 @@ decisions by the fitted per-label thresholds."""
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
-from .._shared.thresholds import sigmoid, threshold_predictions, threshold_scores
+from .._shared.thresholds import log_sigmoid, sigmoid, threshold_predictions, threshold_scores
 from .prior import DecisionPriorMixin
 
 
@@ -51,6 +51,23 @@ class MultiLabelMixin:
         if not _fitted_multilabel(self):
             return super().predict_proba(X)
         return sigmoid(self._multilabel_logits(X))
+
+    def predict_log_proba(self, X):
+        """The logarithm of :meth:`predict_proba`: a log-softmax of the class scores, or, for
+        a multi-label model, each label's log-sigmoid (finite where the probability underflows).
+
+        Parameters
+        ----------
+        X : sequence of str of shape (n_samples,)
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_classes)
+            Columns follow ``classes_``.
+        """
+        if not _fitted_multilabel(self):
+            return super().predict_log_proba(X)
+        return log_sigmoid(self._multilabel_logits(X))
 
     def decision_function(self, X):
         """Scores whose argmax :meth:`predict` takes, or, for a multi-label model, per-label

@@ -27,6 +27,11 @@ def sigmoid(scores):
     return out
 
 
+def log_sigmoid(scores):
+    """Element-wise ``log(sigmoid(scores))``, finite where the probability underflows."""
+    return -np.logaddexp(0.0, -np.asarray(scores, dtype=np.float64))
+
+
 def best_f1_threshold(proba, positive, sample_weight=None):
     """The threshold on ``proba`` that maximises F1 of one label, or None without positives.
 

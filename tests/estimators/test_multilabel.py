@@ -69,6 +69,8 @@ def test_shapes_classes_and_decisions(fitted, data):
     assert not np.allclose(proba.sum(1), 1)  # one probability per label, not a distribution
     np.testing.assert_array_equal(pred, (proba >= fitted.thresholds_).astype(int))
     np.testing.assert_array_equal(pred, (scores >= 0).astype(int))
+    # Each label's log-probability (it was a log-softmax over the labels).
+    np.testing.assert_allclose(np.exp(fitted.predict_log_proba(X)), proba, rtol=1e-6)
     assert fitted.contrastive_ is None  # 'auto': the branch is single-label
     assert fitted.score(X, Y) == accuracy_score(Y, pred)  # subset accuracy, scikit-learn's
     assert f1_score(Y, pred, average="macro") > 0
@@ -236,6 +238,7 @@ def test_onnx_export_gives_the_same_predictions(fitted, data, tmp_path):
     np.testing.assert_array_equal(model.thresholds_, fitted.thresholds_)
     np.testing.assert_allclose(model.predict_proba(X), fitted.predict_proba(X), atol=1e-4)
     np.testing.assert_allclose(model.decision_function(X), fitted.decision_function(X), atol=1e-4)
+    np.testing.assert_allclose(model.predict_log_proba(X), fitted.predict_log_proba(X), atol=1e-4)
     np.testing.assert_array_equal(model.predict(X), fitted.predict(X))
     int8 = ONNXTextClassifier.load(fitted.export_onnx(tmp_path / "int8", quantize="int8"))
     assert int8.predict(X).shape == (len(X), N_LABELS)

@@ -48,6 +48,7 @@ def test_fp32_matches_the_torch_estimator(fitted, held_out, tmp_path, decision_p
     assert max(len(ids) for ids in model.token_ids(held_out)) == 32  # truncation is exercised
     np.testing.assert_allclose(model.predict_proba(held_out), clf.predict_proba(held_out), atol=1e-4)
     np.testing.assert_allclose(model.decision_function(held_out), clf.decision_function(held_out), atol=1e-4)
+    np.testing.assert_allclose(model.predict_log_proba(held_out), clf.predict_log_proba(held_out), atol=1e-4)
     np.testing.assert_array_equal(model.predict(held_out), clf.predict(held_out))
     assert model.classes_.dtype == clf.classes_.dtype
 
