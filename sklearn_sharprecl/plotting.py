@@ -73,15 +73,16 @@ def plot_f1_by_class_frequency(y_true, y_pred, class_counts, classes, ax=None):
 
     Parameters
     ----------
-    y_true : array-like of shape (n_samples,)
-        True labels.
-    y_pred : array-like of shape (n_samples,)
-        Predicted labels.
+    y_true : array-like of shape (n_samples,) or (n_samples, n_labels)
+        True labels, or a multi-label indicator matrix whose columns follow
+        ``classes``.
+    y_pred : array-like of shape (n_samples,) or (n_samples, n_labels)
+        Predicted labels, or the predicted indicator matrix.
     class_counts : array-like of shape (n_classes,)
-        Training examples per class, aligned with ``classes`` (e.g. a fitted
-        estimator's ``class_counts_``).
+        Training examples per class (per label: its positive texts), aligned
+        with ``classes`` (e.g. a fitted estimator's ``class_counts_``).
     classes : array-like of shape (n_classes,)
-        The class labels (e.g. ``classes_``).
+        The class labels (e.g. ``classes_``), or the names of the labels.
     ax : matplotlib Axes, default=None
         Axes to draw the bars on; a new figure is made when None. The counts
         go on ``ax.twinx()``.
@@ -91,6 +92,7 @@ def plot_f1_by_class_frequency(y_true, y_pred, class_counts, classes, ax=None):
     fig : matplotlib Figure
     """
     from sklearn.metrics import f1_score
+    from sklearn.utils.multiclass import type_of_target
 
     plt = _pyplot()
     classes = np.asarray(classes)
@@ -101,8 +103,11 @@ def plot_f1_by_class_frequency(y_true, y_pred, class_counts, classes, ax=None):
             f"{classes.shape}; give one count per class."
         )
     order = np.argsort(-class_counts, kind="stable")
+    if type_of_target(y_true) == "multilabel-indicator":  # one column per label, in classes' order
+        f1 = f1_score(y_true, y_pred, average=None, zero_division=0)[order]
+    else:
+        f1 = f1_score(y_true, y_pred, labels=classes[order], average=None, zero_division=0)
     classes, class_counts = classes[order], class_counts[order]
-    f1 = f1_score(y_true, y_pred, labels=classes, average=None, zero_division=0)
     macro = float(np.mean(f1))
     names = [str(c) for c in classes]
     x = np.arange(len(classes))

@@ -92,6 +92,16 @@ def test_f1_plot_draws_on_the_given_axes_and_checks_counts():
         plot_f1_by_class_frequency(y, y, [1, 2], ["a", "b", "c"])
 
 
+def test_f1_plot_of_a_multilabel_indicator_matrix_has_one_bar_per_label():
+    Y = np.array([[1, 0, 1], [0, 1, 1], [1, 1, 0], [0, 0, 1]])
+    pred = np.array([[1, 0, 0], [0, 0, 1], [1, 1, 0], [1, 0, 1]])
+    fig = plot_f1_by_class_frequency(Y, pred, [5, 2, 9], ["joy", "grief", "neutral"])
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["neutral", "joy", "grief"]
+    per_label = f1_score(Y, pred, average=None)
+    np.testing.assert_allclose([p.get_height() for p in ax.patches], per_label[[2, 0, 1]])
+
+
 # -------------------------------------------------------- confusion matrix
 def test_confusion_matrix_is_normalised_by_true_class(predicted, fitted):
     y, y_pred = predicted

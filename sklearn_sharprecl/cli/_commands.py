@@ -413,5 +413,5 @@ def _evaluate_multilabel(args, estimator, frame, texts):
     print(report)
     print(f"macro-F1: {metrics['f1_macro']:.4f}   micro-F1: {metrics['f1_micro']:.4f}   "
           f"subset accuracy: {metrics['subset_accuracy']:.4f}   ({metrics['n_samples']} texts)")
-    print(f"files written to {args.output_dir}: report.txt, metrics.json")
+    print(f"files written to {args.output_dir}: report.txt, metrics.json, f1_by_class.png")
     return 0

@@ -57,10 +57,14 @@ def prediction_columns(estimator, proba, separator):
 def evaluate(estimator, texts, label_rows, output_dir, label_column):
     """Score a multi-label model: per-label precision, recall, F1 and support.
 
-    Writes ``report.txt`` and ``metrics.json`` to ``output_dir`` and returns
+    Writes ``report.txt``, ``metrics.json`` and ``f1_by_class.png`` (each
+    label's F1 by its number of training texts) to ``output_dir`` and returns
     the report's text and the metrics.
     """
+    import matplotlib.pyplot as plt
     from sklearn.metrics import accuracy_score, classification_report, f1_score
+
+    from ..plotting import plot_f1_by_class_frequency
 
     names = [str(c) for c in estimator.classes_]
     unknown = sorted({label for row in label_rows for label in row} - set(names))
@@ -84,4 +88,7 @@ def evaluate(estimator, texts, label_rows, output_dir, label_column):
     output_dir.mkdir(parents=True, exist_ok=True)
     (output_dir / "report.txt").write_text(report, encoding="utf-8")
     (output_dir / "metrics.json").write_text(json.dumps(metrics, indent=2), encoding="utf-8")
+    fig = plot_f1_by_class_frequency(Y, pred, estimator.class_counts_, names)
+    fig.savefig(output_dir / "f1_by_class.png", dpi=120)
+    plt.close(fig)
     return report, metrics

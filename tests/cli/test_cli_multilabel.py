@@ -75,6 +75,7 @@ def test_evaluate_prints_per_label_scores(model_dir, data_dir, tmp_path, capsys)
     for name in NAMES:
         assert name in out
     assert "precision" in out and "recall" in out and "support" in out
+    assert (tmp_path / "report" / "f1_by_class.png").stat().st_size > 0 and "f1_by_class.png" in out
     metrics = json.loads((tmp_path / "report" / "metrics.json").read_text())
     model = load_model(model_dir)
     valid = pd.read_csv(data_dir / "valid.csv", keep_default_na=False)
