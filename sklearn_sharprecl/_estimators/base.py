@@ -6,7 +6,6 @@ from sklearn.utils._set_output import _SetOutputMixin
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
-from .._shared.scores import log_softmax
 
 
 def _has_transform(estimator):
@@ -41,7 +40,8 @@ class TextClassifierMixin(_SetOutputMixin, ClassifierMixin):
         """Logarithm of the class probabilities of :meth:`predict_proba`.
 
         Computed from the class scores as a log-softmax where the classifier
-        has them, so a probability too small for a float stays a finite log.
+        has them (a multi-label model: each label's log-sigmoid), so a
+        probability too small for a float stays a finite log.
 
         Parameters
         ----------
@@ -65,9 +65,9 @@ class TextClassifierMixin(_SetOutputMixin, ClassifierMixin):
         >>> bool(np.allclose(np.exp(log_proba), clf.predict_proba(["who painted the mona lisa"])))
         True
         """
-        scores = getattr(self, "_scores", None)  # log-posteriors up to a constant per text
-        if scores is not None:
-            return log_softmax(scores(X))
+        log_proba = getattr(self, "_log_proba", None)  # from the scores, where a model has them
+        if log_proba is not None:
+            return log_proba(X)
         with np.errstate(divide="ignore"):
             return np.log(self.predict_proba(X))
 

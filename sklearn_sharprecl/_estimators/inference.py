@@ -10,7 +10,7 @@ from sklearn.utils.validation import check_is_fitted
 from .._network.build import NetSettings
 from .._network.net import SharpReCLNet
 from .._text.data import TokenizedTexts, tokenize
-from .._shared.scores import decision_scores, softmax
+from .._shared.scores import decision_scores, log_softmax, softmax
 from .._shared.texts import check_texts
 
 
@@ -38,6 +38,10 @@ class NetInferenceMixin(_SetOutputMixin):
         step = functools.partial(SharpReCLNet.evaluation_step, self.net_)
         parts = [step((inputs, None))[output].cpu() for inputs, _ in loader]
         return torch.cat(parts).numpy()[restore]
+
+    def _log_proba(self, X):
+        """What :meth:`predict_log_proba` returns: the log-softmax of :meth:`_scores`."""
+        return log_softmax(self._scores(X))
 
     def _scores(self, X):
         """Log-posterior scores under the decision prior (up to a constant per text)."""

@@ -52,21 +52,10 @@ class MultiLabelMixin:
             return super().predict_proba(X)
         return sigmoid(self._multilabel_logits(X))
 
-    def predict_log_proba(self, X):
-        """The logarithm of :meth:`predict_proba`: a log-softmax of the class scores, or, for
-        a multi-label model, each label's log-sigmoid (finite where the probability underflows).
-
-        Parameters
-        ----------
-        X : sequence of str of shape (n_samples,)
-
-        Returns
-        -------
-        log_proba : ndarray of shape (n_samples, n_classes)
-            Columns follow ``classes_``.
-        """
+    def _log_proba(self, X):
+        """What :meth:`predict_log_proba` returns: a multi-label model's per-label log-sigmoid."""
         if not _fitted_multilabel(self):
-            return super().predict_log_proba(X)
+            return super()._log_proba(X)
         return log_sigmoid(self._multilabel_logits(X))
 
     def decision_function(self, X):
