@@ -55,6 +55,7 @@ RESULTS = Path(__file__).resolve().parent / "results" / "multilabel"
 RUNS = RESULTS / "runs"
 SEPARATOR = ";"
 N_RAREST = 5
+DEFAULT_MAX_EPOCHS = SharpReCLClassifier().max_epochs  # the profile runs the estimator's default
 NEURAL = {"defaults": {}, "bce": {"classification_loss": "cross_entropy"}}
 PEERS = ("tfidf-lr", "tfidf-svc", "minilm-lr")
 README_START = "<!-- multi-label benchmark: written by python -m benchmarks.multilabel --report -->"
@@ -183,7 +184,11 @@ def table(records):
     macro-F1, micro-F1 and mean F1 of the 5 rarest labels, dev macro-F1, fit seconds."""
     groups = {}
     for rec in records:
-        settings = ", ".join(f"{k}={v}" for k, v in sorted(rec.get("overrides", {}).items()))
+        settings = dict(rec.get("overrides", {}))
+        epochs = rec.get("estimator_params", {}).get("max_epochs", DEFAULT_MAX_EPOCHS)
+        if epochs != DEFAULT_MAX_EPOCHS:  # --max-epochs: a screen of its own
+            settings["max_epochs"] = epochs
+        settings = ", ".join(f"{k}={v}" for k, v in sorted(settings.items()))
         groups.setdefault((rec["subset"] or 10**9, rec["method"], settings), []).append(rec)
     lines = ["| training texts | method | seeds | macro-F1 | micro-F1 | rarest-5 F1 | dev macro-F1 | fit s |",
              "|---|---|---|---|---|---|---|---|"]
@@ -203,7 +208,7 @@ def main(argv=None):
     parser.add_argument("--methods", nargs="+", default=[], choices=[*NEURAL, *PEERS])
     parser.add_argument("--seeds", nargs="+", type=int, default=[0])
     parser.add_argument("--subset", type=int, default=None, help="stratified training subset (screens)")
-    parser.add_argument("--max-epochs", type=int, default=4)
+    parser.add_argument("--max-epochs", type=int, default=DEFAULT_MAX_EPOCHS)
     parser.add_argument("--set", nargs="*", default=[], metavar="PARAM=VALUE", help="neural settings of a screen")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--report", action="store_true", help="write the table from the records")

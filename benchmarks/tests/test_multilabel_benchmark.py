@@ -49,7 +49,7 @@ def test_the_table_gives_mean_and_sd_over_seeds_per_training_set():
         return {"method": method, "seed": seed, "subset": subset, "n_train": subset or 43410,
                 "overrides": {}, "test": split, "dev": split, "fit_seconds": 10.0}
 
-    screen = {**record("defaults", 0, 0.5, subset=10000), "overrides": {"max_epochs": 2}}
+    screen = {**record("defaults", 0, 0.5, subset=10000), "estimator_params": {"max_epochs": 2}}
     text = multilabel.table([record("defaults", 0, 0.40), record("defaults", 1, 0.44), screen,
                              record("bce", 0, 0.30, subset=10000), record("tfidf-lr", 0, 0.455)])
     rows = text.splitlines()[2:]
