@@ -54,3 +54,16 @@ def test_the_reproduced_record_rebuilds_the_estimator_it_was_made_with():
     assert params["optimizer__betas"] == (0.9, 0.999) and params["precision"] == "fp32"
     assert {k: v for k, v in params.items() if k not in ("optimizer__betas", "precision")} == {
         k: v for k, v in record["estimator_params"].items() if k not in ("optimizer__betas", "precision")}
+
+
+def test_a_refit_in_one_process_is_compared_weight_by_weight(tiny_encoder, tickets):
+    from benchmarks import reproduce
+
+    X, y = tickets
+    model = SharpReCLClassifier(encoder=tiny_encoder, max_length=16, max_epochs=1, batch_size=16,
+                                precision="fp32", random_state=0).fit(X[:120], y[:120])
+    again = reproduce.same_fit_again(model, X[:120], y[:120], X[120:160], (X[160:200], y[160:200]))
+    assert again == {"max_abs_weight_difference": 0.0, "changed_predictions": 0, "texts": 80}
+    stability = reproduce.dev_stability(model, X[160:200], X[120:160])
+    assert stability["changed_after_diagnostics"] == stability["changed_in_reverse_order"] == 0
+    assert stability["max_abs_proba_difference"] < 1e-5 and stability["smallest_top2_gap"] >= 0
