@@ -457,6 +457,19 @@ def test_docs_show_the_current_help(monkeypatch, capsys):
 FAST_FIT = ["--max-length", "16", "--validation-fraction", "none"]
 
 
+@pytest.fixture
+def ctrl_c_as_in_a_terminal():
+    """SIGINT raising KeyboardInterrupt, as Python sets it up in a terminal: a suite started in
+    the background (``cmd &``) inherits SIGINT ignored, and a real Ctrl-C would never arrive."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+def _default_sigint():
+    signal.signal(signal.SIGINT, signal.SIG_DFL)  # the child sets up its own handler, as from a shell
+
+
 def _interrupt_when_epoch_begins(monkeypatch, epoch):
     """Send this process a real SIGINT (Ctrl-C) as training epoch ``epoch`` (1-based) begins.
 
@@ -476,7 +489,7 @@ def _interrupt_when_epoch_begins(monkeypatch, epoch):
 
 
 def test_ctrl_c_during_fit_keeps_the_existing_model(model_path, data_dir, tiny_encoder,
-                                                     tmp_path, capsys, monkeypatch):
+                                                     tmp_path, capsys, monkeypatch, ctrl_c_as_in_a_terminal):
     target = tmp_path / "m.joblib"
     target.write_bytes(model_path.read_bytes())
     before = target.read_bytes()
@@ -502,7 +515,7 @@ def test_ctrl_c_during_fit_keeps_the_existing_model(model_path, data_dir, tiny_e
 
 
 def test_ctrl_c_in_the_first_epoch_writes_nothing(data_dir, tiny_encoder, tmp_path, capsys,
-                                                  monkeypatch):
+                                                  monkeypatch, ctrl_c_as_in_a_terminal):
     _interrupt_when_epoch_begins(monkeypatch, 1)
     status, out, err = _run(capsys, ["fit", data_dir / "test.jsonl", "--model", tmp_path / "model",
                                      "--encoder", tiny_encoder, "--max-epochs", "2", *FAST_FIT])
@@ -522,7 +535,7 @@ def test_ctrl_c_of_the_command_exits_130(data_dir, tiny_encoder, tmp_path):
         [sys.executable, "-m", "sklearn_sharprecl.cli", "fit", str(data_dir / "test.jsonl"),
          "--model", str(model), "--encoder", tiny_encoder, "--max-epochs", "1000", "-v",
          *FAST_FIT],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=_default_sigint,
     )
     try:
         for line in process.stdout:  # wait for the log row of the first epoch
