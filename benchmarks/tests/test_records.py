@@ -56,11 +56,12 @@ def test_the_reproduced_record_rebuilds_the_estimator_it_was_made_with():
         k: v for k, v in record["estimator_params"].items() if k not in ("optimizer__betas", "precision")}
 
 
-def test_a_refit_in_one_process_is_compared_weight_by_weight(tiny_encoder, tickets):
+@pytest.mark.parametrize("augment", [None, "dropout"])
+def test_a_refit_in_one_process_is_compared_weight_by_weight(tiny_encoder, tickets, augment):
     from benchmarks import reproduce
 
     X, y = tickets
-    model = SharpReCLClassifier(encoder=tiny_encoder, max_length=16, max_epochs=1, batch_size=16,
+    model = SharpReCLClassifier(encoder=tiny_encoder, max_length=16, max_epochs=2, batch_size=16, augment=augment,
                                 precision="fp32", random_state=0).fit(X[:120], y[:120])
     again = reproduce.same_fit_again(model, X[:120], y[:120], X[120:160], (X[160:200], y[160:200]))
     assert again == {"max_abs_weight_difference": 0.0, "changed_predictions": 0, "texts": 80}
