@@ -282,10 +282,10 @@ class CALoRAClassifier(TextClassifierMixin, BaseEstimator):
     Examples
     --------
     >>> from sklearn_sharprecl import CALoRAClassifier, SharpReCLClassifier
-    >>> from sklearn_sharprecl._text.synthetic import make_support_tickets
+    >>> from sklearn_sharprecl.datasets import make_support_tickets
     >>> X, y = make_support_tickets(n_samples=120, random_state=0)
     >>> base = SharpReCLClassifier(max_epochs=1, random_state=0)
-    >>> clf = CALoRAClassifier(base, rank=4, top_k=2, random_state=0).fit(X, y)
+    >>> clf = CALoRAClassifier(base, rank=4, top_k=2, max_epochs=2, random_state=0).fit(X, y)
     >>> clf.predict(["my parcel never arrived"]).shape
     (1,)
     """

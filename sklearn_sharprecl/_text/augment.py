@@ -508,7 +508,7 @@ def make_augmenter(augment, random_state=None):
 
     Examples
     --------
-    >>> from sklearn_sharprecl._text.augment import make_augmenter
+    >>> from sklearn_sharprecl.augmentation import make_augmenter
     >>> make_augmenter("dropout") is None
     True
     >>> aug = make_augmenter("random_swap", random_state=0)
