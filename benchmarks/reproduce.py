@@ -15,6 +15,7 @@ record of the same precision). Writes ``results/reproduction.json``::
 
 import argparse
 import json
+import os
 import time
 from pathlib import Path
 
@@ -104,12 +105,14 @@ def main(argv=None):
     parser.add_argument("--fits", type=int, default=1,
                         help="fit the same settings this many times in one process (reproducibility)")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--output", type=Path, default=RESULTS / "reproduction.json")
     args = parser.parse_args(argv)
     record = json.loads(args.record.read_text())
     result = {"record": args.record.name, "record_code_revision": record.get("code_revision"),
+              "environment": {name: os.environ.get(name) for name in ("MKL_CBWR", "OMP_NUM_THREADS")},
               "precision": args.precision or record["estimator_params"]["precision"],
               **reproduce(record, args.data, args.precision, args.fits), "versions": show_versions()}
-    (RESULTS / "reproduction.json").write_text(json.dumps(result, indent=1))
+    args.output.write_text(json.dumps(result, indent=1))
     print(json.dumps(result, indent=1))
 
 
