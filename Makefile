@@ -39,7 +39,7 @@ demo: install
 # numpydoc Examples in the library's docstrings, in one pytest run on two worker
 # processes (pytest-xdist), so that the long tests of each share the two cores.
 test: install
-	$(BIN)/python -m pytest -q -n 2 tests benchmarks/tests --doctest-modules sklearn_sharprecl
+	$(BIN)/python -m pytest -q -n 2 --dist worksteal tests benchmarks/tests --doctest-modules sklearn_sharprecl
 
 # The documentation site in docs/_build/html: offline (no intersphinx), every
 # warning an error; docs/generated holds the API pages autosummary writes.
