@@ -49,7 +49,7 @@ from .encoders import load_tokenizer
 from .peers import FrozenEncoderEmbedder
 from .readme_summary import ROOT, rewrite
 from .reporting.records import cpu_model
-from .run import DEFAULT_DATA, choose_max_length, parse_overrides
+from .run import DEFAULT_DATA, choose_max_length, effective_params, parse_overrides
 
 RESULTS = Path(__file__).resolve().parent / "results" / "multilabel"
 RUNS = RESULTS / "runs"
@@ -139,12 +139,14 @@ def run(method, seed, data, subset, overrides, max_epochs):
         model = SharpReCLClassifier(**params).fit(X, Y, X_val=X_dev, y_val=Y_dev)
         predict = model.predict
         history = model.net_.history
-        record.update(estimator_params={k: v for k, v in model.get_params().items() if not callable(v)},
+        record.update(estimator_params=effective_params(model),
                       contrastive_=model.contrastive_, epochs=len(history),
                       valid_f1_macro=[float(v) for v in history[:, "valid_f1_macro"]],
                       thresholds=model.thresholds_.tolist())
     else:
-        model = peer(method, seed, max_length).fit(X, Y)
+        model = peer(method, seed, max_length)
+        record["estimator_params"] = effective_params(model)  # what ran, steps included
+        model.fit(X, Y)
         default = 0.0  # the one-vs-rest decision at 0 (probability 0.5 for LR)
         thresholds = dev_thresholds(peer_scores(model, X_dev), Y_dev, default)
         record.update(thresholds=thresholds.tolist(),
