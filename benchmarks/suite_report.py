@@ -39,7 +39,18 @@ from .reporting import fmt_cell, fmt_diff, md_table, paired, summarize
 from .reporting.records import read_records
 
 RESULTS = Path(__file__).resolve().parent / "results"
-BASE = {"module__center_prototypes": True, "precision": "bf16"}
+
+
+def base(precision):
+    """The settings every suite run has, in one precision: a record pairs only with records of its
+    own precision (the bf16 series ran on a CPU with native bf16, the fp32 one on a CPU without)."""
+    return {"module__center_prototypes": True, "precision": precision}
+
+
+#: The precision series of the suite, in the order they ran; the tables before the shipped
+#: defaults' are the bf16 series'.
+PRECISIONS = ("bf16", "fp32")
+BASE = base("bf16")
 BRANCH_CELLS = (("trec", 50), ("cr", 50))
 SUITE_CELLS = (("trec", 50), ("cr", 50), ("stackoverflow", 50), ("banking77", 50), ("r52", None),
                ("ohsumed", None))
@@ -260,13 +271,13 @@ def probe_for(counts):
     return {"head_init": "linear_probe"} if min(counts.values()) < FEW_TEXTS_PER_CLASS else {}
 
 
-def shipped(counts):
+def shipped(counts, precision):
     """``(method, settings)`` of the records that are the shipped defaults for a training set with
     these class counts: ``contrastive='auto'`` runs the branch, on one view (``augment=None``),
     below :data:`FEW_CLASSES` classes and is LA-CE otherwise (H25); ``head_init='auto'`` (H20)."""
     if len(counts) < FEW_CLASSES:
-        return "SharpReCL", {**BASE, "augment": None, **probe_for(counts)}
-    return "LA-CE (w/o CL)", {**BASE, **probe_for(counts)}
+        return "SharpReCL", {**base(precision), "augment": None, **probe_for(counts)}
+    return "LA-CE (w/o CL)", {**base(precision), **probe_for(counts)}
 
 
 def cell_counts(grid, cell):
@@ -287,15 +298,16 @@ def cost_ratio(a, b):
     return (float(np.mean(ratios)) if ratios else math.nan), len(seeds)
 
 
-def defaults_cells(grid):
-    """Per short-text cell: the defaults' method, settings and runs, the peers' runs."""
+def defaults_cells(grid, precision):
+    """Per short-text cell: the defaults' method, settings and runs, the peers' runs, in one
+    precision series."""
     found = []
     for cell in SHORT_CELLS:
         counts = cell_counts(grid, cell)
         if counts is None:
             continue
-        method, settings = shipped(counts)
-        peer_settings = {**BASE, **probe_for(counts)}
+        method, settings = shipped(counts, precision)
+        peer_settings = {**base(precision), **probe_for(counts)}
         found.append({"cell": cell, "n_classes": len(counts), "method": method, "settings": settings,
                       "defaults": runs_of(grid, 2, method, settings, cell),
                       **{peer: runs_of(grid, 2, peer, peer_settings, cell) for peer in PEERS}})
@@ -303,17 +315,17 @@ def defaults_cells(grid):
 
 
 def described(method, settings):
-    extra = {k: v for k, v in settings.items() if k not in BASE}
+    extra = {k: v for k, v in settings.items() if k not in BASE}  # the keys of every series
     name = "SharpReCL" if method == "SharpReCL" else "LA-CE"
     return name + "".join(f", {k}={json.dumps(v)}" for k, v in extra.items())
 
 
-def defaults_table(grid):
+def defaults_table(grid, precision):
     """The suite table: the shipped defaults, LA-CE and CE on each cell's development split."""
     rows = []
-    for c in defaults_cells(grid):
+    for c in defaults_cells(grid, precision):
         d, la, ce = c["defaults"], c["LA-CE (w/o CL)"], c["CE"]
-        same = c["method"] == "LA-CE (w/o CL)"
+        same = c["method"] == "LA-CE (w/o CL)" and bool(d)  # a difference of 0 needs runs
         ratio, n = cost_ratio(d, la)
         tail = [fmt_cell(*summarize([rarest_recall(r[s]) for s in sorted(r)])) for r in (d, la)]
         rows.append([
@@ -330,9 +342,9 @@ def defaults_table(grid):
     return md_table(header, rows)
 
 
-def defaults_verdicts(grid, seeds=RULE_SEEDS):
+def defaults_verdicts(grid, precision, seeds=RULE_SEEDS):
     """Issue #32's "done when", one ``(criterion, verdict)`` per line."""
-    cells = defaults_cells(grid)
+    cells = defaults_cells(grid, precision)
     pending = [cell_label(c["cell"]) for c in cells for runs in (c["defaults"], *(c[p] for p in PEERS))
                if len(runs) < seeds]
     missing = [cell_label(cell) for cell in SHORT_CELLS if cell not in [c["cell"] for c in cells]]
@@ -348,7 +360,7 @@ def defaults_verdicts(grid, seeds=RULE_SEEDS):
     ahead = [name for name in f1 if f1[name]["n"] > 1 and f1[name]["mean"] > sd(f1[name])]
     means = {who: [np.mean([score(r, "dev") for r in c[key].values()]) if c[key] else math.nan for c in cells]
              for who, key in (("defaults", "defaults"), ("CE", "CE"))}
-    ratios = {cell_label(c["cell"]): (1.0 if c["method"] == "LA-CE (w/o CL)" else
+    ratios = {cell_label(c["cell"]): (1.0 if c["method"] == "LA-CE (w/o CL)" and c["defaults"] else
                                       cost_ratio(c["defaults"], c["LA-CE (w/o CL)"])[0]) for c in cells}
     over = [name for name, r in ratios.items() if r > 1.1]
     mean_d, mean_ce = float(np.mean(means["defaults"])), float(np.mean(means["CE"]))
@@ -372,10 +384,12 @@ def defaults_verdicts(grid, seeds=RULE_SEEDS):
             for criterion, verdict in found]
 
 
-def defaults_section(grid):
-    """The table and its verdicts, as markdown (the README's benchmark table too)."""
-    verdicts = "\n".join(f"- {criterion}: **{verdict}**" for criterion, verdict in defaults_verdicts(grid))
-    return f"{defaults_table(grid)}\n\n{verdicts}\n"
+def defaults_section(grid, precision):
+    """The table and its verdicts in one precision series, as markdown (the README's benchmark
+    table too)."""
+    verdicts = "\n".join(f"- {criterion}: **{verdict}**"
+                         for criterion, verdict in defaults_verdicts(grid, precision))
+    return f"{defaults_table(grid, precision)}\n\n{verdicts}\n"
 
 
 def branch_cost_line(path=RESULTS / "branch_cost.json"):
@@ -440,8 +454,11 @@ def write(out, grid):
         "the fewest training texts (all classes on TREC and CR), mean ± sd (seeds); paired differences",
         "over the seeds both sides have; fit time over LA-CE's in CPU seconds, on the seeds where both",
         "records have them (wall seconds of a shared machine are no measure; older records have none).",
+        "Each precision series is paired within itself only.",
         "",
-        defaults_section(grid),
+        *[part for precision in PRECISIONS for part in (
+            f"### {precision}: `--set {' '.join(f'{k}={json.dumps(v)}' for k, v in base(precision).items())}`",
+            "", defaults_section(grid, precision))],
         f"Fit + predict time of the study's records: {hours:.2f} h ({n_records} records).",
         "",
     ])

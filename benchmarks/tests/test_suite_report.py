@@ -123,7 +123,7 @@ def test_the_defaults_resolve_per_cell_by_the_number_of_classes(tmp_path):
         write_suite_record(tmp_path, "banking77", "LA-CE (w/o CL)", seed, 0.1, BASE, many, fit=100.0)
         write_suite_record(tmp_path, "banking77", "CE", seed, ce, probe, many, fit=100.0)
     grid = suite_report.load(tmp_path)
-    text = suite_report.defaults_table(grid)
+    text = suite_report.defaults_table(grid, "bf16")
     trec = row(text, "trec ir=50 (3 classes)")
     assert trec[1] == "SharpReCL, augment=null" and trec[2] == "91.0 ± 1.4 (2)"
     assert trec[5] == "+5.5 ± 0.7" and trec[6] == "+10.5 ± 0.7"
@@ -131,9 +131,32 @@ def test_the_defaults_resolve_per_cell_by_the_number_of_classes(tmp_path):
     banking = row(text, "banking77 ir=50 (12 classes)")
     assert banking[1] == 'LA-CE, head_init="linear_probe"' and banking[2] == banking[3] == "85.5 ± 0.7 (2)"
     assert banking[5] == "0 (the same runs)" and banking[6] == "+5.0 ± 0.0"
-    verdicts = dict(suite_report.defaults_verdicts(grid, seeds=2))
+    verdicts = dict(suite_report.defaults_verdicts(grid, "bf16", seeds=2))
     assert verdicts["fit time ≤ 1.1x LA-CE's on every cell (CPU seconds)"].endswith(
         "so far yes (trec ir=50 1.05, banking77 ir=50 1.00)")
     assert verdicts["defaults − LA-CE > +sd on macro-F1 on at least 2 cells"] == (
         "not decided, fewer than 2 seeds on cr ir=50, stackoverflow ir=50; so far no: trec ir=50")
     assert verdicts["the defaults' mean over the four cells above CE's"].endswith("no mean yet (a cell without runs)")
+
+
+def test_a_precision_series_pairs_only_within_itself(tmp_path):
+    few = {str(c): 50 - 10 * c for c in range(3)}
+    many = {str(c): 20 + c for c in range(12)}
+    fp32 = suite_report.base("fp32")
+    for seed in range(2):
+        write_suite_record(tmp_path, "trec", "SharpReCL", seed, 0.90 + seed / 100, {**fp32, "augment": None},
+                           few, fit=100.0, cpu=100.0)
+        write_suite_record(tmp_path, "trec", "LA-CE (w/o CL)", seed, 0.80, BASE, few, fit=100.0, cpu=50.0)
+        write_suite_record(tmp_path, "trec", "LA-CE (w/o CL)", seed, 0.85, fp32, few, fit=100.0, cpu=100.0)
+        write_suite_record(tmp_path, "stackoverflow", "LA-CE (w/o CL)", seed, 0.85, BASE, many, fit=100.0)
+    grid = suite_report.load(tmp_path)
+    fp32_row = row(suite_report.defaults_table(grid, "fp32"), "trec ir=50 (3 classes)")
+    assert fp32_row[3] == "85.0 ± 0.0 (2)" and fp32_row[5] == "+5.5 ± 0.7" and fp32_row[9] == "1.00 (2)"
+    bf16_row = row(suite_report.defaults_table(grid, "bf16"), "trec ir=50 (3 classes)")
+    assert bf16_row[2] == "–" and bf16_row[3] == "80.0 ± 0.0 (2)" and bf16_row[5] == "–"
+    # LA-CE is the defaults on 12 classes: "the same runs" in the series that has them only
+    assert row(suite_report.defaults_table(grid, "bf16"), "stackoverflow ir=50 (12 classes)")[5] == "0 (the same runs)"
+    assert row(suite_report.defaults_table(grid, "fp32"), "stackoverflow ir=50 (12 classes)")[5] == "–"
+    fit_time = dict(suite_report.defaults_verdicts(grid, "fp32", seeds=2))[
+        "fit time ≤ 1.1x LA-CE's on every cell (CPU seconds)"]
+    assert "stackoverflow ir=50 –" in fit_time
