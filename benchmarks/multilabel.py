@@ -97,7 +97,7 @@ def load_goemotions(data, subset=None):
 
 
 def peer(name, seed, max_length):
-    """An unfitted one-vs-rest peer (scored by ``decision_function`` or ``predict_proba``)."""
+    """An unfitted one-vs-rest peer, scored by its ``decision_function``."""
     balanced_lr = LogisticRegression(max_iter=2000, class_weight="balanced", random_state=seed)
     tfidf = TfidfVectorizer(sublinear_tf=True, ngram_range=(1, 2), min_df=2)
     if name == "tfidf-lr":
@@ -107,10 +107,6 @@ def peer(name, seed, max_length):
     if name == "minilm-lr":
         return make_pipeline(FrozenEncoderEmbedder(None, max_length), OneVsRestClassifier(balanced_lr))
     raise ValueError(f"unknown method {name!r}")
-
-
-def peer_scores(model, X):
-    return model.decision_function(X)
 
 
 def dev_thresholds(scores, Y, default):
@@ -148,12 +144,12 @@ def run(method, seed, data, subset, overrides, max_epochs):
         record["estimator_params"] = effective_params(model)  # what ran, steps included
         model.fit(X, Y)
         default = 0.0  # the one-vs-rest decision at 0 (probability 0.5 for LR)
-        thresholds = dev_thresholds(peer_scores(model, X_dev), Y_dev, default)
+        thresholds = dev_thresholds(model.decision_function(X_dev), Y_dev, default)
         record.update(thresholds=thresholds.tolist(),
-                      test_default_threshold=metrics(Y_test, peer_scores(model, X_test) >= default, rarest))
+                      test_default_threshold=metrics(Y_test, model.decision_function(X_test) >= default, rarest))
 
         def predict(texts):
-            return (peer_scores(model, texts) >= thresholds).astype(int)
+            return (model.decision_function(texts) >= thresholds).astype(int)
     record["fit_seconds"] = time.perf_counter() - tic  # thresholds included: every method chooses them
     record["fit_cpu_seconds"] = time.process_time() - cpu
     record["dev"] = metrics(Y_dev, predict(X_dev), rarest)
