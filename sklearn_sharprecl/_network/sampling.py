@@ -20,6 +20,18 @@ import torch
 import torch.nn.functional as F
 
 
+def take(values, index):
+    """``values[index]`` along the first dimension, through ``index_select``.
+
+    The backward of advanced indexing (``index_put_`` with accumulation) adds
+    the gradients of repeated indices in whatever order the CPU threads reach
+    them once it has enough elements to run in parallel, so two fits with one
+    ``random_state`` drifted apart; ``index_select``'s backward (``index_add_``)
+    adds them in a fixed order.
+    """
+    return values.index_select(0, index.reshape(-1)).view(*index.shape, *values.shape[1:])
+
+
 class MixupSet(NamedTuple):
     """Synthetic samples ``normalize(lam * pool[first] + (1 - lam) * pool[second])``.
 
@@ -33,7 +45,7 @@ class MixupSet(NamedTuple):
     def vectors(self, pool):
         """The samples as vectors, shape ``(n_classes, set_size, dim)``."""
         lam = self.lam.unsqueeze(-1)
-        return F.normalize(lam * pool[self.first] + (1.0 - lam) * pool[self.second], dim=-1)
+        return F.normalize(lam * take(pool, self.first) + (1.0 - lam) * take(pool, self.second), dim=-1)
 
 
 def mixup_similarity(gram, mixup_set, rows):
@@ -57,13 +69,13 @@ def mixup_similarity(gram, mixup_set, rows):
     first, second, lam = mixup_set
     diag = gram.diagonal()
     squared_norm = (
-        lam**2 * diag[first]
-        + (1.0 - lam) ** 2 * diag[second]
-        + 2.0 * lam * (1.0 - lam) * gram[first, second]
+        lam**2 * take(diag, first)
+        + (1.0 - lam) ** 2 * take(diag, second)
+        + 2.0 * lam * (1.0 - lam) * take(gram.reshape(-1), first * gram.shape[1] + second)
     )
     first, second, lam = first[rows], second[rows], lam[rows]
     dot = lam * gram.gather(1, first) + (1.0 - lam) * gram.gather(1, second)
-    return dot / squared_norm.clamp(min=1e-12).sqrt()[rows]
+    return dot / take(squared_norm.clamp(min=1e-12).sqrt(), rows)
 
 
 def hard_count(n, hard_share, simple_sampling=True, hard_mixup=True):

@@ -83,6 +83,30 @@ def test_contrastive_loss_matches_reference(normalization, weighted):
     assert loss.item() == pytest.approx(expected, abs=1e-5)
 
 
+def test_contrastive_gradient_is_the_same_on_every_call_with_two_threads():
+    # A batch of 64 views and 6 prototypes with 512 negatives per class: the synthetic
+    # similarities (70 x 512) are large enough for torch to spread the backward of an
+    # indexing op over threads, where advanced indexing's accumulation order varied
+    # from call to call and two fits with one random_state drifted apart.
+    n_classes, n = 6, 70
+    labels = torch.cat([torch.arange(64) % n_classes, torch.arange(n_classes)])
+    anchors = _normalised(n, 128, seed=1)
+    pos = _random_mixup_set(n_classes, 64, n, seed=2)
+    neg = _random_mixup_set(n_classes, 512, n, seed=3)
+    loss = HardMixupContrastiveLoss(tau=0.3)
+    previous = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        gradients = []
+        for _ in range(30):
+            leaf = anchors.clone().requires_grad_(True)
+            loss(leaf, labels, pos, neg).backward()
+            gradients.append(leaf.grad)
+    finally:
+        torch.set_num_threads(previous)
+    assert all(torch.equal(gradients[0], g) for g in gradients[1:])
+
+
 def test_mixup_set_vectors_are_normalised_convex_pairs():
     pool = _normalised(6, 4, seed=7)
     mixup_set = MixupSet(torch.tensor([[0, 2]]), torch.tensor([[1, 2]]), torch.tensor([[0.25, 1.0]]))
