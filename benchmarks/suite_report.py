@@ -18,7 +18,9 @@ Reads ``results/study/*.json`` and writes ``results/suite.md``:
 
 "The defaults" are the records whose ``--set`` is :data:`BASE`: the
 estimator's defaults before ``head_init='auto'`` (``precision='auto'``
-resolves to bf16 on the machine of the records). Where ``'auto'`` resolves
+resolves to bf16 on the machine of the records). The shipped defaults'
+section has a second series, ``base('fp32')``, run on a CPU without native
+bf16; every table pairs a record only with records of its own series. Where ``'auto'`` resolves
 to a random head (TREC, CR and StackOverflow ir=50) they are today's
 defaults too; on Banking77 today's defaults are the ``head_init='linear_probe'`` rows.
 
@@ -186,17 +188,18 @@ def screen_table(grid):
     rows = []
     for (protocol, method, key), cells in sorted(grid.items()):
         settings = json.loads(key)
-        extra = {k: v for k, v in settings.items() if BASE.get(k, object()) != v}
-        if protocol != 2 or not extra or any(k not in settings for k in BASE):
+        series = base(settings.get("precision", BASE["precision"]))  # paired within its own series
+        extra = {k: v for k, v in settings.items() if series.get(k, object()) != v}
+        if protocol != 2 or not extra or any(k not in settings for k in series):
             continue
         for cell in SUITE_CELLS:
             runs = cells.get(cell)
-            base = runs_of(grid, 2, method, BASE, cell)
-            if not runs or not base:
+            base_runs = runs_of(grid, 2, method, series, cell)
+            if not runs or not base_runs:
                 continue
-            pair = paired_scores(runs, base, "dev")
-            ratio, _ = fit_ratio(runs, base)
-            tail = paired_tail(runs, base)
+            pair = paired_scores(runs, base_runs, "dev")
+            ratio, _ = fit_ratio(runs, base_runs)
+            tail = paired_tail(runs, base_runs)
             rows.append([cell_label(cell), method, ", ".join(f"{k}={json.dumps(v)}" for k, v in extra.items()),
                          summary(runs, "dev"), fmt_diff(pair), fmt_diff(tail), summary(runs, "test"),
                          f"{ratio:.2f}"])
@@ -418,6 +421,7 @@ def write(out, grid):
         "reading of them is [docs/suite-study.md](../../docs/suite-study.md). Macro-F1 in %, mean ± sd",
         "(seeds); paired differences are mean ± sd over the seeds both sides have. Every run has",
         f"`--recipe r1-linear-all --set {' '.join(f'{k}={json.dumps(v)}' for k, v in BASE.items())}`",
+        "(`precision=\"fp32\"` in the fp32 series of the last section and in the screens that name it)",
         "plus the setting its row names (the recipe pins `head_init='random'`: \"the defaults\" are",
         "0.1.0's before `head_init='auto'`, which on Banking77 are the `head_init=\"linear_probe\"` rows).",
         "",

@@ -160,3 +160,5 @@ def test_a_precision_series_pairs_only_within_itself(tmp_path):
     fit_time = dict(suite_report.defaults_verdicts(grid, "fp32", seeds=2))[
         "fit time ≤ 1.1x LA-CE's on every cell (CPU seconds)"]
     assert "stackoverflow ir=50 –" in fit_time
+    # nor is an fp32 run a screen of the bf16 defaults
+    assert "fp32" not in suite_report.screen_table(grid)

@@ -128,3 +128,26 @@ def test_hard_share_schedule_per_step_rises_along_the_same_line():
         schedule.on_epoch_end(net)
     assert shares == pytest.approx([0.5, 0.6, 0.7, 0.8, 0.9, 1.0])
     assert net.history[:, "hard_share"] == pytest.approx([0.7, 1.0])  # each epoch's last step
+
+
+def test_take_is_advanced_indexing_in_values_and_gradients():
+    from sklearn_sharprecl._network.sampling import take
+
+    g = torch.Generator().manual_seed(0)
+    matrix = torch.randn(7, 5, generator=g, dtype=torch.float64)
+    index = torch.randint(0, 7, (3, 11), generator=g)  # repeated indices
+
+    def gradient(read):
+        leaf = matrix.clone().requires_grad_(True)
+        out = read(leaf)
+        out.backward(torch.arange(out.numel(), dtype=torch.float64).view_as(out))
+        return out.detach(), leaf.grad
+
+    for read, indexed in [
+        (lambda m: take(m, index), lambda m: m[index]),  # rows of a matrix
+        (lambda m: take(m[:, 0], index), lambda m: m[:, 0][index]),  # a vector
+        (lambda m: take(m.reshape(-1), index * 5 + index % 5), lambda m: m[index, index % 5]),  # pairs
+    ]:
+        (value, grad), (expected_value, expected_grad) = gradient(read), gradient(indexed)
+        torch.testing.assert_close(value, expected_value, rtol=0, atol=0)
+        torch.testing.assert_close(grad, expected_grad)
