@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import torch
 from sklearn.metrics import f1_score
 
 from sklearn_sharprecl import SharpReCLClassifier, show_versions
@@ -109,7 +110,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     record = json.loads(args.record.read_text())
     result = {"record": args.record.name, "record_code_revision": record.get("code_revision"),
-              "environment": {name: os.environ.get(name) for name in ("MKL_CBWR", "OMP_NUM_THREADS")},
+              "environment": {**{name: os.environ.get(name) for name in ("MKL_CBWR", "OMP_NUM_THREADS")},
+                              "torch_threads": torch.get_num_threads()},  # identical fits need the same count
               "precision": args.precision or record["estimator_params"]["precision"],
               **reproduce(record, args.data, args.precision, args.fits), "versions": show_versions()}
     args.output.write_text(json.dumps(result, indent=1))
