@@ -311,8 +311,11 @@ def defaults_cells(grid, precision):
             continue
         method, settings = shipped(counts, precision)
         peer_settings = {**base(precision), **probe_for(counts)}
+        defaults = runs_of(grid, 2, method, settings, cell)
         found.append({"cell": cell, "n_classes": len(counts), "method": method, "settings": settings,
-                      "defaults": runs_of(grid, 2, method, settings, cell),
+                      "defaults": defaults,
+                      # the defaults are LA-CE's own runs: their difference is 0 where runs exist
+                      "same_runs": method == "LA-CE (w/o CL)" and bool(defaults),
                       **{peer: runs_of(grid, 2, peer, peer_settings, cell) for peer in PEERS}})
     return found
 
@@ -328,7 +331,7 @@ def defaults_table(grid, precision):
     rows = []
     for c in defaults_cells(grid, precision):
         d, la, ce = c["defaults"], c["LA-CE (w/o CL)"], c["CE"]
-        same = c["method"] == "LA-CE (w/o CL)" and bool(d)  # a difference of 0 needs runs
+        same = c["same_runs"]
         ratio, n = cost_ratio(d, la)
         tail = [fmt_cell(*summarize([rarest_recall(r[s]) for s in sorted(r)])) for r in (d, la)]
         rows.append([
@@ -363,7 +366,7 @@ def defaults_verdicts(grid, precision, seeds=RULE_SEEDS):
     ahead = [name for name in f1 if f1[name]["n"] > 1 and f1[name]["mean"] > sd(f1[name])]
     means = {who: [np.mean([score(r, "dev") for r in c[key].values()]) if c[key] else math.nan for c in cells]
              for who, key in (("defaults", "defaults"), ("CE", "CE"))}
-    ratios = {cell_label(c["cell"]): (1.0 if c["method"] == "LA-CE (w/o CL)" and c["defaults"] else
+    ratios = {cell_label(c["cell"]): (1.0 if c["same_runs"] else
                                       cost_ratio(c["defaults"], c["LA-CE (w/o CL)"])[0]) for c in cells}
     over = [name for name, r in ratios.items() if r > 1.1]
     mean_d, mean_ce = float(np.mean(means["defaults"])), float(np.mean(means["CE"]))

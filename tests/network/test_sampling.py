@@ -4,7 +4,7 @@ import torch.nn.functional as F
 
 from sklearn_sharprecl._network.callbacks import HardShareSchedule
 from conftest import synthetic_sets
-from sklearn_sharprecl._network.sampling import hard_count
+from sklearn_sharprecl._network.sampling import hard_count, take
 
 
 def block_pool(sizes, block=4, seed=0):
@@ -131,8 +131,6 @@ def test_hard_share_schedule_per_step_rises_along_the_same_line():
 
 
 def test_take_is_advanced_indexing_in_values_and_gradients():
-    from sklearn_sharprecl._network.sampling import take
-
     g = torch.Generator().manual_seed(0)
     matrix = torch.randn(7, 5, generator=g, dtype=torch.float64)
     index = torch.randint(0, 7, (3, 11), generator=g)  # repeated indices
