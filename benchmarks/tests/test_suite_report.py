@@ -162,3 +162,21 @@ def test_a_precision_series_pairs_only_within_itself(tmp_path):
     assert "stackoverflow ir=50 –" in fit_time
     # nor is an fp32 run a screen of the bf16 defaults
     assert "fp32" not in suite_report.screen_table(grid)
+
+
+def test_long_documents_pair_the_defaults_with_the_branch_of_the_long_document_recipe(tmp_path):
+    many = {str(c): 3 + c for c in range(23)}  # 23 classes, 3 texts in the rarest: LA-CE with the probe
+    probe = {**BASE, "head_init": "linear_probe"}
+    for seed, (la, sharp, ce) in enumerate([(0.60, 0.63, 0.62), (0.61, 0.65, 0.61)]):
+        write_suite_record(tmp_path, "ohsumed", "LA-CE (w/o CL)", seed, la, probe, many, fit=100.0, cpu=100.0)
+        write_suite_record(tmp_path, "ohsumed", "SharpReCL", seed, sharp, {**probe, "augment": "dropout"}, many,
+                           fit=100.0, cpu=200.0)
+        write_suite_record(tmp_path, "ohsumed", "SharpReCL", seed, 0.1, {**probe, "augment": None}, many, fit=1.0)
+        write_suite_record(tmp_path, "ohsumed", "CE", seed, ce, probe, many, fit=100.0)
+    for path in tmp_path.iterdir():  # the long-document cells are the datasets as they are
+        record = json.loads(path.read_text())
+        path.write_text(json.dumps({**record, "imbalance_ratio": None}))
+    cells = row(suite_report.long_document_table(suite_report.load(tmp_path), "bf16"), "ohsumed (23 classes)")
+    assert cells[1] == 'LA-CE, head_init="linear_probe"' and cells[2] == "60.5 ± 0.7 (2)"
+    assert cells[3] == "64.0 ± 1.4 (2)" and cells[5] == "-3.5 ± 0.7" and cells[6] == "-1.0 ± 1.4"
+    assert cells[9] == "0.50 (2)"
