@@ -305,11 +305,12 @@ def cost_ratio(a, b):
     return (float(np.mean(ratios)) if ratios else math.nan), len(seeds)
 
 
-def defaults_cells(grid, precision):
-    """Per short-text cell: the defaults' method, settings and runs, the peers' runs, in one
+def defaults_cells(grid, precision, cells=SHORT_CELLS):
+    """Per cell: the defaults' method, settings and runs, the peers' runs (LA-CE, CE and the
+    long-document recipe's branch, each with the probe where the defaults have it), in one
     precision series."""
     found = []
-    for cell in SHORT_CELLS:
+    for cell in cells:
         counts = cell_counts(grid, cell)
         if counts is None:
             continue
@@ -320,7 +321,8 @@ def defaults_cells(grid, precision):
                       "defaults": defaults,
                       # the defaults are LA-CE's own runs: their difference is 0 where runs exist
                       "same_runs": method == "LA-CE (w/o CL)" and bool(defaults),
-                      **{peer: runs_of(grid, 2, peer, peer_settings, cell) for peer in PEERS}})
+                      **{peer: runs_of(grid, 2, peer, peer_settings, cell) for peer in PEERS},
+                      "branch": runs_of(grid, 2, "SharpReCL", {**peer_settings, **LONG_BRANCH}, cell)})
     return found
 
 
@@ -330,56 +332,40 @@ def described(method, settings):
     return name + "".join(f", {k}={json.dumps(v)}" for k, v in extra.items())
 
 
+def compared_row(c, peer):
+    """One cell of :func:`defaults_cells`: the defaults against ``peer`` (a key of ``c``) and CE."""
+    d, other, ce = c["defaults"], c[peer], c["CE"]
+    same = c["same_runs"] and peer == "LA-CE (w/o CL)"
+    ratio, n = cost_ratio(d, other)
+    tail = [fmt_cell(*summarize([rarest_recall(r[s]) for s in sorted(r)])) for r in (d, other)]
+    return [
+        f"{cell_label(c['cell'])} ({c['n_classes']} classes)", described(c["method"], c["settings"]),
+        summary(d, "dev"), summary(other, "dev"), summary(ce, "dev"),
+        "0 (the same runs)" if same else fmt_diff(paired_scores(d, other, "dev")),
+        fmt_diff(paired_scores(d, ce, "dev")), f"{tail[0]} · {tail[1]}",
+        "0 (the same runs)" if same else fmt_diff(paired_tail(d, other)),
+        "1.00 (the same runs)" if same else (f"{ratio:.2f} ({n})" if n else "–"),
+    ]
+
+
+def compared_header(peer):
+    return ["cell", "the defaults are", "defaults", peer, "CE", f"defaults − {peer} (paired)",
+            "defaults − CE (paired)", f"recall of the 5 rarest: defaults · {peer}",
+            "its difference (paired)", f"fit CPU time / {peer}'s (seeds)"]
+
+
 def defaults_table(grid, precision):
     """The suite table: the shipped defaults, LA-CE and CE on each cell's development split."""
-    rows = []
-    for c in defaults_cells(grid, precision):
-        d, la, ce = c["defaults"], c["LA-CE (w/o CL)"], c["CE"]
-        same = c["same_runs"]
-        ratio, n = cost_ratio(d, la)
-        tail = [fmt_cell(*summarize([rarest_recall(r[s]) for s in sorted(r)])) for r in (d, la)]
-        rows.append([
-            f"{cell_label(c['cell'])} ({c['n_classes']} classes)", described(c["method"], c["settings"]),
-            summary(d, "dev"), summary(la, "dev"), summary(ce, "dev"),
-            "0 (the same runs)" if same else fmt_diff(paired_scores(d, la, "dev")),
-            fmt_diff(paired_scores(d, ce, "dev")), f"{tail[0]} · {tail[1]}",
-            "0 (the same runs)" if same else fmt_diff(paired_tail(d, la)),
-            "1.00 (the same runs)" if same else (f"{ratio:.2f} ({n})" if n else "–"),
-        ])
-    header = ["cell", "the defaults are", "defaults", "LA-CE", "CE", "defaults − LA-CE (paired)",
-              "defaults − CE (paired)", "recall of the 5 rarest: defaults · LA-CE",
-              "its difference (paired)", "fit CPU time / LA-CE's (seeds)"]
-    return md_table(header, rows)
+    return md_table(compared_header("LA-CE"),
+                    [compared_row(c, "LA-CE (w/o CL)") for c in defaults_cells(grid, precision)])
 
 
 def long_document_table(grid, precision):
     """R52 and Ohsumed under the shipped defaults (LA-CE with the probe: 10 classes or more, fewer
     than 10 texts in the rarest), against the branch as the long-document recipe names it and CE,
-    each given the same probe, on the development split."""
-    rows = []
-    for cell in LONG_CELLS:
-        counts = cell_counts(grid, cell)
-        if counts is None:
-            continue
-        method, settings = shipped(counts, precision)
-        peer_settings = {**base(precision), **probe_for(counts)}
-        defaults = runs_of(grid, 2, method, settings, cell)
-        branch = runs_of(grid, 2, "SharpReCL", {**peer_settings, **LONG_BRANCH}, cell)
-        ce = runs_of(grid, 2, "CE", peer_settings, cell)
-        ratio, n = cost_ratio(defaults, branch)
-        tail = [fmt_cell(*summarize([rarest_recall(r[s]) for s in sorted(r)])) for r in (defaults, branch)]
-        rows.append([
-            f"{cell_label(cell)} ({len(counts)} classes)", described(method, settings),
-            summary(defaults, "dev"), summary(branch, "dev"), summary(ce, "dev"),
-            fmt_diff(paired_scores(defaults, branch, "dev")), fmt_diff(paired_scores(defaults, ce, "dev")),
-            f"{tail[0]} · {tail[1]}", fmt_diff(paired_tail(defaults, branch)),
-            f"{ratio:.2f} ({n})" if n else "–",
-        ])
-    header = ["cell", "the defaults are", "defaults", "the branch, two views", "CE",
-              "defaults − the branch (paired)", "defaults − CE (paired)",
-              "recall of the 5 rarest: defaults · the branch", "its difference (paired)",
-              "fit CPU time / the branch's (seeds)"]
-    return md_table(header, rows)
+    on the development split."""
+    return md_table(compared_header("the branch"),
+                    [compared_row(c, "branch") for c in defaults_cells(grid, precision, LONG_CELLS)])
 
 
 def defaults_verdicts(grid, precision, seeds=RULE_SEEDS):
