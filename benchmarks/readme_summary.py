@@ -25,9 +25,9 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 START = "<!-- benchmark summary: written by python -m benchmarks.readme_summary -->"
 END = "<!-- end of benchmark summary -->"
-#: The README's series: fp32, what ``precision='auto'`` resolves to on a CPU without native bf16
-#: (the machine of the H25 confirmation runs, docs/suite-study.md).
-PRECISION = "fp32"
+#: The README's series: bf16, what ``precision='auto'`` resolves to on a CPU with AVX512-BF16 or
+#: AMX and on recent GPUs (suite.md also has the fp32 series of a CPU without native bf16).
+PRECISION = "bf16"
 
 
 def summary_table(results=RESULTS):
