@@ -180,3 +180,9 @@ def test_long_documents_pair_the_defaults_with_the_branch_of_the_long_document_r
     assert cells[1] == 'LA-CE, head_init="linear_probe"' and cells[2] == "60.5 ± 0.7 (2)"
     assert cells[3] == "64.0 ± 1.4 (2)" and cells[5] == "-3.5 ± 0.7" and cells[6] == "-1.0 ± 1.4"
     assert cells[9] == "0.50 (2)"
+
+
+def test_the_long_document_table_says_so_when_no_protocol_2_run_exists(tmp_path):
+    write_record(tmp_path, "ohsumed", "LA-CE (w/o CL)", 0, 0.6, {**BASE, "head_init": "linear_probe"})
+    text = suite_report.long_document_table(suite_report.load(tmp_path), "bf16")
+    assert text.startswith("No protocol-2 run") and "|" not in text
