@@ -236,3 +236,15 @@ def test_a_disabled_callback_takes_its_parameters_with_it():
 def test_every_recipe_is_a_valid_setting_of_the_estimator():
     for recipe in methods.RECIPES.values():
         sklearn_sharprecl.SharpReCLClassifier().set_params(**recipe["params"])
+
+
+@pytest.mark.parametrize("method", ["SharpReCL", "w/o SS", "w/o HM", "w/o δ_CLS"])
+def test_a_method_named_after_the_branch_runs_it_on_many_classes(method):
+    # contrastive='auto' leaves the branch out from FEW_CLASSES classes on; a benchmark row named
+    # after the branch that silently ran LA-CE there (Ohsumed, 23 classes) is what this guards.
+    from benchmarks.peers import make_method
+    from sklearn_sharprecl.auto import FEW_CLASSES, resolve_contrastive
+
+    model = make_method(method, seed=0, max_length=16)
+    assert resolve_contrastive(model.contrastive, FEW_CLASSES + 13) == "sharp"
+    assert resolve_contrastive(make_method("LA-CE (w/o CL)", 0, 16).contrastive, 3) is None
