@@ -11,7 +11,7 @@ Settings are spelt as ``SharpReCLClassifier`` takes them (routed
 BRANCH = {"contrastive": "sharp"}
 # Our estimator's switches: the paper's Table 2 peers and Table 4 ablations.
 NEURAL = {
-    "SharpReCL": BRANCH,
+    "SharpReCL": {**BRANCH},
     # The paper's second view (WordNet synonym substitution) instead of our
     # default dropout view; needs WordNet (sharprecl-prepare-wordnet).
     "SharpReCL (WordNet view)": {**BRANCH, "augment": "wordnet"},
